@@ -1,0 +1,195 @@
+"""The transport interface: what the session needs from an RTC channel, and nothing about the REST API.
+
+Every adapter (Agora, the emulator's room, the in-memory loopback pair) implements :class:`Transport`. A transport
+moves opaque frames (``bytes``) and reports what happens in the channel as :data:`TransportEvent` values. It does
+not parse frames: the codec does.
+
+Contract for implementations:
+
+* ``join``, ``send``, ``renew_token`` and ``leave`` take a ``timeout`` and raise
+  :class:`~streamclient.errors.TransportTimeoutError` when it runs out.
+* ``send`` takes exactly one frame of at most ``limits.max_message_bytes`` bytes; it never splits or merges.
+* ``events()`` is a single-consumer async iterator; it ends (``StopAsyncIteration``) after ``leave`` or when the
+  connection is lost for good. Buffering is bounded; the adapter documents its overflow policy.
+* ``leave`` is idempotent, safe after a failed join, and safe to call while being cancelled.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol, TypeAlias, runtime_checkable
+
+__all__ = (
+    "ConnectionState",
+    "ConnectionStateChanged",
+    "FrameReceived",
+    "JoinParams",
+    "MessagesLost",
+    "PeerJoined",
+    "PeerLeft",
+    "SendFailed",
+    "TokenExpired",
+    "TokenWillExpire",
+    "Transport",
+    "TransportEvent",
+    "TransportLimits",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinParams:
+    """Where and as whom to join. The token is a secret: it is kept out of ``repr``."""
+
+    app_id: str
+    channel: str
+    uid: str
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransportLimits:
+    """The channel's data-stream limits, which the session's pacer must respect.
+
+    Defaults are Agora's conservative, documented figures: 1 KB per message, 6 KB/s and 30 messages/s.
+    """
+
+    max_message_bytes: int = 1024
+    bytes_per_second: int = 6 * 1024
+    messages_per_second: int = 30
+
+
+class ConnectionState(enum.IntEnum):
+    """Connection states, numbered as Agora numbers them."""
+
+    DISCONNECTED = 1  #: not connected (initial state, or after leave)
+    CONNECTING = 2  #: join in progress
+    CONNECTED = 3  #: in the channel
+    RECONNECTING = 4  #: connection interrupted; the SDK is retrying
+    FAILED = 5  #: gave up; the transport must be left
+
+
+@dataclass(frozen=True, slots=True)
+class FrameReceived:
+    """One data-stream message arrived from ``sender`` (the peer's uid)."""
+
+    sender: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PeerJoined:
+    """A remote participant (for AKOOL sessions: the avatar) joined the channel."""
+
+    uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerLeft:
+    """A remote participant left. ``reason``: 0 quit, 1 dropped, 2 became audience (Agora's numbering)."""
+
+    uid: str
+    reason: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStateChanged:
+    """The connection moved to ``state``; ``reason`` is the SDK's reason code."""
+
+    state: ConnectionState
+    reason: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenWillExpire:
+    """The channel token expires soon (Agora: about 30 s); call ``renew_token``."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenExpired:
+    """The channel token has expired; the connection will be dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendFailed:
+    """A send that was accepted locally failed later (``code`` is the SDK's error code)."""
+
+    code: int
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesLost:
+    """The SDK reported lost or late messages from ``sender`` (reliable streams only)."""
+
+    sender: str
+    code: int
+    missed: int
+    cached: int
+
+
+TransportEvent: TypeAlias = (
+    FrameReceived
+    | PeerJoined
+    | PeerLeft
+    | ConnectionStateChanged
+    | TokenWillExpire
+    | TokenExpired
+    | SendFailed
+    | MessagesLost
+)
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """An RTC channel that carries data-stream frames. See the module docstring for the contract."""
+
+    @property
+    def limits(self) -> TransportLimits:
+        """The data-stream limits of this channel."""
+        ...
+
+    @property
+    def local_uid(self) -> str | None:
+        """Our uid in the channel once joined, else ``None``."""
+        ...
+
+    async def join(self, params: JoinParams, *, timeout: float = 15.0) -> None:
+        """Join the channel and wait until connected.
+
+        Raises:
+            JoinError: the channel refused us (bad token, bad app id, ...).
+            TransportTimeoutError: not connected within ``timeout`` seconds.
+            TransportUnavailableError: the adapter's SDK cannot be loaded.
+        """
+        ...
+
+    async def send(self, data: bytes, *, timeout: float = 5.0) -> None:
+        """Send one frame.
+
+        Raises:
+            FrameTooLargeError: ``data`` is over ``limits.max_message_bytes``.
+            SendRateLimitedError: the channel's rate limit was hit.
+            SendError: any other refusal.
+            TransportClosedError: not joined, or already left.
+            TransportTimeoutError: the send did not complete in time.
+        """
+        ...
+
+    def events(self) -> AsyncIterator[TransportEvent]:
+        """The channel's events, for one consumer; ends after ``leave`` or a lost connection."""
+        ...
+
+    async def renew_token(self, token: str, *, timeout: float = 5.0) -> None:
+        """Replace the channel token before it expires.
+
+        Raises:
+            TransportClosedError: not joined.
+            TransportTimeoutError: not done in time.
+        """
+        ...
+
+    async def leave(self, *, timeout: float = 5.0) -> None:
+        """Leave the channel and free its resources. Idempotent; never raises on a second call."""
+        ...

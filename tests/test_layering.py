@@ -1,0 +1,98 @@
+"""The layering rules of house-style.md §2.2, checked on the source with ``ast``."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "streamclient"
+
+# The codec is pure: these stdlib modules, pydantic, and streamclient.errors / streamclient.codec only.
+CODEC_ALLOWED = {
+    "__future__",
+    "base64",
+    "collections",
+    "dataclasses",
+    "enum",
+    "functools",
+    "itertools",
+    "json",
+    "math",
+    "operator",
+    "re",
+    "secrets",
+    "typing",
+    "uuid",
+    "pydantic",
+    "pydantic_core",
+    "streamclient.errors",
+    "streamclient.codec",
+}
+
+FORBIDDEN = {
+    "errors": {
+        "streamclient.codec",
+        "streamclient.api",
+        "streamclient.transport",
+        "streamclient.session",
+    },
+    "api": {
+        "streamclient.transport",
+        "streamclient.session",
+        "streamclient.emulator",
+        "streamclient.cli",
+    },
+    "transport": {
+        "streamclient.api",
+        "streamclient.session",
+        "streamclient.emulator",
+        "streamclient.cli",
+    },
+    "session": {"streamclient.emulator", "streamclient.cli"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def _allowed(module: str, allowed: set[str]) -> bool:
+    return any(module == a or module.startswith(a + ".") for a in allowed)
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "codec").rglob("*.py")), ids=lambda p: p.name)
+def test_codec_imports_only_the_allow_list(path: Path) -> None:
+    bad = {m for m in _imports(path) if not _allowed(m, CODEC_ALLOWED)}
+    assert not bad, f"{path.name} imports {sorted(bad)}: the codec must stay sans-I/O"
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layers_do_not_import_upward(layer: str) -> None:
+    target = PACKAGE / layer
+    files = sorted(target.rglob("*.py")) if target.is_dir() else [PACKAGE / f"{layer}.py"]
+    for path in files:
+        if not path.exists():
+            continue
+        bad = {m for m in _imports(path) if _allowed(m, FORBIDDEN[layer])}
+        assert not bad, f"{path.relative_to(PACKAGE)} imports {sorted(bad)}"
+
+
+def test_import_streamclient_does_not_import_the_sdk_or_the_cli() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, streamclient, streamclient.transport, streamclient.codec, streamclient.api\n"
+        "bad = [m for m in ('agora', 'typer', 'rich', 'starlette', 'uvicorn') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
