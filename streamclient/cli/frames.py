@@ -1,11 +1,270 @@
-"""CLI commands: frames (registered by streamclient.cli.app)."""
+"""CLI commands: ``streamclient frames encode | decode | command | schemas`` (registered by streamclient.cli.app).
+
+Everything goes through the same codec a session uses: ``encode`` through ``split_text``/``encode_frame``,
+``decode`` through a CLIENT-role ``ProtocolConnection`` (reassembly, ack matching, rejection of bad frames).
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
+from streamclient.codec import (
+    DEFAULT_MAX_FRAME_BYTES,
+    ChatDelta,
+    CommandFrame,
+    FrameRejected,
+    ProtocolConnection,
+    Role,
+    encode_frame,
+    event_to_dict,
+    interrupt,
+    new_mid,
+    set_action,
+    set_params,
+    split_text,
+)
+from streamclient.codec.schema import render_schemas
+from streamclient.errors import InvalidArgumentError, LocalProtocolError
+
 __all__ = ("register",)
+
+frames_app = typer.Typer(
+    name="frames",
+    help="Encode, decode and build v2 data-stream frames (offline; the same codec a session uses).",
+    no_args_is_help=True,
+)
+command_app = typer.Typer(name="command", help="Print one command frame (exact wire bytes).", no_args_is_help=True)
+frames_app.add_typer(command_app)
+
+# typer needs ... | None (not X | None) on Python 3.10 for option types it introspects at runtime.
+_MaxFrameBytes = Annotated[
+    int, typer.Option("--max-frame-bytes", min=64, max=1024, help="Budget for one encoded frame, in bytes.")
+]
+_Mid = Annotated[str | None, typer.Option("--mid", help="Message/command id (default: a fresh uuid4-based id).")]
+
+
+def _read_input(path: str) -> bytes:
+    if path == "-":
+        return typer.get_binary_stream("stdin").read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        typer.echo(f"error: cannot read {path}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _emit_json(obj: dict[str, Any]) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+
+
+@frames_app.command("encode")
+def encode_command(
+    path: Annotated[str, typer.Argument(metavar="[FILE|-]", help="UTF-8 text to send; '-' reads stdin.")] = "-",
+    max_frame_bytes: _MaxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
+    mid: _Mid = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--from", help="Set pld.from on every frame (as the avatar does: 'bot')."),
+    ] = None,
+    keep_newline: Annotated[
+        bool, typer.Option("--keep-newline", help="Keep the input's final newline (stripped by default).")
+    ] = False,
+) -> None:
+    """Print the chat frames for a text, one per line: exactly the bytes that go on the wire."""
+    raw = _read_input(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail(f"input is not UTF-8 (byte {exc.start})") from exc
+    if not keep_newline:
+        text = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+    try:
+        frames = split_text(text, mid=mid or new_mid(), max_frame_bytes=max_frame_bytes, source=source)
+    except LocalProtocolError as exc:
+        raise _fail(exc.message) from exc
+    for frame in frames:
+        typer.echo(encode_frame(frame))
+
+
+def _print_command(frame: CommandFrame, max_frame_bytes: int) -> None:
+    data = encode_frame(frame)
+    if len(data) > max_frame_bytes:
+        raise _fail(f"the command encodes to {len(data)} bytes, over the {max_frame_bytes}-byte budget")
+    typer.echo(data)
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _fail(f"{option} takes WORD=SPOKEN, got {item!r}")
+        out[key] = value
+    return out
+
+
+@command_app.command("set-params")
+def set_params_command(
+    voice_id: Annotated[str | None, typer.Option(help="Voice id (vparams.vid + deprecated vid).")] = None,
+    voice_url: Annotated[str | None, typer.Option(help="Voice URL (vparams.vurl + deprecated vurl).")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="Language code, e.g. en, es.")] = None,
+    mode: Annotated[int | None, typer.Option(help="1 = retelling, 2 = dialogue.")] = None,
+    background_url: Annotated[str | None, typer.Option(help="Background URL (bgurl).")] = None,
+    speed: Annotated[float | None, typer.Option(help="Speech speed, 0.8-1.2.")] = None,
+    stt_language: Annotated[str | None, typer.Option(help="Speech-recognition language.")] = None,
+    stt_type: Annotated[str | None, typer.Option(help="Speech-recognition engine.")] = None,
+    pron: Annotated[
+        list[str] | None,
+        typer.Option("--pron", help="Pronunciation entry WORD=SPOKEN (repeatable)."),
+    ] = None,
+    turn_detection_type: Annotated[
+        str | None,
+        typer.Option(help="server_vad or semantic_vad."),
+    ] = None,
+    mid: _Mid = None,
+    max_frame_bytes: _MaxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
+) -> None:
+    """Print a set-params command frame."""
+    try:
+        frame = set_params(
+            voice_id=voice_id,
+            voice_url=voice_url,
+            language=lang,
+            mode=mode,
+            background_url=background_url,
+            speed=speed,
+            stt_language=stt_language,
+            stt_type=stt_type,
+            pron_map=_pairs(pron, "--pron") if pron else None,
+            turn_detection={"type": turn_detection_type} if turn_detection_type is not None else None,
+            mid=mid,
+        )
+    except InvalidArgumentError as exc:
+        raise _fail(exc.message) from exc
+    _print_command(frame, max_frame_bytes)
+
+
+@command_app.command("interrupt")
+def interrupt_command(mid: _Mid = None) -> None:
+    """Print an interrupt command frame."""
+    try:
+        frame = interrupt(mid=mid)
+    except InvalidArgumentError as exc:
+        raise _fail(exc.message) from exc
+    _print_command(frame, DEFAULT_MAX_FRAME_BYTES)
+
+
+@command_app.command("set-action")
+def set_action_command(
+    action: Annotated[str | None, typer.Option(help="hand_wave, cheer, thumbs_up, nod, ...")] = None,
+    expression: Annotated[str | None, typer.Option(help="happiness, sadness, surprise, ...")] = None,
+    strict: Annotated[bool, typer.Option(help="Reject undocumented action/expression names.")] = True,
+    mid: _Mid = None,
+) -> None:
+    """Print a set-action command frame."""
+    try:
+        frame = set_action(action=action, expression=expression, strict=strict, mid=mid)
+    except InvalidArgumentError as exc:
+        raise _fail(exc.message) from exc
+    _print_command(frame, DEFAULT_MAX_FRAME_BYTES)
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """The emulator recording record on ``line``, or ``None`` when the line is a bare frame."""
+    if not line.startswith(b"{") or b'"frame"' not in line:
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(obj, dict) and "frame" in obj and "v" not in obj:
+        return obj
+    return None
+
+
+@frames_app.command("decode")
+def decode_command(
+    path: Annotated[str, typer.Argument(metavar="[FILE|-]", help="Received frames, one per line; '-' = stdin.")] = "-",
+    deltas: Annotated[bool, typer.Option("--deltas", help="Also print in-order partial text as it arrives.")] = False,
+    all_records: Annotated[
+        bool, typer.Option("--all", help="Recordings: decode every record, not only dir == 'in'.")
+    ] = False,
+    sender: Annotated[str, typer.Option(help="Sender id for bare frame lines.")] = "peer",
+) -> None:
+    """Decode received frames (bare, or emulator recording records) and print one JSON object per event.
+
+    Exits 0 whenever the input could be read, whatever it contained.
+    """
+    data = _read_input(path)
+    connection = ProtocolConnection(Role.CLIENT)
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        line = line.removesuffix(b"\r")
+        if not line.strip():
+            continue
+        record = _record(line)
+        now = 0.0
+        frame_bytes = line
+        frame_sender = sender
+        if record is not None:
+            if not all_records and record.get("dir") != "in":
+                continue
+            frame_value, t, who = record.get("frame"), record.get("t"), record.get("sender")
+            if not isinstance(frame_value, str):
+                _emit_json({"event": "rejected", "line": number, "reason": "bad_record"})
+                continue
+            frame_bytes = frame_value.encode("utf-8", "surrogatepass")
+            now = float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) else 0.0
+            frame_sender = who if isinstance(who, str) else sender
+        connection.receive_data(frame_bytes, sender=frame_sender, now=now)
+        for event in connection.events_received():
+            if isinstance(event, ChatDelta) and not deltas:
+                continue
+            if isinstance(event, FrameRejected):
+                _emit_json({"event": "rejected", "line": number, "reason": event.error.reason})
+            else:
+                _emit_json(event_to_dict(event))
+    connection.expire(math.inf)
+    for event in connection.events_received():
+        _emit_json(event_to_dict(event))
+
+
+@frames_app.command("schemas")
+def schemas_command(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the schema files into.")] = Path(
+        "protocol/schemas"
+    ),
+    check: Annotated[bool, typer.Option("--check", help="Only report files that differ (exit 1 if any).")] = False,
+) -> None:
+    """Write (or check) the JSON Schemas generated from the codec's wire models."""
+    stale = []
+    for name, text in render_schemas().items():
+        target = out / name
+        current = target.read_text(encoding="utf-8") if target.exists() else None
+        if current == text:
+            continue
+        stale.append(name)
+        if not check:
+            out.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    for name in stale:
+        typer.echo(f"{'stale' if check else 'wrote'} {out / name}")
+    if check and stale:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.add_typer(frames_app)

@@ -1,0 +1,227 @@
+"""Reassembling chunked chat messages from an unordered, duplicating, lossy stream, within hard memory bounds.
+
+Rules (protocol/README.md §6):
+
+1. A message is keyed by ``(sender, source, mid)``; different keys never mix.
+2. Chunks are ordered by ``idx``; a repeated ``idx`` is ignored (the first copy wins).
+3. A message completes exactly once, when the ``fin`` chunk (at ``idx`` k) and every ``idx`` 0..k have arrived:
+   one :class:`ChatMessage`. Before that, each chunk that extends the contiguous prefix from 0 is reported once,
+   in order, as :class:`ChatDelta`.
+4. Frames for a completed (or discarded) key are ignored; such keys are remembered in a bounded LRU.
+5. A message with no new chunk for ``message_timeout`` seconds (caller's clock) expires: :class:`MessageExpired`.
+6. Bounds, each breach reported as :class:`MessageDiscarded` with the reason in brackets:
+   ``idx >= max_chunks_per_message`` discards that message [``too_many_chunks``]; a message whose buffered text
+   would exceed ``max_message_bytes`` is discarded [``message_too_large``]; a second, different ``fin``, or a chunk
+   beyond the ``fin`` index, discards it [``conflicting_fin``]; a new message beyond ``max_pending_messages``
+   evicts the least recently active one [``evicted_too_many_pending``]; buffered text beyond ``max_buffered_bytes``
+   evicts least recently active messages until it fits [``evicted_buffer_full``].
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from streamclient.codec.events import ChatDelta, ChatMessage, Event, MessageDiscarded, MessageExpired
+from streamclient.codec.frames import ChatFrame
+from streamclient.errors import InvalidArgumentError
+
+__all__ = ("CHUNK_OVERHEAD_BYTES", "DISCARD_REASONS", "Reassembler", "ReassemblyLimits")
+
+#: Every ``MessageDiscarded.reason`` the reassembler produces.
+DISCARD_REASONS: tuple[str, ...] = (
+    "too_many_chunks",
+    "message_too_large",
+    "conflicting_fin",
+    "evicted_too_many_pending",
+    "evicted_buffer_full",
+)
+
+#: Bytes charged per buffered chunk on top of its text, so that empty chunks cannot pile up for free.
+CHUNK_OVERHEAD_BYTES = 32
+
+_Key = tuple[str, "str | None", str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReassemblyLimits:
+    """Hard bounds on what a peer can make the reassembler hold.
+
+    Attributes:
+        max_pending_messages: incomplete messages held at once.
+        max_chunks_per_message: highest accepted ``idx`` + 1.
+        max_message_bytes: bytes buffered for one message (UTF-8 text plus :data:`CHUNK_OVERHEAD_BYTES` per chunk).
+        max_buffered_bytes: bytes buffered across all pending messages (counted the same way).
+        remembered_messages: completed/discarded keys remembered so late frames are ignored (LRU).
+    """
+
+    max_pending_messages: int = 64
+    max_chunks_per_message: int = 4096
+    max_message_bytes: int = 1024 * 1024
+    max_buffered_bytes: int = 4 * 1024 * 1024
+    remembered_messages: int = 1024
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_pending_messages",
+            "max_chunks_per_message",
+            "max_message_bytes",
+            "max_buffered_bytes",
+            "remembered_messages",
+        ):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise InvalidArgumentError(f"ReassemblyLimits.{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(slots=True)
+class _Pending:
+    chunks: dict[int, str] = field(default_factory=dict)
+    fin_idx: int | None = None
+    max_idx: int = -1
+    next_idx: int = 0  # first idx not yet reported as a delta (the contiguous prefix is 0..next_idx-1)
+    nbytes: int = 0
+    deadline: float = 0.0
+
+
+class Reassembler:
+    """Turns chat frames into deltas, complete messages, expiries and discards (see the module docstring).
+
+    Args:
+        limits: the memory bounds.
+        message_timeout: seconds without a new chunk after which an incomplete message expires.
+    """
+
+    def __init__(self, limits: ReassemblyLimits | None = None, *, message_timeout: float = 30.0) -> None:
+        if not message_timeout > 0:
+            raise InvalidArgumentError(f"message_timeout must be positive, got {message_timeout!r}")
+        self.limits = limits if limits is not None else ReassemblyLimits()
+        self.message_timeout = message_timeout
+        self._pending: OrderedDict[_Key, _Pending] = OrderedDict()  # least recently active first
+        self._finished: OrderedDict[_Key, None] = OrderedDict()
+        self._buffered = 0
+
+    @property
+    def pending_messages(self) -> int:
+        """Number of incomplete messages held."""
+        return len(self._pending)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes currently buffered (UTF-8 text plus :data:`CHUNK_OVERHEAD_BYTES` per chunk)."""
+        return self._buffered
+
+    def next_deadline(self) -> float | None:
+        """The earliest time at which :meth:`expire` has something to do, or ``None`` if nothing is pending."""
+        for pending in self._pending.values():
+            return pending.deadline
+        return None
+
+    def expire(self, now: float) -> list[Event]:
+        """Report and forget every message whose deadline is at or before ``now``.
+
+        Args:
+            now: the caller's clock, in seconds (``math.inf`` flushes everything, e.g. at end of input).
+
+        Returns:
+            One :class:`MessageExpired` per expired message, least recently active first.
+        """
+        out: list[Event] = []
+        while self._pending:
+            key, pending = next(iter(self._pending.items()))
+            if pending.deadline > now:
+                break
+            self._forget(key, pending)
+            sender, source, mid = key
+            prefix = "".join(pending.chunks[i] for i in range(pending.next_idx))
+            received = tuple(sorted(pending.chunks))
+            out.append(MessageExpired(sender=sender, source=source, mid=mid, received=received, partial_text=prefix))
+        return out
+
+    def feed(self, frame: ChatFrame, *, sender: str, now: float) -> list[Event]:
+        """Add one received chat frame.
+
+        Args:
+            frame: the decoded frame.
+            sender: the peer's id (transport uid).
+            now: the caller's clock, in seconds.
+
+        Returns:
+            The events this frame caused, in order (possibly none).
+        """
+        key: _Key = (sender, frame.source, frame.mid)
+        if key in self._finished:
+            self._finished.move_to_end(key)
+            return []
+        limits = self.limits
+        if frame.idx >= limits.max_chunks_per_message:
+            return self._discard(key, "too_many_chunks")
+        pending = self._pending.get(key)
+        out: list[Event] = []
+        if pending is None:
+            while len(self._pending) >= limits.max_pending_messages:
+                out.extend(self._evict_oldest("evicted_too_many_pending"))
+            pending = self._pending[key] = _Pending()
+        elif frame.idx in pending.chunks:
+            if frame.fin and pending.fin_idx != frame.idx:
+                return self._discard(key, "conflicting_fin")
+            return []  # duplicate: the first copy wins
+        if (frame.fin and pending.fin_idx is not None) or (frame.fin and frame.idx < pending.max_idx):
+            return [*out, *self._discard(key, "conflicting_fin")]
+        if pending.fin_idx is not None and frame.idx > pending.fin_idx:
+            return [*out, *self._discard(key, "conflicting_fin")]
+        size = len(frame.text.encode("utf-8")) + CHUNK_OVERHEAD_BYTES
+        if pending.nbytes + size > limits.max_message_bytes:
+            return [*out, *self._discard(key, "message_too_large")]
+        while self._buffered + size > limits.max_buffered_bytes:
+            oldest = next(iter(self._pending))
+            if oldest == key:
+                return [*out, *self._discard(key, "evicted_buffer_full")]
+            out.extend(self._evict_oldest("evicted_buffer_full"))
+        pending.chunks[frame.idx] = frame.text
+        pending.nbytes += size
+        self._buffered += size
+        pending.max_idx = max(pending.max_idx, frame.idx)
+        if frame.fin:
+            pending.fin_idx = frame.idx
+        pending.deadline = now + self.message_timeout
+        self._pending.move_to_end(key)
+        out.extend(self._advance(key, pending))
+        return out
+
+    def _advance(self, key: _Key, pending: _Pending) -> list[Event]:
+        sender, source, mid = key
+        out: list[Event] = []
+        chunks = pending.chunks
+        while pending.next_idx in chunks:
+            idx = pending.next_idx
+            out.append(ChatDelta(sender=sender, source=source, mid=mid, index=idx, text=chunks[idx]))
+            pending.next_idx += 1
+        if pending.fin_idx is not None and pending.next_idx > pending.fin_idx:
+            text = "".join(chunks[i] for i in range(pending.fin_idx + 1))
+            out.append(ChatMessage(sender=sender, source=source, mid=mid, text=text, chunks=pending.fin_idx + 1))
+            self._forget(key, pending)
+        return out
+
+    def _forget(self, key: _Key, pending: _Pending) -> None:
+        del self._pending[key]
+        self._buffered -= pending.nbytes
+        self._finished[key] = None
+        self._finished.move_to_end(key)
+        while len(self._finished) > self.limits.remembered_messages:
+            self._finished.popitem(last=False)
+
+    def _discard(self, key: _Key, reason: str) -> list[Event]:
+        pending = self._pending.get(key)
+        if pending is not None:
+            self._forget(key, pending)
+        else:
+            self._finished[key] = None
+            while len(self._finished) > self.limits.remembered_messages:
+                self._finished.popitem(last=False)
+        sender, source, mid = key
+        return [MessageDiscarded(sender=sender, source=source, mid=mid, reason=reason)]
+
+    def _evict_oldest(self, reason: str) -> list[Event]:
+        key = next(iter(self._pending))
+        return self._discard(key, reason)

@@ -1,0 +1,120 @@
+"""Pacing: no rolling one-second window ever exceeds the limits; the priority lane is not held up by chat."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamclient.codec import Pacer, PacingLimits
+from streamclient.codec.pacing import WINDOW_SECONDS
+from streamclient.errors import InvalidArgumentError
+
+
+def _assert_windows_within(sent: list[tuple[float, int]], limits: PacingLimits) -> None:
+    # The byte/message totals are step functions that only rise at send times: checking at each send is exhaustive.
+    for t, _ in sent:
+        window = [n for s, n in sent if s <= t < s + WINDOW_SECONDS]
+        assert len(window) <= limits.messages_per_second
+        assert sum(window) <= limits.bytes_per_second or len(window) == 1
+
+
+sends = st.lists(
+    st.tuples(st.integers(1, 1500), st.floats(0, 0.3), st.booleans()),
+    min_size=1,
+    max_size=200,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    plan=sends,
+    bps=st.integers(1000, 8000),
+    mps=st.integers(3, 40),
+    start=st.floats(-1e6, 1e6),
+)
+def test_no_rolling_window_exceeds_the_limits(
+    plan: list[tuple[int, float, bool]], bps: int, mps: int, start: float
+) -> None:
+    limits = PacingLimits(
+        bytes_per_second=bps, messages_per_second=mps, priority_reserve_bytes=200, priority_reserve_messages=1
+    )
+    pacer = Pacer(limits)
+    now = start
+    sent: list[tuple[float, int]] = []
+    for nbytes, idle, priority in plan:
+        now += idle
+        wait = pacer.delay(now, nbytes, priority=priority)
+        assert wait >= 0
+        now += wait
+        assert pacer.delay(now, nbytes, priority=priority) == 0.0
+        pacer.record(now, nbytes)
+        sent.append((now, nbytes))
+    _assert_windows_within(sent, limits)
+
+
+def test_delay_is_zero_when_there_is_room() -> None:
+    pacer = Pacer()
+    assert pacer.delay(0.0, 960) == 0.0
+    pacer.record(0.0, 960)
+    assert pacer.delay(0.0, 960) == 0.0
+
+
+def test_bytes_limit_waits_for_the_oldest_send_to_leave_the_window() -> None:
+    pacer = Pacer(PacingLimits(bytes_per_second=2000, priority_reserve_bytes=0))
+    pacer.record(10.0, 900)
+    pacer.record(10.25, 900)
+    assert pacer.delay(10.5, 900) == pytest.approx(0.5)
+    assert pacer.window(10.5) == (1800, 2)
+    assert pacer.window(11.1) == (900, 1)
+
+
+def test_messages_limit() -> None:
+    pacer = Pacer(PacingLimits(messages_per_second=3, priority_reserve_messages=0))
+    for i in range(3):
+        pacer.record(i * 0.1, 10)
+    assert pacer.delay(0.3, 10) == pytest.approx(0.7)
+
+
+def test_priority_lane_uses_the_reserve_chat_leaves_free() -> None:
+    pacer = Pacer(PacingLimits(bytes_per_second=6000, priority_reserve_bytes=256))
+    pacer.record(0.0, 5700)
+    assert pacer.delay(0.0, 100) > 0  # chat would eat into the reserve
+    assert pacer.delay(0.0, 100, priority=True) == 0.0  # an interrupt goes now
+
+
+def test_oversize_datagram_goes_alone_once_the_window_is_empty() -> None:
+    pacer = Pacer(PacingLimits(bytes_per_second=1000, priority_reserve_bytes=0))
+    assert pacer.delay(0.0, 5000) == 0.0
+    pacer.record(0.0, 5000)
+    assert pacer.delay(0.5, 5000) == pytest.approx(0.5)
+
+
+def test_penalize_blocks_both_lanes() -> None:
+    pacer = Pacer()
+    pacer.penalize(1.0, 0.5)
+    assert pacer.delay(1.0, 10) == pytest.approx(0.5)
+    assert pacer.delay(1.2, 10, priority=True) == pytest.approx(0.3)
+    assert pacer.delay(1.5, 10) == 0.0
+    pacer.penalize(2.0, -3)  # a negative penalty is no penalty
+    assert pacer.delay(2.0, 10) == 0.0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"bytes_per_second": 0},
+        {"messages_per_second": -1},
+        {"bytes_per_second": 1.5},
+        {"priority_reserve_bytes": 6000},
+        {"priority_reserve_messages": -1},
+    ],
+)
+def test_limits_are_validated(kwargs: dict[str, float]) -> None:
+    with pytest.raises(InvalidArgumentError):
+        PacingLimits(**kwargs)  # type: ignore[arg-type]  # bad values on purpose
+
+
+def test_defaults_are_agoras() -> None:
+    limits = PacingLimits()
+    assert (limits.bytes_per_second, limits.messages_per_second) == (6000, 30)
