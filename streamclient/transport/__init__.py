@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from streamclient.transport.agora import AgoraTransport
 from streamclient.transport.base import (
     ConnectionState,
     ConnectionStateChanged,
@@ -17,12 +18,16 @@ from streamclient.transport.base import (
     TransportEvent,
     TransportLimits,
 )
+from streamclient.transport.loopback import LoopbackFaults, LoopbackTransport
 
 __all__ = (
+    "AgoraTransport",
     "ConnectionState",
     "ConnectionStateChanged",
     "FrameReceived",
     "JoinParams",
+    "LoopbackFaults",
+    "LoopbackTransport",
     "MessagesLost",
     "PeerJoined",
     "PeerLeft",

@@ -52,7 +52,8 @@ class JoinParams:
 class TransportLimits:
     """The channel's data-stream limits, which the session's pacer must respect.
 
-    Defaults are Agora's conservative, documented figures: 1024 bytes per message, 6000 bytes/s and 30 messages/s (the official clients pace at 6000 B/s).
+    Defaults are Agora's conservative, documented figures: 1024 bytes per message, 6000 bytes/s and 30 messages/s
+    (the official clients pace at 6000 B/s).
     """
 
     max_message_bytes: int = 1024

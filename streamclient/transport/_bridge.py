@@ -1,0 +1,191 @@
+"""The one crossing from native SDK threads into the event loop.
+
+An SDK callback runs on a thread the SDK owns. It must never block, never touch loop state and never raise, so it
+only copies primitives and calls :meth:`ThreadBridge.call_soon` (or :meth:`ThreadBridge.post`), which schedules work
+on the loop with ``loop.call_soon_threadsafe``. Everything else happens on the loop thread.
+
+Events are buffered in a bounded anyio memory object stream read by one consumer through :meth:`events`.
+
+Overflow policy (the buffer holds ``capacity`` events):
+
+* :class:`~streamclient.transport.base.MessagesLost` is telemetry: when the buffer is full it is dropped and counted
+  in :attr:`ThreadBridge.dropped_telemetry` (and logged).
+* Every other event (frames above all) is never dropped silently: the bridge *fails*. It stops accepting events,
+  closes the buffer, and the consumer receives the events already buffered and then
+  :class:`~streamclient.errors.TransportOverflowError`. The owning transport sees :attr:`ThreadBridge.failure` and
+  refuses further sends.
+
+After :meth:`close` (the transport is leaving) callbacks are dropped, both on the SDK thread (the ``closed`` flag)
+and on the loop (the flag is checked again there); ``RuntimeError`` from a closed loop is swallowed.
+
+This is the only transport module that imports :mod:`asyncio`: it needs ``loop.call_soon_threadsafe``, so the
+transports run on anyio's asyncio backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from streamclient.errors import TransportOverflowError
+from streamclient.transport.base import MessagesLost, TransportEvent
+
+__all__ = ("DEFAULT_EVENT_CAPACITY", "EventIterator", "ThreadBridge")
+
+logger = logging.getLogger(__name__)
+
+#: Default number of events buffered between the SDK threads and the consumer.
+DEFAULT_EVENT_CAPACITY = 4096
+
+
+class EventIterator:
+    """Single-consumer async iterator over a bridge's buffered events.
+
+    Ends with ``StopAsyncIteration`` after the bridge is closed and drained, or raises the bridge's failure
+    (:class:`~streamclient.errors.TransportOverflowError`) once the events buffered before it have been read.
+    """
+
+    def __init__(self, bridge: ThreadBridge) -> None:
+        """Wrap ``bridge``'s receive stream."""
+        self._bridge = bridge
+
+    def __aiter__(self) -> EventIterator:
+        """Return ``self``."""
+        return self
+
+    async def __anext__(self) -> TransportEvent:
+        """Return the next event; raise the bridge's failure or ``StopAsyncIteration`` at the end."""
+        bridge = self._bridge
+        try:
+            return await bridge._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            if bridge._leftover:
+                return bridge._leftover.popleft()
+            bridge._receive.close()
+            failure = bridge.failure
+            if failure is not None:
+                raise failure from None
+            raise StopAsyncIteration from None
+
+
+class ThreadBridge:
+    """Hands events from native threads to the event loop, through a bounded buffer (see module docstring)."""
+
+    def __init__(self, *, capacity: int = DEFAULT_EVENT_CAPACITY) -> None:
+        """Create the bridge; call :meth:`open` on the loop before any callback can fire.
+
+        Args:
+            capacity: how many events may wait for the consumer before the overflow policy applies.
+        """
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._capacity = capacity
+        self._loop: asyncio.AbstractEventLoop | None = None
+        send, receive = anyio.create_memory_object_stream[TransportEvent](capacity)
+        self._send: MemoryObjectSendStream[TransportEvent] = send
+        self._receive: MemoryObjectReceiveStream[TransportEvent] = receive
+        self._closed = False
+        self._failure: TransportOverflowError | None = None
+        self._iterator_taken = False
+        self._leftover: deque[TransportEvent] = deque()
+        self.dropped_telemetry = 0
+
+    # ------------------------------------------------------------------------------------------- loop side
+
+    def open(self) -> None:
+        """Capture the running loop (call on the loop thread, in the coroutine that joins)."""
+        self._loop = asyncio.get_running_loop()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the bridge has stopped accepting events (left, or failed)."""
+        return self._closed
+
+    @property
+    def failure(self) -> TransportOverflowError | None:
+        """The overflow error that failed the bridge, if it did."""
+        return self._failure
+
+    def events(self) -> AsyncIterator[TransportEvent]:
+        """Return the single consumer's iterator over the buffered events."""
+        if self._iterator_taken:
+            raise RuntimeError("events() has a single consumer; it was already called")
+        self._iterator_taken = True
+        return EventIterator(self)
+
+    def deliver(self, event: TransportEvent) -> None:
+        """Buffer ``event`` for the consumer, applying the overflow policy. Loop thread only."""
+        if self._closed:
+            logger.debug("bridge closed; dropping %s", type(event).__name__)
+            return
+        try:
+            self._send.send_nowait(event)
+        except anyio.WouldBlock:
+            if isinstance(event, MessagesLost):
+                self.dropped_telemetry += 1
+                logger.warning("event buffer full; dropped telemetry event (%d so far)", self.dropped_telemetry)
+                return
+            self._failure = TransportOverflowError(
+                f"the transport's event buffer ({self._capacity} events) overflowed: events were not consumed "
+                "fast enough; the transport is failed rather than silently dropping frames"
+            )
+            logger.error("event buffer overflow; failing the transport")
+            self.close()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            logger.debug("no consumer; dropping %s", type(event).__name__)
+
+    def stop_intake(self) -> None:
+        """Stop accepting events (callbacks are dropped from now on); the consumer keeps what is buffered."""
+        self._closed = True
+
+    def close(self) -> None:
+        """Stop accepting events and end the consumer's iteration after what is buffered. Idempotent; loop only."""
+        self._closed = True
+        self._send.close()
+        # Keep what is buffered for the consumer, and close the receive side now (no stream is left unclosed).
+        while True:
+            try:
+                self._leftover.append(self._receive.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                break
+        self._receive.close()
+
+    def __del__(self) -> None:
+        """Release the in-memory buffer of a bridge nobody drained (it holds no OS resources)."""
+        receive = getattr(self, "_receive", None)
+        send = getattr(self, "_send", None)
+        if send is not None:
+            send.close()
+        if receive is not None:
+            receive.close()
+
+    # ----------------------------------------------------------------------------------------- thread side
+
+    def call_soon(self, fn: Callable[..., None], *args: Any) -> None:
+        """Schedule ``fn(*args)`` on the loop. Safe from any thread; never blocks, never raises."""
+        loop = self._loop
+        if self._closed or loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._run_guarded, fn, args)
+        except RuntimeError:
+            # The loop is closed (the application shut it down before leaving): nothing can receive this.
+            logger.debug("event loop closed; dropping a callback")
+
+    def post(self, event: TransportEvent) -> None:
+        """Schedule delivery of ``event``. Safe from any thread; never blocks, never raises."""
+        self.call_soon(self.deliver, event)
+
+    def _run_guarded(self, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+        if self._closed:
+            return
+        try:
+            fn(*args)
+        except Exception:
+            logger.exception("transport event handler failed")

@@ -1,0 +1,485 @@
+r"""``AgoraTransport``: the channel adapter over Agora's ``agora-python-server-sdk`` (the ``agora`` extra).
+
+The SDK is imported lazily, on the first ``join``, by :func:`~streamclient.transport._agora_sdk.load_agora`; this
+module imports nothing from it at module level, so ``import streamclient.transport`` works without it.
+
+Design (agora-python-sdk.md §8):
+
+* One process-wide ``AgoraService`` (:mod:`~streamclient.transport._agora_service`), one ``RTCConnection`` per
+  transport: broadcaster, live-broadcasting profile, no auto-subscribe, no audio or video publishing, and a
+  non-``AI_SERVER`` audio scenario so the SDK's AI-QoS callback path (P4) is not armed; our connection observer's
+  ``on_aiqos_capability_missing`` still returns ``-1`` in case it fires.
+* Both observers are registered before ``connect``; ``join`` waits for the connected state, or fails with
+  :class:`~streamclient.errors.JoinError` on ``on_connection_failure``, state 5 (failed) or a definitive reason
+  (3 banned, 6 invalid app id, 7 invalid channel, 8 invalid token, 9 token expired, 10 rejected).
+* Observer methods run on SDK threads. They copy the arguments into ``str``/``int``/``bytes`` and hand them to the
+  loop through the :class:`~streamclient.transport._bridge.ThreadBridge`; they never block, call the SDK, run user
+  code or raise. The event buffer's overflow policy is the bridge's: a frame (or any control event) that does not
+  fit fails the transport with :class:`~streamclient.errors.TransportOverflowError`, surfaced to the consumer after
+  the buffered events; only ``MessagesLost`` telemetry is dropped and counted.
+* Blocking SDK calls run in worker threads through a per-connection ``CapacityLimiter(1)``, so they are serialised.
+* ``leave`` order: stop accepting callbacks; ``disconnect`` then ``release`` in one worker thread (``disconnect``
+  unregisters the local-user observer, ``release`` the connection observer); drop our observer references; close
+  the event stream so the consumer's iteration ends. It is shielded from cancellation and bounded by its timeout.
+
+The NUL-byte receive bug (SDK 2.4.x): the SDK declares the received payload as ``c_char_p``, so ctypes cuts it at the
+first ``0x00`` byte and ``string_at(data, length)`` then reads past that short copy: a frame containing NUL arrives
+corrupted (not as an error). The v2 protocol's frames are UTF-8 JSON, which escapes U+0000 as ``\u0000``, so our
+frames never contain NUL; a received frame that does contain one is passed on (the codec rejects it) and logged.
+The private fix (replacing the observer's ctypes callback with a ``c_void_p`` thunk, §3) is not applied: it patches a
+private class inside the SDK for the whole process, and it cannot be tested here against the native library.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+
+from streamclient.errors import (
+    FrameTooLargeError,
+    InvalidArgumentError,
+    JoinError,
+    SendError,
+    SendRateLimitedError,
+    TransportClosedError,
+    TransportError,
+    TransportTimeoutError,
+)
+from streamclient.transport._agora_sdk import AgoraSDK, load_agora
+from streamclient.transport._agora_service import SHARED_SERVICE, default_log_dir, disconnect_and_release
+from streamclient.transport._bridge import DEFAULT_EVENT_CAPACITY, ThreadBridge
+from streamclient.transport.base import (
+    ConnectionState,
+    ConnectionStateChanged,
+    FrameReceived,
+    JoinParams,
+    MessagesLost,
+    PeerJoined,
+    PeerLeft,
+    TokenExpired,
+    TokenWillExpire,
+    TransportEvent,
+    TransportLimits,
+)
+
+__all__ = ("FATAL_JOIN_REASONS", "AgoraTransport", "make_observer_classes", "send_error_for_code")
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+#: Connection-changed reasons that end a join attempt for good.
+FATAL_JOIN_REASONS: dict[int, str] = {
+    3: "banned by the server",
+    6: "invalid app id",
+    7: "invalid channel name",
+    8: "invalid token",
+    9: "token expired",
+    10: "rejected by the server",
+}
+
+#: The code reported when the SDK's data stream is unusable (``ctypes.ArgumentError`` on send); Agora's ERR_FAILED.
+DEAD_STREAM_CODE = -1
+
+
+def send_error_for_code(code: int) -> TransportError:
+    """Translate a non-zero ``send_stream_message`` return code into the matching transport error."""
+    if code in (-12, -115):
+        return SendRateLimitedError(f"the channel's data-stream rate limit was hit (code {code})", code=code)
+    if code == -114:
+        return FrameTooLargeError("the SDK refused the frame as too large (code -114)", code=code)
+    if code in (-113, 113):
+        return TransportClosedError(f"not in the channel (code {code})")
+    return SendError(f"the SDK refused the frame (code {code})", code=code)
+
+
+# ------------------------------------------------------------------------------------------ thread side
+
+
+class _Sink:
+    """What observer methods call, on SDK threads: copy primitives, hand them to the loop, never raise."""
+
+    def __init__(self, bridge: ThreadBridge, on_state: Callable[[ConnectionState, int, str], None]) -> None:
+        self._bridge = bridge
+        self._on_state = on_state
+
+    def state(self, default: ConnectionState, conn_info: Any, reason: Any) -> None:
+        try:
+            if self._bridge.closed:
+                return
+            raw_state = getattr(conn_info, "state", None)
+            state = default
+            if isinstance(raw_state, int) and raw_state in ConnectionState._value2member_map_:
+                state = ConnectionState(raw_state)
+            local_uid = str(getattr(conn_info, "local_user_id", "") or "")
+            self._bridge.call_soon(self._on_state, state, int(reason), local_uid)
+        except Exception:
+            logger.exception("dropped a connection-state callback")
+
+    def frame(self, user_id: Any, data: Any, length: Any) -> None:
+        try:
+            if self._bridge.closed:
+                return
+            payload = bytes(data[: int(length)]) if data else b""
+            if b"\x00" in payload:
+                logger.warning("received a frame containing NUL from %s; the SDK may have corrupted it", user_id)
+            self._bridge.post(FrameReceived(str(user_id), payload))
+        except Exception:
+            logger.exception("dropped a stream message")
+
+    def post(self, make: Callable[[], TransportEvent]) -> None:
+        try:
+            if not self._bridge.closed:
+                self._bridge.post(make())
+        except Exception:
+            logger.exception("dropped an SDK callback")
+
+
+def make_observer_classes(sdk: AgoraSDK) -> tuple[type[Any], type[Any]]:
+    """Build our connection and local-user observer classes on the SDK's observer base classes.
+
+    Method names and parameter lists match SDK 2.4.x exactly (``rtc_connection_observer.py``,
+    ``local_user_observer.py``): the SDK calls them positionally and silently swallows the ``TypeError`` of a wrong
+    arity, which would lose every event. Unused parameters are kept: they are part of the SDK's call.
+    """
+    connection_base: Any = sdk.IRTCConnectionObserver
+    local_user_base: Any = sdk.IRTCLocalUserObserver
+
+    class ConnectionObserver(connection_base):  # type: ignore[misc]
+        """Connection callbacks -> transport events."""
+
+        def __init__(self, sink: _Sink) -> None:
+            self._sink = sink
+
+        def on_connected(self, agora_rtc_conn: Any, conn_info: Any, reason: int) -> None:  # noqa: ARG002
+            self._sink.state(ConnectionState.CONNECTED, conn_info, reason)
+
+        def on_disconnected(self, agora_rtc_conn: Any, conn_info: Any, reason: int) -> None:  # noqa: ARG002
+            self._sink.state(ConnectionState.DISCONNECTED, conn_info, reason)
+
+        def on_connecting(self, agora_rtc_conn: Any, conn_info: Any, reason: int) -> None:  # noqa: ARG002
+            self._sink.state(ConnectionState.CONNECTING, conn_info, reason)
+
+        def on_reconnecting(self, agora_rtc_conn: Any, conn_info: Any, reason: int) -> None:  # noqa: ARG002
+            self._sink.state(ConnectionState.RECONNECTING, conn_info, reason)
+
+        def on_reconnected(self, agora_rtc_conn: Any, conn_info: Any, reason: int) -> None:  # noqa: ARG002
+            self._sink.state(ConnectionState.CONNECTED, conn_info, reason)
+
+        def on_connection_lost(self, agora_rtc_conn: Any, conn_info: Any) -> None:  # noqa: ARG002
+            self._sink.state(ConnectionState.RECONNECTING, conn_info, 0)
+
+        def on_connection_failure(self, agora_rtc_conn: Any, info: Any, reason: int) -> None:  # noqa: ARG002
+            self._sink.state(ConnectionState.FAILED, None, reason)
+
+        def on_user_joined(self, agora_rtc_conn: Any, user_id: str) -> None:  # noqa: ARG002
+            self._sink.post(lambda: PeerJoined(str(user_id)))
+
+        def on_user_left(self, agora_rtc_conn: Any, user_id: str, reason: int) -> None:  # noqa: ARG002
+            self._sink.post(lambda: PeerLeft(str(user_id), int(reason)))
+
+        def on_token_privilege_will_expire(self, agora_rtc_conn: Any, token: str) -> None:  # noqa: ARG002
+            self._sink.post(TokenWillExpire)  # the old token is deliberately not copied
+
+        def on_token_privilege_did_expire(self, agora_rtc_conn: Any) -> None:  # noqa: ARG002
+            self._sink.post(TokenExpired)
+
+        def on_stream_message_error(
+            self,
+            agora_rtc_conn: Any,  # noqa: ARG002
+            user_id_str: str,
+            stream_id: int,  # noqa: ARG002
+            code: int,
+            missed: int,
+            cached: int,
+        ) -> None:
+            self._sink.post(lambda: MessagesLost(str(user_id_str), int(code), int(missed), int(cached)))
+
+        def on_aiqos_capability_missing(self, agora_rtc_conn: Any, recommend_audio_scenario: int) -> int:  # noqa: ARG002
+            return -1  # keep our scenario; never let the SDK call update_audio_scenario from a callback (P4)
+
+    class LocalUserObserver(local_user_base):  # type: ignore[misc]
+        """Local-user callbacks (data-stream messages arrive here) -> transport events."""
+
+        def __init__(self, sink: _Sink) -> None:
+            self._sink = sink
+
+        def on_stream_message(
+            self,
+            agora_local_user: Any,  # noqa: ARG002
+            user_id: str,
+            stream_id: int,  # noqa: ARG002
+            data: bytes,
+            length: int,
+        ) -> None:
+            self._sink.frame(user_id, data, length)
+
+    return ConnectionObserver, LocalUserObserver
+
+
+# -------------------------------------------------------------------------------------------- loop side
+
+
+class _Phase(enum.Enum):
+    NEW = "new"
+    JOINING = "joining"
+    JOINED = "joined"
+    LEFT = "left"
+
+
+def _frame_bytes(data: object, max_bytes: int) -> bytes:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidArgumentError(f"a frame must be bytes, not {type(data).__name__}")
+    payload = bytes(data)
+    if not payload:
+        raise InvalidArgumentError("refusing to send an empty frame (the SDK would silently send nothing)")
+    if len(payload) > max_bytes:
+        raise FrameTooLargeError(f"the frame is {len(payload)} bytes; the limit is {max_bytes}", code=-114)
+    return payload
+
+
+def _send_on_connection(conn: Any, payload: bytes) -> int:
+    try:
+        return int(conn.send_stream_message(payload))
+    except ctypes.ArgumentError:
+        return DEAD_STREAM_CODE  # the connection's data stream was never created (its id is None)
+
+
+class AgoraTransport:
+    """A :class:`~streamclient.transport.base.Transport` over one Agora ``RTCConnection`` (see module docstring).
+
+    Each instance joins at most once; create a new one to join again.
+    """
+
+    def __init__(
+        self,
+        *,
+        limits: TransportLimits | None = None,
+        event_capacity: int = DEFAULT_EVENT_CAPACITY,
+        log_dir: Path | None = None,
+    ) -> None:
+        """Prepare a transport; nothing is loaded or connected until :meth:`join`.
+
+        Args:
+            limits: the data-stream limits to enforce (default: Agora's conservative figures).
+            event_capacity: events buffered for the consumer before the overflow policy applies.
+            log_dir: where the native SDK writes its logs (first join of the process decides).
+        """
+        self._limits = limits if limits is not None else TransportLimits()
+        self._bridge = ThreadBridge(capacity=event_capacity)
+        self._log_dir = log_dir if log_dir is not None else default_log_dir()
+        self._limiter = anyio.CapacityLimiter(1)
+        self._phase = _Phase.NEW
+        self._conn: Any = None
+        self._observers: tuple[Any, Any] | None = None
+        self._local_uid: str | None = None
+        self._requested_uid: str | None = None
+        self._join_done = anyio.Event()
+        self._join_failure: tuple[str, int] | None = None
+
+    @property
+    def limits(self) -> TransportLimits:
+        """The data-stream limits of this channel."""
+        return self._limits
+
+    @property
+    def local_uid(self) -> str | None:
+        """Our uid in the channel once joined (as reported by the SDK), else ``None``."""
+        return self._local_uid
+
+    def events(self) -> AsyncIterator[TransportEvent]:
+        """The channel's events for one consumer; ends after ``leave`` or a failed connection."""
+        return self._bridge.events()
+
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
+    async def join(self, params: JoinParams, *, timeout: float = 15.0) -> None:
+        """Join the channel and wait until connected.
+
+        Raises:
+            JoinError: the channel refused us (the SDK's reason is in ``reason``).
+            TransportTimeoutError: not connected within ``timeout`` seconds.
+            TransportUnavailableError: the SDK cannot be loaded.
+            TransportClosedError: this transport already joined or left.
+        """
+        if self._phase is not _Phase.NEW:
+            raise TransportClosedError("an AgoraTransport joins once; create a new one to join again")
+        self._phase = _Phase.JOINING
+        self._bridge.open()
+        try:
+            with anyio.fail_after(timeout):
+                await self._connect(params)
+        except TimeoutError:
+            await self._abort()
+            raise TransportTimeoutError(f"not connected to the channel within {timeout} s") from None
+        except BaseException:
+            await self._abort()
+            raise
+        self._phase = _Phase.JOINED
+
+    async def _connect(self, params: JoinParams) -> None:
+        sdk = await anyio.to_thread.run_sync(load_agora)  # a real import loads native libraries: keep it off the loop
+        self._requested_uid = params.uid if params.uid not in ("", "0") else None
+        string_uids = not params.uid.isdigit()
+        service = await self._run(
+            lambda: SHARED_SERVICE.acquire(sdk, app_id=params.app_id, string_uids=string_uids, log_dir=self._log_dir)
+        )
+        connection_cls, user_cls = make_observer_classes(sdk)
+        sink = _Sink(self._bridge, self._on_state)
+        self._observers = (connection_cls(sink), user_cls(sink))
+        await self._run(self._create_connection, sdk, service, self._observers)
+        code = await self._run(self._conn.connect, params.token, params.channel, params.uid)
+        if code != 0:
+            raise JoinError(f"the SDK refused to connect (code {code})", reason=None)
+        await self._join_done.wait()
+        if self._join_failure is not None:
+            message, reason = self._join_failure
+            raise JoinError(f"could not join the channel: {message} (reason {reason})", reason=reason)
+
+    def _create_connection(self, sdk: AgoraSDK, service: Any, observers: tuple[Any, Any]) -> None:
+        """Worker thread: create the connection (stored at once: a cancelled join still releases it), register both."""
+        conn = service.create_rtc_connection(
+            sdk.RTCConnConfig(
+                auto_subscribe_audio=0,
+                auto_subscribe_video=0,
+                client_role_type=sdk.ClientRoleType.CLIENT_ROLE_BROADCASTER,
+                channel_profile=sdk.ChannelProfileType.CHANNEL_PROFILE_LIVE_BROADCASTING,
+            ),
+            sdk.RtcConnectionPublishConfig(
+                is_publish_audio=False,
+                is_publish_video=False,
+                audio_scenario=sdk.AudioScenarioType.AUDIO_SCENARIO_DEFAULT,
+            ),
+        )
+        if conn is None or getattr(conn, "conn_handle", None) is None or getattr(conn, "local_user", None) is None:
+            if conn is not None:
+                conn.release()
+            raise JoinError("the SDK could not create a connection", reason=None)
+        SHARED_SERVICE.track(conn)
+        self._conn = conn
+        connection_observer, user_observer = observers
+        for what, code in (
+            ("connection observer", conn.register_observer(connection_observer)),
+            ("local-user observer", conn.register_local_user_observer(user_observer)),
+        ):
+            if code != 0:
+                raise JoinError(f"the SDK refused to register our {what} (code {code})", reason=None)
+
+    def _on_state(self, state: ConnectionState, reason: int, local_uid: str) -> None:
+        """Loop side of every connection-state callback."""
+        if self._phase is _Phase.JOINING and not self._join_done.is_set():
+            if state is ConnectionState.CONNECTED:
+                self._local_uid = local_uid or self._requested_uid
+                self._join_done.set()
+            elif state is ConnectionState.FAILED or reason in FATAL_JOIN_REASONS:
+                self._join_failure = (FATAL_JOIN_REASONS.get(reason, "the connection failed"), reason)
+                self._join_done.set()
+        elif state is ConnectionState.CONNECTED and local_uid:
+            self._local_uid = local_uid
+        self._bridge.deliver(ConnectionStateChanged(state, reason))
+        if state is ConnectionState.FAILED and self._phase is _Phase.JOINED:
+            self._bridge.close()  # the connection is lost for good: end the consumer's iteration
+
+    def _require_connection(self) -> Any:
+        if self._phase is not _Phase.JOINED or self._conn is None or self._bridge.closed:
+            failure = self._bridge.failure
+            if failure is not None:
+                raise TransportClosedError("the transport failed: its event buffer overflowed") from failure
+            raise TransportClosedError("the transport is not joined (or has left, or its connection failed)")
+        return self._conn
+
+    async def send(self, data: bytes, *, timeout: float = 5.0) -> None:
+        """Send one frame on the connection's data stream.
+
+        The SDK call runs in the connection's serialised worker thread; ``timeout`` bounds the wait for it to start
+        (a started native call is not interrupted).
+
+        Raises:
+            InvalidArgumentError: ``data`` is not bytes-like, or is empty.
+            FrameTooLargeError: ``data`` is over ``limits.max_message_bytes`` (checked before the SDK), or -114.
+            SendRateLimitedError: -12 / -115; slow down and retry.
+            SendError: any other refusal (``code`` is the SDK's).
+            TransportClosedError: not joined, already left, or -113 (not in the channel).
+            TransportTimeoutError: the send did not complete in time.
+        """
+        payload = _frame_bytes(data, self._limits.max_message_bytes)
+        conn = self._require_connection()
+        try:
+            with anyio.fail_after(timeout):
+                code = await self._run(_send_on_connection, conn, payload)
+        except TimeoutError:
+            raise TransportTimeoutError(f"the send did not complete within {timeout} s") from None
+        if code != 0:
+            raise send_error_for_code(code)
+
+    async def renew_token(self, token: str, *, timeout: float = 5.0) -> None:
+        """Replace the channel token (call on ``TokenWillExpire``).
+
+        Raises:
+            InvalidArgumentError: the token is empty.
+            TransportClosedError: not joined.
+            TransportError: the SDK refused the token.
+            TransportTimeoutError: not done in time.
+        """
+        if not isinstance(token, str) or not token:
+            raise InvalidArgumentError("the new token must be a non-empty string")
+        conn = self._require_connection()
+        try:
+            with anyio.fail_after(timeout):
+                code = await self._run(conn.renew_token, token)
+        except TimeoutError:
+            raise TransportTimeoutError(f"renew_token did not complete within {timeout} s") from None
+        if code != 0:
+            raise TransportError(f"the SDK refused the new token (code {code})")
+
+    async def leave(self, *, timeout: float = 5.0) -> None:
+        """Leave the channel and free the connection. Idempotent, safe after a failed join and under cancellation.
+
+        Raises:
+            TransportTimeoutError: the SDK did not finish within ``timeout`` (first call only; the shutdown then
+                continues in its worker thread).
+        """
+        if self._phase is _Phase.LEFT:
+            return
+        self._phase = _Phase.LEFT
+        if not await self._shutdown(timeout):
+            raise TransportTimeoutError(f"leaving did not complete within {timeout} s")
+
+    async def _abort(self) -> None:
+        self._phase = _Phase.LEFT
+        await self._shutdown(5.0)
+
+    async def _shutdown(self, timeout: float) -> bool:
+        """Run the shutdown order; return whether the SDK part finished in time. Never raises."""
+        self._bridge.stop_intake()
+        conn, self._conn = self._conn, None
+        observers, self._observers = self._observers, None
+        finished = True
+        try:
+            if conn is not None:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(timeout) as scope:
+                    await anyio.to_thread.run_sync(
+                        _release_connection, conn, observers, limiter=self._limiter, abandon_on_cancel=True
+                    )
+                finished = not scope.cancelled_caught
+                if not finished:
+                    logger.warning("the SDK did not finish leaving within %s s; continuing in the background", timeout)
+        finally:
+            self._bridge.close()
+        return finished
+
+
+def _release_connection(conn: Any, observers: tuple[Any, Any] | None) -> None:
+    """Disconnect and release ``conn``; ``observers`` stays referenced until the SDK has let go of it (P6)."""
+    try:
+        disconnect_and_release(conn)
+    finally:
+        SHARED_SERVICE.forget(conn)
+        del observers

@@ -1,0 +1,378 @@
+"""``RoomTransport``: the client transport for the local emulator's room, over a websocket.
+
+The session uses it when the credentials point at the emulator (``emulator_room_url`` in the agora credentials);
+it implements :class:`~streamclient.transport.base.Transport` exactly like the Agora adapter, so the session cannot
+tell them apart. The wire sub-protocol is documented in :mod:`streamclient.emulator.room_endpoint`: JSON text
+messages for control, binary messages for frames, and one ``result`` per send carrying the room's verdict, which
+:meth:`RoomTransport.send` awaits and maps the way the Agora SDK's return codes map (-114 ->
+:class:`~streamclient.errors.FrameTooLargeError`, -12 / -115 -> :class:`~streamclient.errors.SendRateLimitedError`).
+
+Events: ``ConnectionStateChanged(CONNECTED, 1)`` once joined, then ``PeerJoined`` / ``PeerLeft`` /
+``FrameReceived`` as they happen. When the room drops us (disconnect fault, session closed or expired) we get
+``ConnectionStateChanged(FAILED, reason)`` and the stream ends; a socket that dies without a word gives
+``FAILED`` with reason 14 (keep-alive timeout). After :meth:`RoomTransport.leave` the stream ends with
+``ConnectionStateChanged(DISCONNECTED, 5)``.
+
+Overflow policy: the event buffer holds ``max_buffered_events`` events; if the consumer falls that far behind, the
+transport fails (``events()`` raises :class:`~streamclient.errors.TransportOverflowError`) rather than drop frames.
+
+The websockets client is asyncio-only, so the socket reader is an asyncio task owned by the transport (created in
+``join``, cancelled in ``leave``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import struct
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any, Generic, TypeVar
+
+import anyio
+
+from streamclient.errors import (
+    FrameTooLargeError,
+    JoinError,
+    SendError,
+    SendRateLimitedError,
+    TransportClosedError,
+    TransportOverflowError,
+    TransportTimeoutError,
+    TransportUnavailableError,
+)
+from streamclient.transport.base import (
+    ConnectionState,
+    ConnectionStateChanged,
+    FrameReceived,
+    JoinParams,
+    PeerJoined,
+    PeerLeft,
+    TransportEvent,
+    TransportLimits,
+)
+
+__all__ = ("EventBuffer", "RoomTransport")
+
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+_SEQ = struct.Struct(">I")
+_REASON_JOIN_SUCCESS = 1
+_REASON_LEAVE_CHANNEL = 5
+_REASON_KEEP_ALIVE_TIMEOUT = 14
+_ERR_TOO_OFTEN = -12
+_ERR_NOT_IN_CHANNEL = -113
+_ERR_SIZE_TOO_LARGE = -114
+_ERR_BITRATE_LIMIT = -115
+
+
+class EventBuffer(Generic[T]):
+    """A bounded single-consumer queue that needs no closing (unlike memory object streams, nothing to leak).
+
+    ``put`` never blocks: it returns False when the buffer is full (the owner applies its overflow policy).
+    After ``close`` the consumer drains what is left, then iteration ends.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._items: deque[T] = deque()
+        self._capacity = capacity
+        self._closed = False
+        self._wakeup = anyio.Event()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def put(self, item: T) -> bool:
+        """Append ``item``; False if the buffer is full. Items put after ``close`` are ignored (True)."""
+        if self._closed:
+            return True
+        if len(self._items) >= self._capacity:
+            return False
+        self._items.append(item)
+        self._wakeup.set()
+        return True
+
+    def close(self) -> None:
+        """End the stream once the consumer has drained it (idempotent)."""
+        self._closed = True
+        self._wakeup.set()
+
+    async def get(self) -> T:
+        """The next item.
+
+        Raises:
+            anyio.EndOfStream: the buffer is closed and empty.
+        """
+        while not self._items:
+            if self._closed:
+                raise anyio.EndOfStream
+            self._wakeup = anyio.Event()
+            await self._wakeup.wait()
+        return self._items.popleft()
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[T]:
+        while True:
+            try:
+                item = await self.get()
+            except anyio.EndOfStream:
+                return
+            yield item
+
+
+class RoomTransport:
+    """Joins the emulator's room at ``url`` (``ws://127.0.0.1:PORT/room``). See the module docstring."""
+
+    def __init__(self, url: str, *, limits: TransportLimits | None = None, max_buffered_events: int = 4096) -> None:
+        self._url = url
+        self._limits = limits if limits is not None else TransportLimits()
+        self._ws: Any = None
+        self._uid: str | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[int]] = {}
+        self._seq = 0
+        self._events: EventBuffer[TransportEvent] = EventBuffer(max_buffered_events)
+        self._joined = False
+        self._closed = False
+        self._overflowed = False
+
+    def __repr__(self) -> str:
+        return f"RoomTransport(url={self._url!r}, uid={self._uid!r}, joined={self._joined})"
+
+    @property
+    def limits(self) -> TransportLimits:
+        """The data-stream limits the session must pace to."""
+        return self._limits
+
+    @property
+    def overflowed(self) -> bool:
+        """True once the event buffer overflowed (the transport then fails; see the module docstring)."""
+        return self._overflowed
+
+    @property
+    def local_uid(self) -> str | None:
+        """Our uid once joined, else ``None``."""
+        return self._uid if self._joined else None
+
+    # ----------------------------------------------------------------------------------------- join
+
+    async def join(self, params: JoinParams, *, timeout: float = 15.0) -> None:
+        """Connect to the room and join with ``params``.
+
+        Raises:
+            JoinError: the room refused the credentials (``reason`` 8 bad token, 7 unknown channel, 10 closed
+                session, 19 uid already in the room) or the socket could not be opened.
+            TransportTimeoutError: not joined within ``timeout``.
+            TransportClosedError: this transport was already used.
+            TransportUnavailableError: the ``websockets`` package is missing.
+        """
+        if self._closed or self._ws is not None:
+            raise TransportClosedError("this RoomTransport was already joined or left; create a new one")
+        try:
+            from websockets.asyncio.client import connect
+            from websockets.exceptions import WebSocketException
+        except ImportError as exc:  # pragma: no cover - the emulator extra is installed in tests
+            raise TransportUnavailableError(
+                "RoomTransport needs the 'websockets' package: pip install 'streamclient[emulator]'"
+            ) from exc
+        try:
+            with anyio.fail_after(timeout):
+                self._ws = await connect(
+                    self._url, proxy=None, compression=None, open_timeout=None, max_size=2**20, close_timeout=2
+                )
+                await self._ws.send(
+                    json.dumps(
+                        {
+                            "op": "join",
+                            "app_id": params.app_id,
+                            "channel": params.channel,
+                            "uid": params.uid,
+                            "token": params.token,
+                        }
+                    )
+                )
+                reply = json.loads(await self._ws.recv())
+        except TimeoutError as exc:
+            await self._abort()
+            raise TransportTimeoutError(f"joining the room at {self._url} took over {timeout} s") from exc
+        except (OSError, WebSocketException, ValueError) as exc:
+            await self._abort()
+            raise JoinError(f"could not join the room at {self._url}: {type(exc).__name__}") from exc
+        if reply.get("op") != "joined":
+            await self._abort()
+            reason = reply.get("reason")
+            raise JoinError(
+                f"the room refused the join: {reply.get('message', 'no reason given')}",
+                reason=reason if isinstance(reason, int) else None,
+            )
+        self._uid = str(reply.get("uid", params.uid))
+        self._joined = True
+        self._post(ConnectionStateChanged(ConnectionState.CONNECTED, _REASON_JOIN_SUCCESS))
+        self._reader = asyncio.get_running_loop().create_task(self._read_loop(), name=f"room-reader-{self._uid}")
+        logger.debug("joined room %s as %s", params.channel, self._uid)
+
+    async def _abort(self) -> None:
+        self._closed = True
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with anyio.move_on_after(2.0, shield=True), contextlib.suppress(Exception):
+                await ws.close()
+        self._events.close()
+
+    # ----------------------------------------------------------------------------------------- send
+
+    async def send(self, data: bytes, *, timeout: float = 5.0) -> None:
+        """Send one frame and wait for the room's verdict. See :meth:`Transport.send`."""
+        if len(data) > self._limits.max_message_bytes:
+            raise FrameTooLargeError(
+                f"frame of {len(data)} bytes is over the {self._limits.max_message_bytes}-byte limit",
+                code=_ERR_SIZE_TOO_LARGE,
+            )
+        code = await self._request(_SEQ.pack(self._next_seq()) + data, timeout=timeout, what="send")
+        if code == 0:
+            return
+        if code == _ERR_SIZE_TOO_LARGE:
+            raise FrameTooLargeError(f"the room refused a {len(data)}-byte frame as too large", code=code)
+        if code == _ERR_TOO_OFTEN:
+            raise SendRateLimitedError("the room refused the frame: too many messages per second", code=code)
+        if code == _ERR_BITRATE_LIMIT:
+            raise SendRateLimitedError("the room refused the frame: too many bytes per second", code=code)
+        if code == _ERR_NOT_IN_CHANNEL:
+            raise TransportClosedError("the room says we are not in the channel")
+        raise SendError(f"the room refused the frame with code {code}", code=code)
+
+    async def renew_token(self, token: str, *, timeout: float = 5.0) -> None:
+        """Replace the channel token (the emulator accepts any token once joined)."""
+        seq = self._next_seq()
+        await self._request(json.dumps({"op": "renew_token", "seq": seq, "token": token}), timeout=timeout, seq=seq)
+
+    def _next_seq(self) -> int:
+        self._seq = (self._seq + 1) % 2**32
+        return self._seq
+
+    async def _request(self, message: str | bytes, *, timeout: float, what: str = "renew", seq: int = -1) -> int:
+        if not self._joined or self._ws is None:
+            raise TransportClosedError("not joined to the room (never joined, left, or disconnected)")
+        if isinstance(message, bytes):
+            (seq,) = _SEQ.unpack_from(message)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending[seq] = future
+        try:
+            with anyio.fail_after(timeout):
+                try:
+                    await self._ws.send(message)
+                except Exception as exc:
+                    raise TransportClosedError(f"the room connection is gone ({type(exc).__name__})") from exc
+                return await future
+        except TimeoutError as exc:
+            raise TransportTimeoutError(f"the room did not answer the {what} within {timeout} s") from exc
+        finally:
+            self._pending.pop(seq, None)
+
+    # --------------------------------------------------------------------------------------- events
+
+    async def events(self) -> AsyncIterator[TransportEvent]:
+        """The room's events for one consumer; ends after ``leave`` or when the room drops us.
+
+        Raises:
+            TransportOverflowError: the consumer fell more than ``max_buffered_events`` behind.
+        """
+        async for event in self._events:
+            yield event
+        if self._overflowed:
+            raise TransportOverflowError("the room transport's event buffer overflowed; events were not consumed")
+
+    def _post(self, event: TransportEvent) -> None:
+        if not self._events.put(event):
+            logger.error("room transport %s: event buffer overflow; failing the transport", self._uid)
+            self._overflowed = True
+            self._events.close()
+            if self._reader is not None:
+                self._reader.cancel()
+
+    async def _read_loop(self) -> None:
+        ws = self._ws
+        ended_by_room = False
+        try:
+            while True:
+                message = await ws.recv()
+                if isinstance(message, bytes):
+                    n = message[0] if message else 0
+                    sender = message[1 : 1 + n].decode("utf-8", errors="replace")
+                    self._post(FrameReceived(sender, bytes(message[1 + n :])))
+                    continue
+                ended_by_room = self._handle_control(json.loads(message))
+                if ended_by_room:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.debug("room transport %s: socket ended", self._uid, exc_info=True)
+        finally:
+            self._joined = False
+            self._fail_pending()
+            if not self._closed:  # else leave() ends the stream
+                if not ended_by_room:
+                    self._post(ConnectionStateChanged(ConnectionState.FAILED, _REASON_KEEP_ALIVE_TIMEOUT))
+                self._events.close()
+
+    def _handle_control(self, obj: dict[str, Any]) -> bool:
+        """Handle one control message; True when the room ended our connection."""
+        op = obj.get("op")
+        if op == "result":
+            future = self._pending.get(int(obj.get("seq", -1)))
+            if future is not None and not future.done():
+                future.set_result(int(obj.get("code", 0)))
+        elif op == "peer_joined":
+            self._post(PeerJoined(str(obj["uid"])))
+        elif op == "peer_left":
+            self._post(PeerLeft(str(obj["uid"]), int(obj.get("reason", 0))))
+        elif op == "state":
+            state = ConnectionState(int(obj["state"]))
+            self._post(ConnectionStateChanged(state, int(obj.get("reason", 0))))
+            return state in (ConnectionState.FAILED, ConnectionState.DISCONNECTED)
+        return False
+
+    def _fail_pending(self) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(TransportClosedError("the room connection ended while a send was pending"))
+        self._pending.clear()
+
+    # ---------------------------------------------------------------------------------------- leave
+
+    async def leave(self, *, timeout: float = 5.0) -> None:
+        """Leave the room; idempotent, safe after a failed join and while being cancelled."""
+        if self._closed:
+            return
+        self._closed = True
+        was_joined = self._joined
+        self._joined = False
+        ws, self._ws = self._ws, None
+        reader, self._reader = self._reader, None
+        with anyio.move_on_after(timeout, shield=True):
+            if ws is not None:
+                with contextlib.suppress(Exception):
+                    await ws.send(json.dumps({"op": "leave"}))
+                with contextlib.suppress(Exception):
+                    await ws.close()
+            if reader is not None:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+        self._fail_pending()
+        if was_joined:
+            self._post(ConnectionStateChanged(ConnectionState.DISCONNECTED, _REASON_LEAVE_CHANNEL))
+        self._events.close()
+        logger.debug("left room as %s", self._uid)
