@@ -15,7 +15,29 @@ client secrets, bearer tokens, Agora tokens).
     │   ├── APIStatusError                   non-2xx HTTP status without an AKOOL error body
     │   ├── APIResponseError                 body is not JSON, not the AKOOL envelope, or fails the model
     │   └── AkoolError                       the body carried an AKOOL error ``code`` (!= 1000)
-    │       └── one subclass per documented code family (see ``AKOOL_ERRORS``)
+    │       ├── InvalidParameterError        1003   (codes: see ``AKOOL_ERRORS``; unknown ones stay AkoolError)
+    │       ├── VerificationRequiredError    1004
+    │       ├── FrequentOperationError       1005
+    │       ├── InsufficientQuotaError       1006 1104
+    │       ├── ContentNotFoundError         1008 1014
+    │       ├── PermissionDeniedError        1009
+    │       ├── ContentStateError            1010 1011
+    │       ├── MediaProcessingError         1007 1013 1015-1017 1105 1108 1110-1112 1201-1212
+    │       ├── InvalidTokenError            1101
+    │       ├── MissingTokenError            1102
+    │       ├── PaymentRequiredError         1103
+    │       ├── AccountNotFoundError         1109
+    │       ├── AccountBlockedError          1200
+    │       ├── SubscriptionRequiredError    1213 1221
+    │       ├── SessionBusyError             1214 1215
+    │       ├── SessionNotFoundError         1216
+    │       ├── LiveAvatarProcessingError    1217 1218
+    │       ├── LiveAvatarClosedError        1219
+    │       ├── AvatarUploadError            1220 1223
+    │       ├── ResourceExistsError          1222
+    │       ├── KnowledgeBaseNotFoundError   1232
+    │       ├── KnowledgeBaseExistsError     1233
+    │       └── KnowledgeBaseError           1234 1235 1236
     ├── ProtocolError                        the v2 data-stream protocol (never instantiated directly)
     │   ├── LocalProtocolError               we were asked to send something illegal (empty text, oversize command)
     │   └── RemoteProtocolError              the peer sent something malformed (``reason`` says what)
@@ -32,6 +54,7 @@ client secrets, bearer tokens, Agora tokens).
         ├── AvatarJoinTimeoutError           the avatar never joined the channel
         ├── CommandError                     a command was acked with a code != 1000
         ├── CommandTimeoutError              no ack arrived in time
+        ├── ReplyTimeoutError                a turn got no (complete) reply in time
         └── SessionClosedError               the session is closed (``reason`` says why)
 """
 
@@ -44,27 +67,51 @@ __all__ = (
     "APIResponseError",
     "APIStatusError",
     "APITimeoutError",
+    "AccountBlockedError",
+    "AccountNotFoundError",
     "AkoolError",
     "AvatarJoinTimeoutError",
+    "AvatarUploadError",
     "CommandError",
     "CommandTimeoutError",
     "ConfigurationError",
+    "ContentNotFoundError",
+    "ContentStateError",
     "FrameTooLargeError",
+    "FrequentOperationError",
+    "InsufficientQuotaError",
     "InvalidArgumentError",
+    "InvalidParameterError",
+    "InvalidTokenError",
     "JoinError",
+    "KnowledgeBaseError",
+    "KnowledgeBaseExistsError",
+    "KnowledgeBaseNotFoundError",
+    "LiveAvatarClosedError",
+    "LiveAvatarProcessingError",
     "LocalProtocolError",
+    "MediaProcessingError",
+    "MissingTokenError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
     "ProtocolError",
     "RemoteProtocolError",
+    "ReplyTimeoutError",
+    "ResourceExistsError",
     "SendError",
     "SendRateLimitedError",
+    "SessionBusyError",
     "SessionClosedError",
     "SessionError",
+    "SessionNotFoundError",
     "StreamClientError",
+    "SubscriptionRequiredError",
     "TransportClosedError",
     "TransportError",
     "TransportOverflowError",
     "TransportTimeoutError",
     "TransportUnavailableError",
+    "VerificationRequiredError",
 )
 
 
@@ -149,9 +196,158 @@ class AkoolError(APIError):
         self.msg = msg
 
 
-#: AKOOL error code -> the most specific ``AkoolError`` subclass. Filled in by ``streamclient.api``'s error
-#: section below; unknown codes map to ``AkoolError`` itself.
-AKOOL_ERRORS: dict[int, type[AkoolError]] = {}
+class InvalidParameterError(AkoolError):
+    """A parameter was missing or invalid (1003)."""
+
+
+class VerificationRequiredError(AkoolError):
+    """The account requires verification first (1004)."""
+
+
+class FrequentOperationError(AkoolError):
+    """Too many operations in a short time (1005): slow down."""
+
+
+class InsufficientQuotaError(AkoolError):
+    """The quota or credit balance is insufficient (1006, 1104)."""
+
+
+class ContentNotFoundError(AkoolError):
+    """The requested content or resource does not exist (1008, 1014)."""
+
+
+class PermissionDeniedError(AkoolError):
+    """The account may not perform this operation (1009)."""
+
+
+class ContentStateError(AkoolError):
+    """The content cannot be operated, or was already operated (1010, 1011)."""
+
+
+class MediaProcessingError(AkoolError):
+    """Audio, video, image, voice or avatar media could not be processed.
+
+    Codes 1007, 1013, 1015-1017, 1105, 1108, 1110-1112 and 1201-1212.
+    """
+
+
+class InvalidTokenError(AkoolError):
+    """The credentials were rejected: illegal, invalid or expired token or API key (1101)."""
+
+
+class MissingTokenError(AkoolError):
+    """No credentials reached the service (1102)."""
+
+
+class PaymentRequiredError(AkoolError):
+    """The account has not paid or payment is overdue (1103)."""
+
+
+class AccountNotFoundError(AkoolError):
+    """The account does not exist (1109)."""
+
+
+class AccountBlockedError(AkoolError):
+    """The account has been blocked (1200)."""
+
+
+class SubscriptionRequiredError(AkoolError):
+    """The operation needs a subscription (1213, 1221)."""
+
+
+class SessionBusyError(AkoolError):
+    """The live avatar is still processing or busy (1214, 1215): try again later."""
+
+
+class SessionNotFoundError(AkoolError):
+    """The live avatar session does not exist (1216)."""
+
+
+class LiveAvatarProcessingError(AkoolError):
+    """The live avatar failed on the service side (1217 callback error, 1218 processing error)."""
+
+
+class LiveAvatarClosedError(AkoolError):
+    """The live avatar session is already closed (1219)."""
+
+
+class AvatarUploadError(AkoolError):
+    """Uploading a streaming avatar failed or exceeded the limit (1220, 1223)."""
+
+
+class ResourceExistsError(AkoolError):
+    """The resource already exists (1222)."""
+
+
+class KnowledgeBaseNotFoundError(AkoolError):
+    """The knowledge base does not exist (1232)."""
+
+
+class KnowledgeBaseExistsError(AkoolError):
+    """A knowledge base with that name already exists (1233)."""
+
+
+class KnowledgeBaseError(AkoolError):
+    """Creating, updating or reading a knowledge base failed (1234, 1235, 1236)."""
+
+
+#: AKOOL error code -> the most specific ``AkoolError`` subclass (akool-api-and-protocol.md §4). Unknown codes map
+#: to ``AkoolError`` itself (see ``streamclient.api``'s envelope parser).
+AKOOL_ERRORS: dict[int, type[AkoolError]] = {
+    1003: InvalidParameterError,
+    1004: VerificationRequiredError,
+    1005: FrequentOperationError,
+    1006: InsufficientQuotaError,
+    1104: InsufficientQuotaError,
+    1008: ContentNotFoundError,
+    1014: ContentNotFoundError,
+    1009: PermissionDeniedError,
+    1010: ContentStateError,
+    1011: ContentStateError,
+    1007: MediaProcessingError,
+    1013: MediaProcessingError,
+    1015: MediaProcessingError,
+    1016: MediaProcessingError,
+    1017: MediaProcessingError,
+    1105: MediaProcessingError,
+    1108: MediaProcessingError,
+    1110: MediaProcessingError,
+    1111: MediaProcessingError,
+    1112: MediaProcessingError,
+    1201: MediaProcessingError,
+    1202: MediaProcessingError,
+    1203: MediaProcessingError,
+    1204: MediaProcessingError,
+    1205: MediaProcessingError,
+    1206: MediaProcessingError,
+    1207: MediaProcessingError,
+    1208: MediaProcessingError,
+    1209: MediaProcessingError,
+    1210: MediaProcessingError,
+    1211: MediaProcessingError,
+    1212: MediaProcessingError,
+    1101: InvalidTokenError,
+    1102: MissingTokenError,
+    1103: PaymentRequiredError,
+    1109: AccountNotFoundError,
+    1200: AccountBlockedError,
+    1213: SubscriptionRequiredError,
+    1221: SubscriptionRequiredError,
+    1214: SessionBusyError,
+    1215: SessionBusyError,
+    1216: SessionNotFoundError,
+    1217: LiveAvatarProcessingError,
+    1218: LiveAvatarProcessingError,
+    1219: LiveAvatarClosedError,
+    1220: AvatarUploadError,
+    1223: AvatarUploadError,
+    1222: ResourceExistsError,
+    1232: KnowledgeBaseNotFoundError,
+    1233: KnowledgeBaseExistsError,
+    1234: KnowledgeBaseError,
+    1235: KnowledgeBaseError,
+    1236: KnowledgeBaseError,
+}
 
 
 # ----------------------------------------------------------------------------------------- v2 protocol
@@ -268,6 +464,10 @@ class CommandError(SessionError):
 
 class CommandTimeoutError(SessionError):
     """No ack arrived for a command within its timeout."""
+
+
+class ReplyTimeoutError(SessionError):
+    """A turn did not get its reply within the timeout."""
 
 
 class SessionClosedError(SessionError):

@@ -1,11 +1,282 @@
-"""CLI commands: resources (registered by streamclient.cli.app)."""
+"""CLI commands for the REST API: ``sessions``, ``avatars``, ``voices``, ``languages``, ``knowledge``.
+
+Credentials come from the environment only (``AKOOL_API_KEY``, or ``AKOOL_CLIENT_ID`` + ``AKOOL_CLIENT_SECRET``;
+a key on the command line would show in ``ps`` and shell history); ``--base-url`` or ``AKOOL_BASE_URL`` picks the
+service (e.g. a local emulator). Output is a table for people, or JSON with ``--json`` for scripts. Secrets never
+print: tokens show as ``**********`` in both forms.
+
+Exit codes (``streamclient.cli._runner.EXIT_CODES``): 0 ok, 1 the API refused (an AKOOL error code, an HTTP error,
+a malformed response), 2 usage or configuration error (bad arguments, no credentials), 3 the service could not be
+reached or timed out. Errors are one line on stderr, without a traceback.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
 import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from streamclient.api import AsyncAkoolClient, SessionStatus
+from streamclient.cli._runner import run_async
 
 __all__ = ("register",)
 
+T = TypeVar("T")
+
+_SECRET_KEY = re.compile(r"token|sig|secret|key|password", re.IGNORECASE)
+_MASK = "**********"
+
+sessions_app = typer.Typer(help="Live-avatar sessions: create, get, list, close.", no_args_is_help=True)
+avatars_app = typer.Typer(help="Streaming avatars: list, get.", no_args_is_help=True)
+voices_app = typer.Typer(help="Voices: list.", no_args_is_help=True)
+languages_app = typer.Typer(help="Languages: list.", no_args_is_help=True)
+knowledge_app = typer.Typer(help="Knowledge bases: list.", no_args_is_help=True)
+
+BaseUrlOption = typer.Option(None, "--base-url", envvar="AKOOL_BASE_URL", help="Service URL (default: AKOOL's).")
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+TimeoutOption = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per HTTP request.")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the REST API command groups to ``app``."""
+    app.add_typer(sessions_app, name="sessions")
+    app.add_typer(avatars_app, name="avatars")
+    app.add_typer(voices_app, name="voices")
+    app.add_typer(languages_app, name="languages")
+    app.add_typer(knowledge_app, name="knowledge")
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+
+def _redact(value: Any) -> Any:
+    """Mask every value whose key looks secret (typed secrets are already masked by pydantic)."""
+    if isinstance(value, dict):
+        return {
+            k: (_MASK if _SECRET_KEY.search(str(k)) and v not in (None, "") else _redact(v)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return _redact(value.model_dump(mode="json", by_alias=False))
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return _redact(value)
+
+
+def _call(base_url: str | None, timeout: float, action: Callable[[AsyncAkoolClient], Awaitable[T]]) -> T:
+    async def main() -> T:
+        async with AsyncAkoolClient(base_url=base_url, timeout=timeout) as client:
+            return await action(client)
+
+    return run_async(main)
+
+
+def _emit(as_json: bool, payload: Any, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    if as_json:
+        typer.echo(json.dumps(_plain(payload), indent=2, ensure_ascii=False))
+        return
+    table = Table(title=title)
+    for index, column in enumerate(columns):
+        table.add_column(column, no_wrap=index == 0)  # ids stay whole, so they can be copied
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    Console(soft_wrap=True).print(table)
+
+
+def _status(value: Any) -> str:
+    return value.name.lower() if isinstance(value, SessionStatus) else str(value)
+
+
+def _session_rows(items: Sequence[Any]) -> list[list[Any]]:
+    rows = []
+    for s in items:
+        creds = s.credentials
+        channel = getattr(creds, "agora_channel", None) or getattr(creds, "livekit_room_name", None)
+        rows.append([s.id, _status(s.status), s.stream_type, channel])
+    return rows
+
+
+SESSION_COLUMNS = ("id", "status", "stream", "channel")
+
+# -------------------------------------------------------------------------------------------------- sessions
+
+
+@sessions_app.command("create")
+def sessions_create(
+    avatar_id: str = typer.Argument(..., help="Streaming avatar id, e.g. dvp_Tristan_cloth2_1080P."),
+    duration: int | None = typer.Option(None, help="Seconds, 1..3600 (billed up front, unused time refunded)."),
+    mode_type: int | None = typer.Option(None, "--mode-type", help="1 retelling, 2 dialogue."),
+    voice_id: str | None = typer.Option(None, "--voice-id"),
+    language: str | None = typer.Option(None, help="Language code, e.g. en."),
+    knowledge_id: str | None = typer.Option(None, "--knowledge-id"),
+    background_url: str | None = typer.Option(None, "--background-url"),
+    stream_type: str | None = typer.Option(None, "--stream-type", help="agora, livekit or trtc."),
+    speed: float | None = typer.Option(None, help="Speaking speed 0.8..1.2."),
+    as_json: bool = JsonOption,
+    base_url: str | None = BaseUrlOption,
+    timeout: float = TimeoutOption,
+) -> None:
+    """Create a session (never retried once sent: a retry could bill a second session)."""
+    voice_params = {"speed": speed} if speed is not None else None
+    session = _call(
+        base_url,
+        timeout,
+        lambda c: c.sessions.create(
+            avatar_id,
+            duration=duration,
+            mode_type=mode_type,
+            voice_id=voice_id,
+            language=language,
+            knowledge_id=knowledge_id,
+            background_url=background_url,
+            stream_type=stream_type,
+            voice_params=voice_params,
+        ),
+    )
+    _emit(as_json, session, "Created session", SESSION_COLUMNS, _session_rows([session]))
+
+
+@sessions_app.command("get")
+def sessions_get(
+    session_id: str = typer.Argument(..., help="The session's id."),
+    as_json: bool = JsonOption,
+    base_url: str | None = BaseUrlOption,
+    timeout: float = TimeoutOption,
+) -> None:
+    """Show one session."""
+    session = _call(base_url, timeout, lambda c: c.sessions.get(session_id))
+    _emit(as_json, session, "Session", SESSION_COLUMNS, _session_rows([session]))
+
+
+@sessions_app.command("list")
+def sessions_list(
+    status: int | None = typer.Option(None, help="1 queueing, 2 processing, 3 completed, 4 failed."),
+    page: int = typer.Option(1, min=1),
+    size: int = typer.Option(20, min=1, max=100),
+    all_pages: bool = typer.Option(False, "--all", help="Fetch every page."),
+    as_json: bool = JsonOption,
+    base_url: str | None = BaseUrlOption,
+    timeout: float = TimeoutOption,
+) -> None:
+    """List sessions (one page, or every page with --all)."""
+
+    async def fetch(client: AsyncAkoolClient) -> Any:
+        if all_pages:
+            return [s async for s in client.sessions.iter(status=status, size=size)]
+        return await client.sessions.list(status=status, page=page, size=size)
+
+    result = _call(base_url, timeout, fetch)
+    items = result if isinstance(result, list) else result.items
+    title = f"Sessions ({len(items)})" if isinstance(result, list) else f"Sessions (page {page}, {result.count} total)"
+    _emit(as_json, result, title, SESSION_COLUMNS, _session_rows(items))
+
+
+@sessions_app.command("close")
+def sessions_close(
+    session_id: str = typer.Argument(..., help="The session's id."),
+    as_json: bool = JsonOption,
+    base_url: str | None = BaseUrlOption,
+    timeout: float = TimeoutOption,
+) -> None:
+    """Close a session (stops billing)."""
+    _call(base_url, timeout, lambda c: c.sessions.close(session_id))
+    if as_json:
+        typer.echo(json.dumps({"id": session_id, "closed": True}))
+    else:
+        typer.echo(f"closed {session_id}")
+
+
+# ------------------------------------------------------------------------------------------ other resources
+
+
+@avatars_app.command("list")
+def avatars_list(
+    page: int = typer.Option(1, min=1),
+    size: int = typer.Option(100, min=1, max=100),
+    all_pages: bool = typer.Option(False, "--all", help="Fetch every page."),
+    as_json: bool = JsonOption,
+    base_url: str | None = BaseUrlOption,
+    timeout: float = TimeoutOption,
+) -> None:
+    """List streaming avatars."""
+
+    async def fetch(client: AsyncAkoolClient) -> Any:
+        if all_pages:
+            return [a async for a in client.avatars.iter(size=size)]
+        return await client.avatars.list(page=page, size=size)
+
+    result = _call(base_url, timeout, fetch)
+    items = result if isinstance(result, list) else result.items
+    rows = [[a.avatar_id, a.name, a.gender, a.voice_id, a.available, _status(a.status)] for a in items]
+    _emit(as_json, result, "Avatars", ("avatar_id", "name", "gender", "voice_id", "available", "status"), rows)
+
+
+@avatars_app.command("get")
+def avatars_get(
+    avatar_id: str = typer.Argument(..., help="The avatar id."),
+    as_json: bool = JsonOption,
+    base_url: str | None = BaseUrlOption,
+    timeout: float = TimeoutOption,
+) -> None:
+    """Show one avatar."""
+    a = _call(base_url, timeout, lambda c: c.avatars.get(avatar_id))
+    rows = [[a.avatar_id, a.name, a.gender, a.voice_id, a.available, _status(a.status)]]
+    _emit(as_json, a, "Avatar", ("avatar_id", "name", "gender", "voice_id", "available", "status"), rows)
+
+
+@voices_app.command("list")
+def voices_list(
+    voice_type: int = typer.Option(2, "--type", help="1 your cloned voices, 2 AKOOL voices."),
+    stream_only: bool = typer.Option(False, "--stream-only", help="Only voices usable for streaming."),
+    page: int = typer.Option(1, min=1),
+    size: int = typer.Option(20, min=1, max=100),
+    as_json: bool = JsonOption,
+    base_url: str | None = BaseUrlOption,
+    timeout: float = TimeoutOption,
+) -> None:
+    """List voices."""
+    result = _call(
+        base_url,
+        timeout,
+        lambda c: c.voices.list(
+            voice_type=voice_type, support_stream=True if stream_only else None, page=page, size=size
+        ),
+    )
+    rows = [[v.voice_id, v.name, v.gender, v.language, v.support_stream] for v in result.items]
+    _emit(as_json, result, f"Voices ({result.count} total)", ("voice_id", "name", "gender", "language", "stream"), rows)
+
+
+@languages_app.command("list")
+def languages_list(
+    as_json: bool = JsonOption,
+    base_url: str | None = BaseUrlOption,
+    timeout: float = TimeoutOption,
+) -> None:
+    """List the supported languages."""
+    result = _call(base_url, timeout, lambda c: c.languages.list())
+    _emit(as_json, result, "Languages", ("code", "name"), [[lang.lang_code, lang.lang_name] for lang in result])
+
+
+@knowledge_app.command("list")
+def knowledge_list(
+    page: int = typer.Option(1, min=1),
+    size: int = typer.Option(20, min=1, max=100),
+    as_json: bool = JsonOption,
+    base_url: str | None = BaseUrlOption,
+    timeout: float = TimeoutOption,
+) -> None:
+    """List knowledge bases."""
+    result = _call(base_url, timeout, lambda c: c.knowledge.list(page=page, size=size))
+    rows = [[kb.id, kb.name, len(kb.docs), len(kb.urls)] for kb in result.items]
+    _emit(as_json, result, "Knowledge bases", ("id", "name", "docs", "urls"), rows)

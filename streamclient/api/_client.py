@@ -1,0 +1,119 @@
+"""``AsyncAkoolClient``: the REST client (configuration, resource namespaces, lifetime).
+
+All request logic lives in ``_http.HttpCore``; the synchronous ``AkoolClient`` (``_sync.py``) runs this class in a
+private event-loop thread instead of copying it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from types import TracebackType
+
+import httpx
+
+from streamclient.api._auth import resolve_auth
+from streamclient.api._http import DEFAULT_BASE_URL, HttpCore
+from streamclient.api._retry import RetryPolicy
+from streamclient.api.avatars import Avatars
+from streamclient.api.knowledge import Knowledge
+from streamclient.api.languages import Languages
+from streamclient.api.sessions import Sessions
+from streamclient.api.voices import Voices
+from streamclient.errors import ConfigurationError
+
+__all__ = ("AsyncAkoolClient",)
+
+
+class AsyncAkoolClient:
+    """Asynchronous client of the AKOOL REST API.
+
+    Use it as ``async with AsyncAkoolClient() as client: ...`` (or call ``aclose()``). Credentials come from the
+    arguments or the environment (``AKOOL_API_KEY``, or ``AKOOL_CLIENT_ID`` + ``AKOOL_CLIENT_SECRET``); the base URL
+    from ``base_url`` or ``AKOOL_BASE_URL`` (default ``https://openapi.akool.com``).
+
+    Args:
+        api_key: the API key (sent as ``x-api-key``).
+        client_id: a client id, exchanged with ``client_secret`` for a bearer token (legacy scheme).
+        client_secret: the client secret.
+        base_url: the service's base URL.
+        timeout: seconds for each HTTP request (connect, read, write, pool).
+        retry: the retry policy (``RetryPolicy()`` by default).
+        http_client: an ``httpx.AsyncClient`` to use (not closed by ``aclose``).
+        transport: an ``httpx`` transport for the client this object creates (e.g. ``httpx.MockTransport``).
+
+    Raises:
+        ConfigurationError: no credentials, a bad base URL, or a non-positive timeout.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if http_client is not None and transport is not None:
+            raise ConfigurationError("pass http_client or transport, not both")
+        if not timeout > 0:
+            raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
+        auth = resolve_auth(api_key, client_id, client_secret)
+        url = base_url or os.environ.get("AKOOL_BASE_URL") or DEFAULT_BASE_URL
+        self._core = HttpCore(
+            base_url=url,
+            auth=auth,
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            http_client=http_client,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"AsyncAkoolClient(base_url={self._core.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The base URL in use (no trailing slash)."""
+        return self._core.base_url
+
+    @cached_property
+    def sessions(self) -> Sessions:
+        """Live-avatar sessions: create, get, list, iter, close."""
+        return Sessions(self._core)
+
+    @cached_property
+    def avatars(self) -> Avatars:
+        """Streaming avatars: list, iter, get, upload, wait_until_ready."""
+        return Avatars(self._core)
+
+    @cached_property
+    def voices(self) -> Voices:
+        """Voices: list."""
+        return Voices(self._core)
+
+    @cached_property
+    def languages(self) -> Languages:
+        """Languages: list."""
+        return Languages(self._core)
+
+    @cached_property
+    def knowledge(self) -> Knowledge:
+        """Knowledge bases: list, iter, create, get, update, delete."""
+        return Knowledge(self._core)
+
+    async def aclose(self) -> None:
+        """Release the HTTP connections (an injected ``http_client`` stays open)."""
+        await self._core.aclose()
+
+    async def __aenter__(self) -> AsyncAkoolClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

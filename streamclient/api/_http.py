@@ -1,0 +1,256 @@
+"""The one place that talks HTTP: builds requests, authenticates, retries, and translates every failure.
+
+Invariants:
+
+* nothing raw from httpx escapes: transport failures become ``APIConnectionError``/``APITimeoutError``, bodies are
+  checked by ``_envelope.parse_envelope``;
+* headers (credentials) are never logged or put into errors; URLs carry no credentials;
+* a request marked ``idempotent=False`` is retried only if the failure proves it never left this process
+  (``httpx.ConnectError``, ``ConnectTimeout``, ``PoolTimeout``): it may create and bill something (session create);
+* a ``1101`` answer to a bearer-token request re-fetches the token once and repeats the request once: AKOOL rejects
+  the credentials before doing any work, so the rejected request created nothing (this applies to create too).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from streamclient._version import __version__
+from streamclient.api._auth import TOKEN_PATH, Auth, TokenAuth
+from streamclient.api._envelope import parse_envelope
+from streamclient.api._retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+from streamclient.errors import (
+    AkoolError,
+    APIConnectionError,
+    APIError,
+    APIResponseError,
+    APITimeoutError,
+    ConfigurationError,
+    InvalidArgumentError,
+    InvalidTokenError,
+)
+
+__all__ = ("DEFAULT_BASE_URL", "HttpCore", "normalize_base_url")
+
+logger = logging.getLogger(__name__)
+
+#: The production service (§1.1).
+DEFAULT_BASE_URL = "https://openapi.akool.com"
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def normalize_base_url(base_url: str) -> str:
+    """Check and normalise a base URL (scheme http/https, a host, no trailing slash).
+
+    Args:
+        base_url: the configured base URL.
+
+    Returns:
+        The URL without a trailing slash.
+
+    Raises:
+        ConfigurationError: the URL is not an absolute http(s) URL.
+    """
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"base URL must be an absolute http(s) URL, got {base_url!r}")
+    if parts.username or parts.password:
+        raise ConfigurationError("base URL must not carry credentials")
+    return base_url.strip().rstrip("/")
+
+
+class HttpCore:
+    """Sends AKOOL requests: auth headers, the retry loop, error translation. Shared by every resource."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        auth: Auth,
+        timeout: float,
+        retry: RetryPolicy,
+        http_client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self.auth = auth
+        self.retry = retry
+        self.timeout = timeout
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.AsyncClient(transport=transport, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"HttpCore(base_url={self.base_url!r}, auth={type(self.auth).__name__})"
+
+    async def aclose(self) -> None:
+        """Close the underlying httpx client if this object created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool,
+    ) -> Any:
+        """Send one API call and return the envelope's ``data``.
+
+        Args:
+            method: HTTP method.
+            path: path under the base URL.
+            params: query parameters (``None`` values are dropped).
+            json: JSON body.
+            idempotent: whether repeating the call is harmless (see the module docstring).
+
+        Returns:
+            The ``data`` member of a successful envelope.
+
+        Raises:
+            AkoolError: the service answered with an AKOOL error code.
+            APIStatusError: non-2xx status without an AKOOL body.
+            APIResponseError: the body is not the envelope.
+            APIConnectionError: no response (``APITimeoutError`` for timeouts).
+        """
+        body = await self._call(method, path, params=params, json=json, idempotent=idempotent, authenticate=True)
+        return body["data"]
+
+    async def _token_headers(self, auth: TokenAuth) -> tuple[dict[str, str], SecretStr]:
+        async with auth.lock:
+            if auth.token is None:
+                body = await self._call(
+                    "POST", TOKEN_PATH, params=None, json=auth.token_body(), idempotent=True, authenticate=False
+                )
+                token = body.get("token")
+                data = body.get("data")
+                if not token and isinstance(data, dict):
+                    token = data.get("token")
+                if not isinstance(token, str) or not token:
+                    raise APIResponseError(
+                        f"POST {self.base_url}{TOKEN_PATH} returned no token",
+                        method="POST",
+                        url=self.base_url + TOKEN_PATH,
+                    )
+                auth.token = SecretStr(token)
+                logger.debug("fetched a bearer token")
+            return {"Authorization": f"Bearer {auth.token.get_secret_value()}"}, auth.token
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        json: Any,
+        idempotent: bool,
+        authenticate: bool,
+    ) -> dict[str, Any]:
+        policy = self.retry
+        started = policy.clock()
+        retries = 0
+        refreshed = False
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        url = self.base_url + path
+        while True:
+            headers = {"User-Agent": f"streamclient/{__version__}", "Accept": "application/json"}
+            used_token: SecretStr | None = None
+            if authenticate:
+                if isinstance(self.auth, TokenAuth):
+                    auth_headers, used_token = await self._token_headers(self.auth)
+                else:
+                    auth_headers = self.auth.headers()
+                headers.update(auth_headers)
+            try:
+                request = self._client.build_request(
+                    method, url, params=query or None, json=json, headers=headers, timeout=self.timeout
+                )
+            except (TypeError, ValueError, httpx.InvalidURL) as encode_error:  # e.g. a datetime or NaN in extra_body
+                raise InvalidArgumentError(
+                    f"{method} {url}: the request could not be encoded ({type(encode_error).__name__}); not sent"
+                ) from encode_error
+            shown = str(request.url)
+            retry_after: float | None = None
+            try:
+                error = await self._send_once(request, shown, idempotent=idempotent, require_data=authenticate)
+                if isinstance(error, dict):
+                    return error
+                exc, retryable, retry_after = error
+            except InvalidTokenError:
+                if isinstance(self.auth, TokenAuth) and authenticate and not refreshed:
+                    refreshed = True
+                    self.auth.invalidate(used_token)
+                    logger.info("%s %s: token rejected (1101); fetching a new token and retrying once", method, shown)
+                    continue
+                raise
+            if not retryable or retries >= policy.max_retries:
+                raise exc
+            delay = policy.delay(retries, retry_after)
+            if policy.clock() - started + delay > policy.total_timeout:
+                logger.info(
+                    "%s %s: not retrying, the retry budget of %.1fs is spent", method, shown, policy.total_timeout
+                )
+                raise exc
+            retries += 1
+            logger.info(
+                "%s %s failed (%s); retry %d/%d in %.2fs",
+                method,
+                shown,
+                type(exc).__name__,
+                retries,
+                policy.max_retries,
+                delay,
+            )
+            await policy.sleep(delay)
+
+    async def _send_once(
+        self, request: httpx.Request, shown: str, *, idempotent: bool, require_data: bool
+    ) -> dict[str, Any] | tuple[APIError, bool, float | None]:
+        """Send once; return the body, or ``(error, retryable, retry_after)``; raise ``InvalidTokenError``.
+
+        ``require_data`` is false only for ``getToken``, whose token sits at the top level (§1.2).
+        """
+        method = request.method
+        try:
+            response = await self._client.send(request)
+            content = await response.aread()
+        except httpx.TimeoutException as exc:
+            logger.debug("%s %s: timeout (%s)", method, shown, type(exc).__name__)
+            error: APIError = APITimeoutError(
+                f"{method} {shown} timed out ({type(exc).__name__})", method=method, url=shown
+            )
+            error.__cause__ = exc
+            return error, idempotent or isinstance(exc, _NOT_SENT), None
+        except httpx.TransportError as exc:
+            logger.debug("%s %s: connection failed (%s)", method, shown, type(exc).__name__)
+            error = APIConnectionError(
+                f"{method} {shown} failed: no response ({type(exc).__name__}: {exc})", method=method, url=shown
+            )
+            error.__cause__ = exc
+            return error, idempotent or isinstance(exc, _NOT_SENT), None
+        except httpx.HTTPError as exc:  # e.g. decoding errors: a response came, but not a usable one
+            error = APIResponseError(
+                f"{method} {shown}: unreadable response ({type(exc).__name__})", method=method, url=shown
+            )
+            error.__cause__ = exc
+            return error, False, None
+        status = response.status_code
+        try:
+            body = parse_envelope(status, content, method=method, url=shown, require_data=require_data)
+        except InvalidTokenError:
+            logger.debug("%s %s -> HTTP %d, AKOOL code 1101", method, shown, status)
+            raise
+        except APIError as exc:
+            code = exc.code if isinstance(exc, AkoolError) else None
+            logger.debug("%s %s -> HTTP %d, %s (code %s)", method, shown, status, type(exc).__name__, code)
+            retryable = idempotent and (status in RETRYABLE_STATUSES or code in self.retry.retry_codes)
+            return exc, retryable, parse_retry_after(response.headers.get("Retry-After"))
+        logger.debug("%s %s -> HTTP %d, code 1000", method, shown, status)
+        return body

@@ -1,0 +1,166 @@
+"""``client.avatars``: the streaming-avatar catalogue, avatar detail, upload, and waiting for an upload (§1.7)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from streamclient.api._resource import Resource
+from streamclient.api._validate import UPLOAD_AVATAR_ID, require_choice, require_id, require_int, require_text
+from streamclient.api.models import Avatar, AvatarPage, SessionStatus
+from streamclient.errors import APITimeoutError, InvalidArgumentError
+
+__all__ = ("Avatars",)
+
+logger = logging.getLogger(__name__)
+
+LIST_PATH = "/api/open/v4/liveAvatar/avatar/list"
+DETAIL_PATH = "/api/open/v4/liveAvatar/avatar/detail"
+UPLOAD_PATH = "/api/open/v3/avatar/create"  # upload stays on v3 (§1.3)
+
+_DONE = (SessionStatus.COMPLETED, SessionStatus.FAILED)
+
+
+class Avatars(Resource):
+    """Streaming avatars. Reached as ``client.avatars``."""
+
+    async def list(self, *, platform: str = "open", page: int = 1, size: int = 100) -> AvatarPage:
+        """Fetch one page of streaming avatars.
+
+        Args:
+            platform: ``open`` (default) or ``aigc``.
+            page: page number, from 1.
+            size: page size, 1..100.
+
+        Returns:
+            The page.
+
+        Raises:
+            InvalidArgumentError: a bad argument; nothing was sent.
+            APIError: the call failed (``AkoolError`` subclasses for AKOOL codes).
+        """
+        params = {
+            "platform": require_choice("platform", platform, {"open", "aigc"}),
+            "page": require_int("page", page, minimum=1),
+            "size": require_int("size", size, minimum=1, maximum=100),
+        }
+        data = await self._core.request("GET", LIST_PATH, params=params, idempotent=True)
+        result = self._parse(AvatarPage, data, method="GET", path=LIST_PATH)
+        return result.model_copy(update={"page": result.page or page, "size": result.size or size})
+
+    async def iter(self, *, platform: str = "open", size: int = 100) -> AsyncIterator[Avatar]:
+        """Iterate over the whole catalogue, page by page.
+
+        Args:
+            platform: ``open`` or ``aigc``.
+            size: page size, 1..100.
+
+        Yields:
+            Each avatar.
+
+        Raises:
+            InvalidArgumentError: a bad argument.
+            APIError: a page could not be fetched.
+        """
+        page, seen = 1, 0
+        while True:
+            result = await self.list(platform=platform, page=page, size=size)
+            for item in result.items:
+                yield item
+            seen += len(result.items)
+            if not result.items or len(result.items) < size or seen >= result.count:
+                return
+            page += 1
+
+    async def get(self, avatar_id: str) -> Avatar:
+        """Fetch one avatar (catalogue or uploaded).
+
+        Args:
+            avatar_id: the avatar id.
+
+        Returns:
+            The avatar, with ``status`` for uploads.
+
+        Raises:
+            InvalidArgumentError: the id is empty or malformed; nothing was sent.
+            APIError: the call failed (``ContentNotFoundError`` when unknown).
+        """
+        params = {"avatar_id": require_id("avatar_id", avatar_id)}
+        data = await self._core.request("GET", DETAIL_PATH, params=params, idempotent=True)
+        return self._parse(Avatar, data, method="GET", path=DETAIL_PATH)
+
+    async def upload(self, *, url: str, avatar_id: str, name: str, url_from: int = 1) -> Avatar:
+        """Upload a streaming avatar from a video (about a minute, small head turns). Not retried once sent.
+
+        Args:
+            url: the video URL.
+            avatar_id: the id to give it (letters and digits only).
+            name: a display name.
+            url_from: 1 for AKOOL and other direct links, 2 for YouTube/TikTok/X/Google Drive.
+
+        Returns:
+            The avatar as accepted (``status`` 1 queueing); see ``wait_until_ready``.
+
+        Raises:
+            InvalidArgumentError: a bad argument; nothing was sent.
+            APIError: the call failed (``AvatarUploadError`` for 1220/1223, ``ResourceExistsError`` for 1222).
+        """
+        body: dict[str, Any] = {
+            "url": require_text("url", url, max_length=4096),
+            "avatar_id": require_id("avatar_id", avatar_id, pattern=UPLOAD_AVATAR_ID),
+            "name": require_text("name", name, max_length=256),
+            "type": 2,
+            "url_from": require_choice("url_from", url_from, {1, 2}),
+        }
+        data = await self._core.request("POST", UPLOAD_PATH, json=body, idempotent=False)
+        if isinstance(data, dict):
+            data = {"avatar_id": avatar_id, "name": name, **data}
+        return self._parse(Avatar, data, method="POST", path=UPLOAD_PATH)
+
+    async def wait_until_ready(
+        self,
+        avatar_id: str,
+        *,
+        timeout: float = 900.0,
+        interval: float = 5.0,
+        on_progress: Callable[[Avatar], None] | None = None,
+    ) -> Avatar:
+        """Poll an uploaded avatar until its status is 3 (ready) or 4 (failed).
+
+        Waiting uses the client's retry policy ``sleep`` and ``clock`` (both injectable in tests).
+
+        Args:
+            avatar_id: the uploaded avatar's id.
+            timeout: give up after this many seconds.
+            interval: seconds between polls.
+            on_progress: called with each polled ``Avatar`` (e.g. to print its status).
+
+        Returns:
+            The avatar in its final state: check ``status`` (``SessionStatus.COMPLETED`` = usable,
+            ``SessionStatus.FAILED`` = processing failed).
+
+        Raises:
+            InvalidArgumentError: a bad argument; nothing was sent.
+            APITimeoutError: the avatar was still processing after ``timeout`` seconds.
+            APIError: a poll failed.
+        """
+        require_id("avatar_id", avatar_id)
+        if timeout <= 0 or interval <= 0:
+            raise InvalidArgumentError("timeout and interval must be positive")
+        policy = self._core.retry
+        deadline = policy.clock() + timeout
+        while True:
+            avatar = await self.get(avatar_id)
+            if on_progress is not None:
+                on_progress(avatar)
+            if avatar.status in _DONE:
+                logger.info("avatar %s finished with status %s", avatar_id, avatar.status)
+                return avatar
+            if policy.clock() + interval > deadline:
+                raise APITimeoutError(
+                    f"avatar {avatar_id} was not ready after {timeout:g}s (last status {avatar.status})",
+                    method="GET",
+                    url=self._core.base_url + DETAIL_PATH,
+                )
+            await policy.sleep(interval)

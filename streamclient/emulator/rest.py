@@ -1,0 +1,225 @@
+"""The emulator's REST side: every documented AKOOL endpoint over ``EmulatorState``, in the AKOOL envelope.
+
+``rest_routes(state)`` returns Starlette routes; the full emulator app mounts them next to the room's websocket
+route. Every request is recorded in ``state.requests`` (method and path only), then scripted faults apply
+(``state.fail_next``/``delay_next``), then credentials are checked (except for ``getToken``), then the handler runs.
+Answers are HTTP 200 with ``{"code", "msg", "data"}`` (AKOOL reports errors in the body code).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from streamclient.emulator.state import LANGUAGES, VOICES, EmulatorApiError, EmulatorState
+
+__all__ = ("rest_routes",)
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[EmulatorState, Request], Awaitable[Any]]
+
+_V4 = "/api/open/v4"
+
+
+def _envelope(
+    code: int, msg: str, data: Any = None, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    body: dict[str, Any] = {"code": code, "msg": msg}
+    if code == 1000:
+        body["data"] = data
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise EmulatorApiError(1003, "Parameter error: the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise EmulatorApiError(1003, "Parameter error: the body must be a JSON object")
+    return body
+
+
+def _int_param(request: Request, name: str, default: int | None, *, maximum: int | None = None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise EmulatorApiError(1003, f"Parameter error: {name} must be an integer") from None
+    if value < 1 or (maximum is not None and value > maximum):
+        raise EmulatorApiError(1003, f"Parameter error: {name} is out of range")
+    return value
+
+
+def _page(request: Request, default_size: int) -> tuple[int, int]:
+    page = _int_param(request, "page", None)
+    size = _int_param(request, "size", None, maximum=100)
+    return page or 1, size or default_size
+
+
+# ----------------------------------------------------------------------------------------------- handlers
+
+
+async def _get_token(state: EmulatorState, request: Request) -> Any:
+    body = await _json(request)
+    return {"token": state.issue_token(body.get("clientId"), body.get("clientSecret"))}
+
+
+async def _session_create(state: EmulatorState, request: Request) -> Any:
+    return state.session_data(state.create_session(await _json(request)))
+
+
+async def _session_detail(state: EmulatorState, request: Request) -> Any:
+    return state.session_data(state.get_session(request.query_params.get("id")))
+
+
+async def _session_close(state: EmulatorState, request: Request) -> Any:
+    body = await _json(request)
+    # OAS sends {"id"}; AKOOL's code samples send {"session_id"} (akool-api-and-protocol.md §7.1): accept both.
+    session = state.close_session(body.get("id") or body.get("session_id") or body.get("_id"))
+    return {"session_id": session.id, "status": "closed", "closed_at": session.closed_at}
+
+
+async def _session_list(state: EmulatorState, request: Request) -> Any:
+    page, size = _page(request, 100)
+    status = _int_param(request, "status", None, maximum=4)
+    count, items = state.list_sessions(status=status, page=page, size=size)
+    return {"count": count, "result": [state.session_data(s) for s in items]}
+
+
+async def _avatar_list(state: EmulatorState, request: Request) -> Any:
+    page, size = _page(request, 100)
+    platform = request.query_params.get("platform", "open")
+    if platform not in ("open", "aigc"):
+        raise EmulatorApiError(1003, "Parameter error: platform must be open or aigc")
+    avatars = state.avatars()
+    return {"count": len(avatars), "result": avatars[(page - 1) * size : page * size]}
+
+
+async def _avatar_detail(state: EmulatorState, request: Request) -> Any:
+    return {**state.get_avatar(request.query_params.get("avatar_id")), "platform": "open"}
+
+
+async def _avatar_upload(state: EmulatorState, request: Request) -> Any:
+    return state.upload_avatar(await _json(request))
+
+
+async def _voice_list(_state: EmulatorState, request: Request) -> Any:
+    page, size = _page(request, 10)
+    voice_type = _int_param(request, "type", None, maximum=2)
+    if voice_type is None:
+        raise EmulatorApiError(1003, "Parameter error: type is required")
+    voices = (
+        [{"_id": f"voice_{v['voice_id']}", "support_stream": True, "status": 3, **v} for v in VOICES]
+        if voice_type == 2
+        else []
+    )
+    stream = request.query_params.get("support_stream")
+    if stream == "2":
+        voices = []
+    for key in ("gender", "name"):
+        wanted = request.query_params.get(key)
+        if wanted:
+            voices = [v for v in voices if str(v.get(key, "")).lower() == wanted.lower()]
+    return {"count": len(voices), "page": page, "size": size, "result": voices[(page - 1) * size : page * size]}
+
+
+async def _language_list(_state: EmulatorState, _request: Request) -> Any:
+    return {"lang_list": [dict(lang) for lang in LANGUAGES]}
+
+
+async def _knowledge_list(state: EmulatorState, request: Request) -> Any:
+    page, size = _page(request, 10)
+    name = request.query_params.get("name")
+    items = [kb for kb in state.knowledge.values() if not name or kb["name"] == name]
+    return items[(page - 1) * size : page * size]  # the KB docs show ``data`` as an array (§7.5)
+
+
+async def _knowledge_create(state: EmulatorState, request: Request) -> Any:
+    return state.create_knowledge(await _json(request))
+
+
+async def _knowledge_detail(state: EmulatorState, request: Request) -> Any:
+    return state.get_knowledge(request.query_params.get("id"))
+
+
+async def _knowledge_update(state: EmulatorState, request: Request) -> Any:
+    return state.update_knowledge(await _json(request))
+
+
+async def _knowledge_delete(state: EmulatorState, request: Request) -> Any:
+    body = await _json(request)
+    state.delete_knowledge(body.get("id"))
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------ routing
+
+
+def _route(state: EmulatorState, path: str, method: str, handler: Handler, *, authenticate: bool = True) -> Route:
+    async def endpoint(request: Request) -> Response:
+        state.requests.append((request.method, request.url.path))
+        faults = state.take_faults(request.url.path)
+        for fault in faults:
+            if fault.delay:
+                await anyio.sleep(fault.delay)
+        for fault in faults:
+            if fault.code is None and fault.http_status is None:
+                continue
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+            if fault.code is None:
+                return PlainTextResponse("emulated failure", status_code=fault.http_status or 500, headers=headers)
+            return _envelope(fault.code, "emulated failure", status=fault.http_status or 200, headers=headers)
+        try:
+            if authenticate:
+                state.authenticate(request.headers)
+            data = await handler(state, request)
+        except EmulatorApiError as exc:
+            logger.debug("emulator: %s %s -> code %d", request.method, request.url.path, exc.code)
+            return _envelope(exc.code, exc.msg, status=exc.http_status)
+        if handler is _get_token:
+            return JSONResponse({"code": 1000, "msg": "OK", **data})  # token at the top level (§1.2)
+        return _envelope(1000, "OK", data)
+
+    return Route(path, endpoint, methods=[method])
+
+
+def rest_routes(state: EmulatorState) -> list[BaseRoute]:
+    """The emulator's REST API as Starlette routes (every endpoint of akool-api-and-protocol.md §1.3).
+
+    Args:
+        state: the world the routes read and change.
+
+    Returns:
+        Routes to mount at the root of a Starlette app.
+    """
+    table: list[tuple[str, str, Handler]] = [
+        ("/api/open/v4/liveAvatar/session/create", "POST", _session_create),
+        ("/api/open/v4/liveAvatar/session/detail", "GET", _session_detail),
+        ("/api/open/v4/liveAvatar/session/close", "POST", _session_close),
+        ("/api/open/v4/liveAvatar/session/list", "GET", _session_list),
+        ("/api/open/v4/liveAvatar/avatar/list", "GET", _avatar_list),
+        ("/api/open/v4/liveAvatar/avatar/detail", "GET", _avatar_detail),
+        ("/api/open/v3/avatar/detail", "GET", _avatar_detail),  # the seed document's polling endpoint
+        ("/api/open/v3/avatar/create", "POST", _avatar_upload),
+        ("/api/open/v4/voice/list", "GET", _voice_list),
+        ("/api/open/v3/language/list", "GET", _language_list),
+        (f"{_V4}/knowledge/list", "GET", _knowledge_list),
+        (f"{_V4}/knowledge/create", "POST", _knowledge_create),
+        (f"{_V4}/knowledge/detail", "GET", _knowledge_detail),
+        (f"{_V4}/knowledge/update", "POST", _knowledge_update),
+        (f"{_V4}/knowledge/delete", "DELETE", _knowledge_delete),
+    ]
+    routes: list[BaseRoute] = [_route(state, "/api/open/v3/getToken", "POST", _get_token, authenticate=False)]
+    routes.extend(_route(state, path, method, handler) for path, method, handler in table)
+    return routes
