@@ -245,15 +245,20 @@ class ProtocolConnection:
             return self.pacer.delay(now, len(self._chat[0][1]))
         return None
 
-    def data_to_send(self, now: float) -> list[bytes]:
+    def data_to_send(self, now: float, *, limit: int | None = None) -> list[bytes]:
         """Take the datagrams that may go out at ``now`` (priority lane first); they are recorded as sent.
+
+        Args:
+            now: the current time.
+            limit: take at most this many. A driver that awaits each send should take one at a time, so that an
+                interrupt queued meanwhile goes out next and can still cancel the rest of the message.
 
         Returns:
             The datagrams, in sending order (possibly none).
         """
         out: list[bytes] = []
         pacer = self.pacer
-        while True:
+        while limit is None or len(out) < limit:
             if self._priority:
                 data = self._priority[0]
                 if pacer.delay(now, len(data), priority=True) > 0:
