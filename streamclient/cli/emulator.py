@@ -1,11 +1,85 @@
-"""CLI commands: emulator (registered by streamclient.cli.app)."""
+"""CLI command: ``streamclient emulator``: run the local AKOOL emulator in the foreground (Ctrl-C stops it).
+
+It prints the REST base URL, the room URL and the API key to use. The API key of a local emulator is not a secret
+of the user's: it is random per run unless ``--api-key`` is given, and it only opens this process's fake service.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import anyio
 import typer
+
+if TYPE_CHECKING:
+    from streamclient.emulator import EmulatorConfig
 
 __all__ = ("register",)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("emulator")(emulator)
+
+
+def emulator(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free port).")] = 0,
+    api_key: Annotated[str | None, typer.Option("--api-key", help="API key to accept (default: random).")] = None,
+    record: Annotated[Path | None, typer.Option("--record", help="Write every frame to this JSONL file.")] = None,
+    join_delay: Annotated[float, typer.Option("--join-delay", min=0.0, help="Seconds until the avatar joins.")] = 0.5,
+    speech_cps: Annotated[
+        float, typer.Option("--speech-cps", min=0.1, help="Avatar speaking speed, characters per second.")
+    ] = 15.0,
+    mode: Annotated[int, typer.Option("--mode", min=1, max=2, help="Avatar mode when a session sets none.")] = 2,
+    quota_seconds: Annotated[
+        float | None, typer.Option("--quota-seconds", min=0.0, help="Session seconds the account may use.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fault injectors.")] = 0,
+    drop: Annotated[float, typer.Option("--drop", min=0.0, max=1.0, help="Drop probability per frame.")] = 0.0,
+    duplicate: Annotated[
+        float, typer.Option("--duplicate", min=0.0, max=1.0, help="Duplicate probability per frame.")
+    ] = 0.0,
+    reorder: Annotated[float, typer.Option("--reorder", min=0.0, max=1.0, help="Reorder probability per frame.")] = 0.0,
+    delay: Annotated[float, typer.Option("--delay", min=0.0, max=1.0, help="Delay probability per frame.")] = 0.0,
+    corrupt: Annotated[float, typer.Option("--corrupt", min=0.0, max=1.0, help="Corrupt probability per frame.")] = 0.0,
+) -> None:
+    """Run a local AKOOL emulator (REST API, rooms, scripted avatar) until Ctrl-C."""
+    from streamclient.emulator import EmulatorConfig, FaultPlan
+
+    faults = FaultPlan(drop=drop, duplicate=duplicate, reorder=reorder, delay=delay, corrupt=corrupt)
+    config = EmulatorConfig(
+        host=host,
+        port=port,
+        api_key=api_key,
+        record_path=record,
+        avatar_join_delay=join_delay,
+        speech_chars_per_second=speech_cps,
+        default_mode=mode,
+        quota_seconds=quota_seconds,
+        seed=seed,
+        faults_to_client=faults,
+        faults_to_avatar=faults,
+    )
+    try:
+        anyio.run(_run, config)
+    except KeyboardInterrupt:
+        typer.echo("emulator stopped")
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+async def _run(config: EmulatorConfig) -> None:
+    from streamclient.emulator import Emulator
+
+    async with Emulator(config) as emu:
+        typer.echo(f"AKOOL emulator running (Ctrl-C to stop)\n  base URL: {emu.base_url}")
+        typer.echo(f"  room URL: {emu.room_url}\n  API key:  {emu.api_key}")
+        if config.record_path is not None:
+            typer.echo(f"  recording frames to {config.record_path}")
+        typer.echo(f"point a client at it:\n  export AKOOL_BASE_URL={emu.base_url} AKOOL_API_KEY={emu.api_key}")
+        sys.stdout.flush()
+        await anyio.sleep_forever()

@@ -1,0 +1,215 @@
+"""The room's websocket endpoint (``/room``): how a client joins a :class:`~streamclient.emulator.room.Room`.
+
+Sub-protocol (one websocket per joined client; ``RoomTransport`` is the reference client)::
+
+    client -> room
+      text   {"op":"join","app_id":s,"channel":s,"uid":s,"token":s}   first message, within 10 s
+      binary <4-byte big-endian seq><frame bytes>                      send one data-stream message
+      text   {"op":"renew_token","seq":n,"token":s}                    replace the token
+      text   {"op":"leave"}                                           leave; the room closes the socket
+    room -> client
+      text   {"op":"joined","uid":s}                                  join accepted; peer_joined events follow
+      text   {"op":"join_error","reason":n,"message":s}               join refused (Agora reason code); socket closes
+      text   {"op":"result","seq":n,"code":c}                         verdict for the send/renew ``seq``: 0 accepted,
+                                                                      -114 too large, -12 too often, -115 bitrate
+      binary <1-byte uid length><uid UTF-8><frame bytes>               a frame from that peer (FrameReceived)
+      text   {"op":"peer_joined","uid":s}
+      text   {"op":"peer_left","uid":s,"reason":n}
+      text   {"op":"state","state":n,"reason":n}                      connection state (5 FAILED: the socket closes)
+
+Every send gets exactly one ``result``, so the client can report the room's verdict synchronously, the way the SDK's
+``send_stream_message`` return code does. Tokens are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from streamclient.emulator.room import PeerRole, Room, RoomPeer
+from streamclient.transport.base import (
+    ConnectionState,
+    ConnectionStateChanged,
+    FrameReceived,
+    PeerJoined,
+    PeerLeft,
+    TransportEvent,
+)
+
+__all__ = ("JoinRefused", "JoinRequest", "room_route")
+
+logger = logging.getLogger(__name__)
+
+JOIN_TIMEOUT = 10.0
+SEND_TIMEOUT = 10.0
+_SEQ = struct.Struct(">I")
+
+#: Agora reasons used for join refusals.
+REASON_INVALID_CHANNEL_NAME = 7
+REASON_INVALID_TOKEN = 8
+REASON_REJECTED_BY_SERVER = 10
+REASON_SAME_UID = 19
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinRequest:
+    """A client's join message. The token is a secret: kept out of ``repr``."""
+
+    app_id: str
+    channel: str
+    uid: str
+    token: str = field(repr=False)
+
+
+class JoinRefused(Exception):
+    """The resolver refuses a join; ``reason`` is the Agora connection-change reason."""
+
+    def __init__(self, message: str, *, reason: int) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+#: Validates a join and returns the room to join; raises :class:`JoinRefused`.
+JoinResolver = Callable[[JoinRequest], Room]
+
+
+def room_route(path: str, resolve: JoinResolver) -> WebSocketRoute:
+    """A Starlette websocket route serving the room sub-protocol at ``path``."""
+
+    async def endpoint(websocket: WebSocket) -> None:
+        await _RoomConnection(websocket, resolve).serve()
+
+    return WebSocketRoute(path, endpoint)
+
+
+def encode_frame_message(sender: str, data: bytes) -> bytes:
+    """The binary message that carries a frame from ``sender`` to the client."""
+    uid = sender.encode("utf-8")
+    return bytes((len(uid),)) + uid + data
+
+
+class _RoomConnection:
+    def __init__(self, websocket: WebSocket, resolve: JoinResolver) -> None:
+        self._ws = websocket
+        self._resolve = resolve
+        self._lock = anyio.Lock()
+
+    async def _send_json(self, obj: dict[str, Any]) -> None:
+        async with self._lock:
+            with anyio.fail_after(SEND_TIMEOUT):
+                await self._ws.send_text(json.dumps(obj, separators=(",", ":")))
+
+    async def _send_bytes(self, data: bytes) -> None:
+        async with self._lock:
+            with anyio.fail_after(SEND_TIMEOUT):
+                await self._ws.send_bytes(data)
+
+    async def serve(self) -> None:
+        await self._ws.accept()
+        try:
+            peer = await self._join()
+        except Exception:
+            logger.debug("room socket: join failed", exc_info=True)
+            await self._close()
+            return
+        if peer is None:
+            await self._close()
+            return
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._pump, peer, tg.cancel_scope)
+                await self._read(peer)
+                tg.cancel_scope.cancel()
+        except Exception:
+            logger.debug("room socket of %s ended with an error", peer.uid, exc_info=True)
+        finally:
+            peer.leave()
+            await self._close()
+
+    async def _close(self) -> None:
+        with anyio.move_on_after(2.0, shield=True):
+            try:
+                await self._ws.close()
+            except Exception:  # already closed by the peer or the server
+                logger.debug("room socket: close failed", exc_info=True)
+
+    async def _join(self) -> RoomPeer | None:
+        with anyio.fail_after(JOIN_TIMEOUT):
+            message = await self._ws.receive()
+        text = message.get("text")
+        try:
+            obj = json.loads(text) if isinstance(text, str) else None
+            if not isinstance(obj, dict) or obj.get("op") != "join":
+                raise ValueError("first message must be a join")
+            request = JoinRequest(
+                app_id=str(obj.get("app_id", "")),
+                channel=str(obj["channel"]),
+                uid=str(obj["uid"]),
+                token=str(obj.get("token", "")),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            await self._send_json({"op": "join_error", "reason": REASON_REJECTED_BY_SERVER, "message": str(exc)})
+            return None
+        try:
+            room = self._resolve(request)
+            peer = room.join(request.uid, role=PeerRole.CLIENT)
+        except JoinRefused as exc:
+            await self._send_json({"op": "join_error", "reason": exc.reason, "message": exc.message})
+            return None
+        except RuntimeError as exc:
+            await self._send_json({"op": "join_error", "reason": REASON_SAME_UID, "message": str(exc)})
+            return None
+        logger.debug("room %s: client %s joined over websocket", room.channel, request.uid)
+        await self._send_json({"op": "joined", "uid": request.uid})
+        return peer
+
+    async def _read(self, peer: RoomPeer) -> None:
+        while True:
+            message = await self._ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes")
+            if isinstance(data, bytes):
+                if len(data) < _SEQ.size:
+                    return
+                (seq,) = _SEQ.unpack_from(data)
+                code = peer.send(data[_SEQ.size :])
+                await self._send_json({"op": "result", "seq": seq, "code": code})
+                continue
+            try:
+                obj = json.loads(message.get("text") or "")
+            except ValueError:
+                return
+            op = obj.get("op") if isinstance(obj, dict) else None
+            if op == "leave":
+                return
+            if op == "renew_token":
+                await self._send_json({"op": "result", "seq": obj.get("seq", 0), "code": 0})
+
+    async def _pump(self, peer: RoomPeer, scope: anyio.CancelScope) -> None:
+        try:
+            async for event in peer.mailbox:
+                await self._forward(event)
+                if isinstance(event, ConnectionStateChanged) and event.state is ConnectionState.FAILED:
+                    break
+        finally:
+            scope.cancel()
+
+    async def _forward(self, event: TransportEvent) -> None:
+        if isinstance(event, FrameReceived):
+            await self._send_bytes(encode_frame_message(event.sender, event.data))
+        elif isinstance(event, PeerJoined):
+            await self._send_json({"op": "peer_joined", "uid": event.uid})
+        elif isinstance(event, PeerLeft):
+            await self._send_json({"op": "peer_left", "uid": event.uid, "reason": event.reason})
+        elif isinstance(event, ConnectionStateChanged):
+            await self._send_json({"op": "state", "state": int(event.state), "reason": event.reason})

@@ -1,0 +1,66 @@
+"""``streamclient emulator``: runs in the foreground, prints where to connect, stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from streamclient.cli.app import app
+
+RUN = "import sys; from streamclient.cli import main; sys.argv[0] = 'streamclient'; main()"
+
+
+def test_help_lists_the_options() -> None:
+    result = CliRunner().invoke(app, ["emulator", "--help"])
+    assert result.exit_code == 0
+    for option in ("--port", "--record", "--api-key", "--join-delay", "--speech-cps", "--seed", "--drop"):
+        assert option in result.output
+
+
+def test_bad_probability_is_refused() -> None:
+    result = CliRunner().invoke(app, ["emulator", "--drop", "1.5"])
+    assert result.exit_code != 0
+
+
+def test_runs_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    record = tmp_path / "frames.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN, "emulator", "--api-key", "cli-key", "--record", str(record), "--seed", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "AKOOL_API_KEY" in line:
+                break
+        output = "".join(lines)
+        base_url = re.search(r"base URL: (http://127\.0\.0\.1:\d+)", output)
+        assert base_url, output
+        assert "API key:  cli-key" in output
+        assert "room URL: ws://127.0.0.1:" in output
+        response = httpx.get(
+            base_url.group(1) + "/api/open/v3/language/list", headers={"x-api-key": "cli-key"}, timeout=10
+        )
+        assert response.json()["code"] == 1000
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "emulator stopped" in out
+    assert "Traceback" not in err
+    assert record.exists()
+    assert all(json.loads(line) for line in record.read_text().splitlines())
