@@ -1,11 +1,236 @@
-"""CLI commands: demo (registered by streamclient.cli.app)."""
+"""CLI commands that run a live avatar session: ``demo``, ``chat`` and ``say``.
+
+Without credentials they start the embedded emulator; with ``AKOOL_API_KEY`` set (and the ``agora`` extra
+installed) they talk to the real service. Ctrl-C closes the session cleanly (see ``_runner``).
+"""
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated, Any
+
+import anyio
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from streamclient.cli._live import DEFAULT_AVATAR_ID, EventPrinter, Target, open_target
+from streamclient.cli._runner import run_async
+from streamclient.errors import StreamClientError
+from streamclient.session import AvatarSession, SessionOptions, TurnResult, connect
 
 __all__ = ("register",)
 
+DEMO_TEXT = (
+    "Hello! I am a streaming avatar, and this text reaches me through streamclient. It is long on purpose: "
+    "streamclient measures the exact encoded size of every frame and fills each one close to the data-stream "
+    "budget, instead of guessing four bytes per character the way the official client does. The frames are paced "
+    "so that no one-second window exceeds the channel's byte and message limits. On the way back, my reply is "
+    "reassembled from its chunks even when they arrive out of order or twice, and each piece is shown as soon as "
+    "everything before it has arrived. Accents such as café and naïve, and scripts such as 日本語 and emoji 🎉, "
+    "survive the trip intact, because every frame is valid UTF-8 and no character is ever split. When I finish "
+    "speaking, the turn resolves with what I said and how long each step took."
+)
+SECOND_TEXT = (
+    "Now a second story, which will not get far. Once upon a time a developer wrote a client for streaming "
+    "avatars and decided that an interrupt must never wait behind queued chat frames. The interrupt jumps the "
+    "queue, the rest of the interrupted message is dropped before it is sent, and the avatar stops mid-sentence, "
+    "which is exactly what is about to happen to this story before it reaches its end."
+)
+
+EmulatorOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--emulator/--real",
+        help="Use the embedded emulator, or the real service (default: the real service when AKOOL_API_KEY is set).",
+    ),
+]
+AvatarOption = Annotated[str, typer.Option("--avatar-id", help="The streaming avatar to use.")]
+
+
+def _summary(console: Console, target: Target, session: AvatarSession, turns: list[tuple[str, TurnResult]]) -> None:
+    table = Table(title="summary", show_header=True, header_style="bold")
+    table.add_column("turn")
+    table.add_column("reply chars", justify="right")
+    table.add_column("interrupted")
+    table.add_column("send (s)", justify="right")
+    table.add_column("first chunk (s)", justify="right")
+    table.add_column("speaking (s)", justify="right")
+    for label, result in turns:
+        t = result.timings
+        send = f"{t.sent - t.queued:.2f}" if t.sent is not None else "-"
+        latency = f"{t.latency:.3f}" if t.latency is not None else "-"
+        speaking = f"{t.audio_end - t.audio_start:.2f}" if t.audio_end and t.audio_start else "-"
+        table.add_row(label, str(len(result.reply)), "yes" if result.interrupted else "no", send, latency, speaking)
+    console.print(table)
+    s = session.stats
+    console.print(
+        f"frames sent {s.frames_sent} ({s.bytes_sent} B), received {s.frames_received} ({s.bytes_received} B); "
+        f"rate-limit retries {s.send_retries}; rejected {s.frames_rejected}; incomplete {s.messages_incomplete}; "
+        f"commands {s.commands_sent}"
+    )
+    if target.emulator is not None:
+        console.print(
+            f"emulator: {target.emulator.open_session_count()} sessions left open, "
+            f"{target.emulator.billed_seconds():.1f} s billed"
+        )
+
+
+async def _demo(*, emulator: bool | None, avatar_id: str, speech_cps: float) -> None:
+    console = Console(highlight=False)
+    async with open_target(emulator=emulator, speech_cps=speech_cps) as target:
+        console.print(f"[bold]streamclient demo[/] against {target.label}")
+        started = anyio.current_time()
+        session = connect(target.client, avatar_id=avatar_id, duration=300, mode_type=1, language="en")
+        printer = EventPrinter(console)
+        events = session.events()  # subscribe before entering, to see the avatar join
+        turns: list[tuple[str, TurnResult]] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(printer.follow, events)  # ends by itself when the session closes
+            async with session:
+                printer.note(
+                    f"[green]✓[/] session {session.session_id} created, channel joined, avatar ready "
+                    f"({anyio.current_time() - started:.2f} s)"
+                )
+                printer.note(f"[bold green]you >[/] {DEMO_TEXT[:100]}… [dim]({len(DEMO_TEXT)} chars)[/]")
+                turns.append(("1: retell", await session.say(DEMO_TEXT)))
+                printer.note("[bold yellow]» set-params language=es[/]")
+                await session.set_params(language="es")
+                printer.note(f"[bold green]you >[/] {SECOND_TEXT[:100]}… [dim]({len(SECOND_TEXT)} chars)[/]")
+                second = session.say(SECOND_TEXT)
+                await second.wait_reply_started()
+                # Let the avatar get a few words out before cutting it off (presentation only).
+                await anyio.sleep(1.0)
+                printer.note("[bold yellow]» interrupt[/]")
+                await session.interrupt()
+                turns.append(("2: interrupted", await second))
+        console.print(
+            f"[green]✓[/] session closed ({session.close_reason}) after {anyio.current_time() - started:.1f} s"
+        )
+        _summary(console, target, session, turns)
+
+
+async def _chat(*, emulator: bool | None, avatar_id: str, mode: int, speech_cps: float) -> None:
+    console = Console(highlight=False)
+    async with open_target(emulator=emulator, speech_cps=speech_cps) as target:
+        console.print(f"[bold]streamclient chat[/] against {target.label}; /interrupt, /set key=value, /quit")
+        async with connect(target.client, avatar_id=avatar_id, duration=3600, mode_type=mode) as session:
+            console.print(f"[green]✓[/] session {session.session_id} ready")
+            printer = EventPrinter(console)
+            events = session.events()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(printer.follow, events)
+                while True:
+                    line = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+                    if not line:
+                        break
+                    if not await _chat_line(console, session, line.strip()):
+                        break
+                tg.cancel_scope.cancel()
+
+
+async def _chat_line(console: Console, session: AvatarSession, line: str) -> bool:
+    """Handle one line of ``chat``; False to quit."""
+    if not line:
+        return True
+    try:
+        if line in ("/quit", "/exit"):
+            return False
+        if line == "/interrupt":
+            await session.interrupt()
+        elif line.startswith("/set"):
+            params = _parse_params(line.removeprefix("/set").split())
+            await session.set_params(**params)
+        elif line.startswith("/action"):
+            words = line.split()
+            if len(words) < 2:
+                console.print("[red]usage: /action ACTION [EXPRESSION][/]")
+            else:
+                await session.set_action(words[1], expression=words[2] if len(words) > 2 else None)
+        elif line.startswith("/"):
+            console.print("[red]unknown command; try /interrupt, /set lang=es, /action nod, /quit[/]")
+        else:
+            session.say(line)
+    except StreamClientError as exc:
+        console.print(f"[red]error: {exc}[/]")
+        return not session.closed
+    return True
+
+
+_PARAM_NAMES = {
+    "lang": "language",
+    "language": "language",
+    "mode": "mode",
+    "voice": "voice_id",
+    "voice_id": "voice_id",
+    "voice_url": "voice_url",
+    "bg": "background_url",
+    "background": "background_url",
+    "background_url": "background_url",
+    "speed": "speed",
+}
+
+
+def _parse_params(words: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep or key not in _PARAM_NAMES:
+            raise typer.BadParameter(f"expected key=value with key in {sorted(_PARAM_NAMES)}, got {word!r}")
+        name = _PARAM_NAMES[key]
+        params[name] = int(value) if name == "mode" else float(value) if name == "speed" else value
+    return params
+
+
+async def _say(*, text: str, emulator: bool | None, avatar_id: str, mode: int, json_lines: bool) -> None:
+    console = Console(highlight=False, stderr=json_lines)
+    async with open_target(emulator=emulator, speech_cps=200.0) as target:
+        async with connect(
+            target.client,
+            avatar_id=avatar_id,
+            duration=300,
+            mode_type=mode,
+            options=SessionOptions(reply_timeout=300.0),
+        ) as session:
+            printer = EventPrinter(console, json_lines=json_lines)
+            events = session.events()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(printer.follow, events)
+                result = await session.say(text)
+                tg.cancel_scope.cancel()
+        if not json_lines:
+            console.print(f"[dim]reply: {len(result.reply)} chars, latency {result.timings.latency or 0:.3f} s[/]")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``demo``, ``chat`` and ``say`` to ``app``."""
+
+    @app.command()
+    def demo(
+        emulator: EmulatorOption = None,
+        avatar_id: AvatarOption = DEFAULT_AVATAR_ID,
+        speech_cps: Annotated[float, typer.Option(help="Emulated speaking speed, characters per second.")] = 150.0,
+    ) -> None:
+        """Run a whole avatar session: create, join, say a long text, stream the reply, interrupt, close."""
+        run_async(lambda: _demo(emulator=emulator, avatar_id=avatar_id, speech_cps=speech_cps))
+
+    @app.command()
+    def chat(
+        emulator: EmulatorOption = None,
+        avatar_id: AvatarOption = DEFAULT_AVATAR_ID,
+        mode: Annotated[int, typer.Option(min=1, max=2, help="1 retelling, 2 dialogue.")] = 2,
+        speech_cps: Annotated[float, typer.Option(help="Emulated speaking speed, characters per second.")] = 60.0,
+    ) -> None:
+        """Talk to the avatar line by line; /interrupt, /set lang=es, /action nod, /quit. Ctrl-C closes cleanly."""
+        run_async(lambda: _chat(emulator=emulator, avatar_id=avatar_id, mode=mode, speech_cps=speech_cps))
+
+    @app.command()
+    def say(
+        text: Annotated[str, typer.Argument(help="What to say.")],
+        emulator: EmulatorOption = None,
+        avatar_id: AvatarOption = DEFAULT_AVATAR_ID,
+        mode: Annotated[int, typer.Option(min=1, max=2, help="1 retelling, 2 dialogue.")] = 1,
+        json_lines: Annotated[bool, typer.Option("--json", help="Print events as JSON lines.")] = False,
+    ) -> None:
+        """One turn: say TEXT, stream the reply, close the session."""
+        run_async(lambda: _say(text=text, emulator=emulator, avatar_id=avatar_id, mode=mode, json_lines=json_lines))

@@ -1,0 +1,164 @@
+"""Shared pieces of the live-session commands (``demo``, ``chat``, ``say``): the target and the event printer."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from rich.console import Console
+
+from streamclient.api import AsyncAkoolClient
+from streamclient.session import (
+    AvatarJoined,
+    AvatarLeft,
+    BotMessage,
+    BotTextDelta,
+    CommandAcked,
+    ConnectionChanged,
+    EventsDropped,
+    FrameDropped,
+    MessageIncomplete,
+    SessionClosed,
+    SessionEvent,
+    SessionExpiring,
+    SpeakingStarted,
+    SpeakingStopped,
+    UserTranscript,
+)
+
+if TYPE_CHECKING:
+    from streamclient.emulator import Emulator
+    from streamclient.session._fanout import EventSubscription
+
+__all__ = ("DEFAULT_AVATAR_ID", "EventPrinter", "Target", "event_to_json", "open_target", "use_real_service")
+
+DEFAULT_AVATAR_ID = "dvp_Tristan_cloth2_1080P"
+
+
+def use_real_service() -> bool:
+    """Whether credentials for the real service are configured in the environment."""
+    return bool(os.environ.get("AKOOL_API_KEY") or os.environ.get("AKOOL_CLIENT_ID"))
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where the live commands run: the real service or the embedded emulator."""
+
+    client: AsyncAkoolClient
+    emulator: Emulator | None
+
+    @property
+    def label(self) -> str:
+        """A short description for people."""
+        return f"the embedded emulator at {self.emulator.base_url}" if self.emulator else "the AKOOL service"
+
+
+@asynccontextmanager
+async def open_target(
+    *, emulator: bool | None, speech_cps: float = 45.0, join_delay: float = 0.3
+) -> AsyncIterator[Target]:
+    """Open the API client for the real service (credentials in the environment) or start the emulator.
+
+    Args:
+        emulator: force the emulator (True) or the real service (False); None picks the real service when
+            ``AKOOL_API_KEY`` (or a client id) is set, the emulator otherwise.
+        speech_cps: the emulated avatar's speaking speed, in characters per second.
+        join_delay: how long the emulated avatar takes to join.
+    """
+    use_emulator = not use_real_service() if emulator is None else emulator
+    async with AsyncExitStack() as stack:
+        if use_emulator:
+            from streamclient.emulator import Emulator, EmulatorConfig
+
+            emu = await stack.enter_async_context(
+                Emulator(EmulatorConfig(avatar_join_delay=join_delay, speech_chars_per_second=speech_cps))
+            )
+            client = await stack.enter_async_context(AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url))
+            yield Target(client=client, emulator=emu)
+        else:
+            client = await stack.enter_async_context(AsyncAkoolClient())
+            yield Target(client=client, emulator=None)
+
+
+def event_to_json(event: SessionEvent, **extra: Any) -> str:
+    """One JSON line for ``event``: ``{"event": "<snake_case type>", ...fields}``."""
+    name = "".join("_" + c.lower() if c.isupper() else c for c in type(event).__name__).lstrip("_")
+    return json.dumps({"event": name, **dataclasses.asdict(event), **extra}, ensure_ascii=False)
+
+
+class EventPrinter:
+    """Prints a session's events for people (streaming the avatar's words live) or as JSON lines."""
+
+    def __init__(self, console: Console, *, json_lines: bool = False, show_deltas: bool = True) -> None:
+        self.console = console
+        self.json_lines = json_lines
+        self.show_deltas = show_deltas
+        self._midline = False
+
+    def _line(self, markup: str) -> None:
+        if self._midline:
+            self.console.print()
+            self._midline = False
+        self.console.print(markup)
+
+    def note(self, markup: str) -> None:
+        """Print a line of the command's own (not an event), starting a new line if needed."""
+        if not self.json_lines:
+            self._line(markup)
+
+    def handle(self, event: SessionEvent) -> None:
+        """Print one event."""
+        if self.json_lines:
+            sys.stdout.write(event_to_json(event) + "\n")
+            sys.stdout.flush()
+            return
+        match event:
+            case BotTextDelta(text=text) if self.show_deltas:
+                if not self._midline:
+                    self.console.print("[bold magenta]avatar >[/] ", end="")
+                    self._midline = True
+                self.console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+            case BotMessage():
+                if self._midline:
+                    self.console.print()
+                    self._midline = False
+            case SpeakingStarted():
+                self._line("[dim]  (speaking)[/]")
+            case SpeakingStopped():
+                self._line("[dim]  (stopped speaking)[/]")
+            case UserTranscript(text=text, final=True):
+                self._line(f"[bold cyan]user (voice) >[/] {text}")
+            case CommandAcked(command=command, code=code, message=message):
+                mark = "[green]✓[/]" if code == 1000 else "[red]✗[/]"
+                self._line(f"[dim]  {mark} {command} acknowledged: {code} {message}[/]")
+            case AvatarJoined(uid=uid):
+                self._line(f"[dim]  avatar joined the channel (uid {uid})[/]")
+            case AvatarLeft(uid=uid):
+                self._line(f"[dim]  avatar left the channel (uid {uid})[/]")
+            case ConnectionChanged(state=state, reason=reason):
+                self._line(f"[dim]  connection {state.lower()} (reason {reason})[/]")
+            case MessageIncomplete(message_id=mid, received=received):
+                self._line(f"[yellow]  message {mid} incomplete (chunks {list(received)} arrived)[/]")
+            case FrameDropped(reason=reason):
+                self._line(f"[yellow]  dropped a malformed frame ({reason})[/]")
+            case SessionExpiring(remaining=remaining):
+                self._line(f"[yellow]  the session expires in {remaining:.0f} s[/]")
+            case SessionClosed(reason=reason):
+                self._line(f"[dim]  session closed ({reason})[/]")
+            case EventsDropped(count=count):
+                self._line(f"[yellow]  {count} events dropped (display too slow)[/]")
+            case _:
+                pass
+
+    async def follow(self, events: EventSubscription) -> None:
+        """Print every event from ``events`` (a ``session.events()`` subscription) until the session closes."""
+        async for event in events:
+            self.handle(event)
+            await anyio.lowlevel.checkpoint()

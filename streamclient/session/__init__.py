@@ -1,0 +1,50 @@
+"""The high-level avatar session: create, join, talk, and always close."""
+
+from __future__ import annotations
+
+from streamclient.session._options import SessionOptions
+from streamclient.session._session import AvatarSession, SessionStats, attach, connect
+from streamclient.session.events import (
+    AvatarJoined,
+    AvatarLeft,
+    BotMessage,
+    BotTextDelta,
+    CommandAcked,
+    ConnectionChanged,
+    EventsDropped,
+    FrameDropped,
+    MessageIncomplete,
+    SessionClosed,
+    SessionEvent,
+    SessionExpiring,
+    SpeakingStarted,
+    SpeakingStopped,
+    UserTranscript,
+)
+from streamclient.session.turns import Turn, TurnResult, TurnTimings
+
+__all__ = (
+    "AvatarJoined",
+    "AvatarLeft",
+    "AvatarSession",
+    "BotMessage",
+    "BotTextDelta",
+    "CommandAcked",
+    "ConnectionChanged",
+    "EventsDropped",
+    "FrameDropped",
+    "MessageIncomplete",
+    "SessionClosed",
+    "SessionEvent",
+    "SessionExpiring",
+    "SessionOptions",
+    "SessionStats",
+    "SpeakingStarted",
+    "SpeakingStopped",
+    "Turn",
+    "TurnResult",
+    "TurnTimings",
+    "UserTranscript",
+    "attach",
+    "connect",
+)

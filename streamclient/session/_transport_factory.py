@@ -1,0 +1,54 @@
+"""Choose and configure the transport that a session's credentials call for.
+
+The transport layer knows nothing about the REST API (house-style §2.2), so the conversion from the API's
+credentials to :class:`~streamclient.transport.JoinParams` lives here.
+"""
+
+from __future__ import annotations
+
+from streamclient.api.models import AgoraCredentials, Session
+from streamclient.errors import ConfigurationError
+from streamclient.transport.base import JoinParams, Transport
+
+__all__ = ("join_params_for", "transport_for")
+
+
+def _agora_credentials(info: Session) -> AgoraCredentials:
+    credentials = info.credentials
+    if not isinstance(credentials, AgoraCredentials):
+        raise ConfigurationError(
+            f"session {info.id} uses stream_type {info.stream_type!r}; streamclient joins 'agora' channels "
+            "(and the emulator's rooms) only: pass transport=... to use another"
+        )
+    return credentials
+
+
+def transport_for(info: Session) -> Transport:
+    """The transport for ``info``'s credentials: the emulator's room if they point at one, else Agora.
+
+    Raises:
+        ConfigurationError: the stream type is not supported.
+    """
+    credentials = _agora_credentials(info)
+    if credentials.emulator_room_url:
+        from streamclient.transport.room import RoomTransport
+
+        return RoomTransport(credentials.emulator_room_url)
+    from streamclient.transport.agora import AgoraTransport
+
+    return AgoraTransport()
+
+
+def join_params_for(info: Session) -> JoinParams:
+    """The channel, uid and token to join ``info``'s channel with.
+
+    Raises:
+        ConfigurationError: the stream type is not supported.
+    """
+    credentials = _agora_credentials(info)
+    return JoinParams(
+        app_id=credentials.agora_app_id,
+        channel=credentials.agora_channel,
+        uid=str(credentials.agora_uid),
+        token=credentials.agora_token.get_secret_value(),
+    )

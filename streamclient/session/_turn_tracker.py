@@ -1,0 +1,166 @@
+"""Attributes what the avatar says and does to the turn that caused it.
+
+The service does not say which reply answers which message (whether a reply reuses the request's ``mid`` is
+undocumented, akool-api-and-protocol.md §8), so turns are matched in order: a turn waits once its last frame is
+sent; the next reply that starts (first bot chunk or ``audio_start``) belongs to the oldest waiting turn.
+
+A turn resolves when its reply message is complete and, if the avatar reported ``audio_start`` for it, once
+``audio_end`` has arrived too; when its reply expired incomplete; when a newer reply starts; or when an interrupt
+that cut it is acknowledged. Replies nobody asked for (answers to the user's voice) belong to no turn.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Hashable
+
+from streamclient.session.turns import Turn
+
+__all__ = ("TurnTracker",)
+
+
+class TurnTracker:
+    """Turn bookkeeping for one session. Runs on the event loop; every method is synchronous."""
+
+    def __init__(self, *, on_resolved: Callable[[Turn], None] | None = None) -> None:
+        self._on_resolved = on_resolved
+        self._by_mid: dict[str, Turn] = {}
+        self._waiting: deque[Turn] = deque()
+        self._owners: dict[Hashable, Turn | None] = {}
+        self._current: Turn | None = None
+        self._complete: set[str] = set()
+
+    @property
+    def current(self) -> Turn | None:
+        """The turn whose reply is in progress, if any."""
+        return self._current
+
+    def open_turns(self) -> list[Turn]:
+        """Every turn that has not resolved yet, oldest first."""
+        return [t for t in self._by_mid.values() if not t.done]
+
+    def add(self, turn: Turn) -> None:
+        """Track a newly queued turn."""
+        self._by_mid[turn.message_id] = turn
+
+    def get(self, message_id: str) -> Turn | None:
+        """The turn that sent ``message_id``, if it is still tracked."""
+        return self._by_mid.get(message_id)
+
+    def frame_sent(self, message_id: str, *, final: bool, now: float) -> None:
+        """Record that a frame of ``message_id`` went out; the final one starts the wait for a reply."""
+        turn = self._by_mid.get(message_id)
+        if turn is None or not final or turn.done:
+            return
+        turn.sent_at = now
+        self._waiting.append(turn)
+
+    def _claim(self, now: float) -> Turn | None:
+        """The oldest waiting turn becomes the current one (resolving a previous current turn)."""
+        while self._waiting and self._waiting[0].done:
+            self._waiting.popleft()
+        if not self._waiting:
+            return None
+        if self._current is not None and not self._current.done:
+            self._current.resolve(now)
+        self._current = self._waiting.popleft()
+        return self._current
+
+    def bot_delta(self, key: Hashable, text: str, now: float) -> None:
+        """More text of the reply identified by ``key``."""
+        turn = self._owners.get(key)
+        if turn is None and key not in self._owners:
+            current = self._current
+            if current is not None and not current.done and not current.reply_parts and current.reply_key is None:
+                turn = current  # audio_start arrived before the first chunk
+            else:
+                turn = self._claim(now)
+            self._owners[key] = turn  # None: a reply no turn asked for (the user's voice)
+            if turn is not None:
+                turn.reply_key = key
+        if turn is None or turn.done:
+            return
+        if turn.first_chunk_at is None:
+            turn.mark_reply_started(now)
+        turn.reply_parts.append(text)
+
+    def bot_complete(self, key: Hashable, now: float) -> None:
+        """The reply ``key`` completed."""
+        turn = self._owners.get(key)
+        if turn is None or turn.done:
+            return
+        turn.reply_complete = True
+        if turn.audio_start_at is None or turn.audio_end_at is not None:
+            self._finish(turn, now)
+
+    def bot_incomplete(self, key: Hashable, now: float) -> None:
+        """The reply ``key`` expired with chunks missing: the turn resolves with what arrived."""
+        turn = self._owners.get(key)
+        if turn is not None and not turn.done:
+            self._finish(turn, now)
+
+    def audio_start(self, now: float) -> None:
+        """The avatar started speaking."""
+        turn = self._current
+        if turn is None or turn.done or turn.audio_start_at is not None:
+            turn = self._claim(now)
+        if turn is not None and turn.audio_start_at is None:
+            turn.audio_start_at = now
+            turn.signal_reply_started()
+
+    def audio_end(self, now: float) -> None:
+        """The avatar stopped speaking."""
+        turn = self._current
+        if turn is None or turn.done:
+            return
+        turn.audio_end_at = now
+        if turn.reply_complete or turn.interrupted:
+            self._finish(turn, now)
+
+    def mark_interrupted(self, dropped_message_id: str | None, *, unsent: bool = False) -> list[Turn]:
+        """An interrupt went out: cut the turns that can no longer get a reply.
+
+        Those are the speaking turn, every turn waiting for its reply, the turn whose frames were dropped and, with
+        ``unsent``, the turns still queued whole. An interrupt stops the avatar's current reply and, in the
+        emulator, the replies queued behind it (what the real service does with queued replies is undocumented),
+        so no turn that was already sent may keep waiting for a reply that will not come.
+        """
+        cut: list[Turn] = []
+        if self._current is not None and not self._current.done:
+            cut.append(self._current)
+        cut.extend(t for t in self._waiting if not t.done and t not in cut)
+        if dropped_message_id is not None:
+            dropped = self._by_mid.get(dropped_message_id)
+            if dropped is not None and not dropped.done and dropped not in cut:
+                cut.append(dropped)
+        if unsent:
+            cut.extend(t for t in self._by_mid.values() if not t.done and t.sent_at is None and t not in cut)
+        for turn in cut:
+            turn.interrupted = True
+        self._waiting.clear()
+        return cut
+
+    def resolve(self, turn: Turn, now: float) -> None:
+        """Resolve ``turn`` now with what it has."""
+        self._finish(turn, now)
+
+    def fail_all(self, error: BaseException) -> None:
+        """Fail every open turn (the session closed)."""
+        for turn in self.open_turns():
+            turn.fail(error)
+        self._by_mid.clear()
+        self._waiting.clear()
+        self._current = None
+
+    def _finish(self, turn: Turn, now: float) -> None:
+        if turn.done:
+            return
+        turn.resolve(now)
+        if self._on_resolved is not None:
+            self._on_resolved(turn)
+        self._by_mid.pop(turn.message_id, None)
+        if self._current is turn:
+            self._current = None
+        # Bounded memory: forget reply owners of finished turns once many have accumulated.
+        if len(self._owners) > 256:
+            self._owners = {k: t for k, t in self._owners.items() if t is not None and not t.done}

@@ -1,0 +1,165 @@
+"""What an :class:`~streamclient.session.AvatarSession` reports to the application.
+
+Every event is a frozen dataclass; consume them with ``match``::
+
+    async for event in session.events():
+        match event:
+            case BotTextDelta(text=text):
+                print(text, end="", flush=True)
+            case SpeakingStopped():
+                print()
+
+Events carry Python names (``message_id``), not wire names (``mid``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+__all__ = (
+    "AvatarJoined",
+    "AvatarLeft",
+    "BotMessage",
+    "BotTextDelta",
+    "CommandAcked",
+    "ConnectionChanged",
+    "EventsDropped",
+    "FrameDropped",
+    "MessageIncomplete",
+    "SessionClosed",
+    "SessionEvent",
+    "SessionExpiring",
+    "SpeakingStarted",
+    "SpeakingStopped",
+    "UserTranscript",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BotTextDelta:
+    """More of the avatar's reply text, in order (for live display)."""
+
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class BotMessage:
+    """A complete reply from the avatar (what it speaks)."""
+
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserTranscript:
+    """Speech recognised from the user's audio (``from: "user"`` frames); ``final`` once the message completed."""
+
+    message_id: str
+    text: str
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakingStarted:
+    """The avatar started speaking (``audio_start``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakingStopped:
+    """The avatar stopped speaking (``audio_end``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandAcked:
+    """A command was acknowledged; ``code`` 1000 means success."""
+
+    message_id: str
+    command: str
+    code: int
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        """Whether the command succeeded."""
+        return self.code == 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AvatarJoined:
+    """The avatar joined the channel."""
+
+    uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class AvatarLeft:
+    """The avatar left the channel (``reason`` as the transport reports it)."""
+
+    uid: str
+    reason: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionChanged:
+    """The channel connection changed state (``state`` is a ConnectionState name, ``reason`` the SDK's code)."""
+
+    state: str
+    reason: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageIncomplete:
+    """A chunked message never completed (chunks lost, or cut by an interrupt); ``partial_text`` is what arrived."""
+
+    message_id: str
+    source: str | None
+    received: tuple[int, ...]
+    partial_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FrameDropped:
+    """A received frame was malformed and ignored (``reason`` is the codec's reason string)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionExpiring:
+    """The session's ``duration`` runs out in ``remaining`` seconds; it will then be closed."""
+
+    remaining: float
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClosed:
+    """The session ended: ``"closed"`` (by us), ``"expired"``, ``"disconnected"``, ``"avatar_left"`` or ``"error"``."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventsDropped:
+    """This consumer was too slow: ``count`` older events were discarded from its buffer (see ``events()``)."""
+
+    count: int
+
+
+SessionEvent: TypeAlias = (
+    BotTextDelta
+    | BotMessage
+    | UserTranscript
+    | SpeakingStarted
+    | SpeakingStopped
+    | CommandAcked
+    | AvatarJoined
+    | AvatarLeft
+    | ConnectionChanged
+    | MessageIncomplete
+    | FrameDropped
+    | SessionExpiring
+    | SessionClosed
+    | EventsDropped
+)
