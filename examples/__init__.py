@@ -1,0 +1,1 @@
+"""Runnable examples (type-checked; run against the emulator in the test suite)."""

@@ -1,0 +1,75 @@
+"""Stream an LLM-style answer to the avatar sentence by sentence, with barge-in on user speech.
+
+Retelling mode (1) makes the avatar speak our own LLM's words. Each sentence goes out as soon as the "LLM" yields
+it; when the user starts talking (a speech transcript arrives), the bot interrupts the avatar and stops generating.
+
+Run: python examples/llm_streaming_bot.py
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anyio
+
+from examples._target import AVATAR_ID, target
+from streamclient.session import AvatarSession, Turn, UserTranscript, connect
+
+ANSWER = (
+    "Streaming avatars turn text into speech and video in real time. "
+    "A bot can send its answer one sentence at a time, so the avatar starts talking before the answer is complete. "
+    "If the user interrupts, the bot stops the avatar at once. "
+    "This last sentence will probably never be spoken, because the user barges in."
+)
+
+
+async def fake_llm(prompt: str) -> AsyncIterator[str]:
+    """Yield an answer sentence by sentence, the way a streaming LLM client does."""
+    del prompt
+    for sentence in ANSWER.split(". "):
+        await anyio.sleep(0.05)  # time to generate the next sentence
+        yield sentence.rstrip(".") + ". "
+
+
+async def speak_answer(session: AvatarSession, prompt: str, barge_in: anyio.Event) -> list[Turn]:
+    """Send each sentence as it arrives; stop at barge-in."""
+    turns: list[Turn] = []
+    async for sentence in fake_llm(prompt):
+        if barge_in.is_set():
+            break
+        turns.append(session.say(sentence))
+    return turns
+
+
+async def main() -> None:
+    async with target() as (client, emulator):
+        async with connect(client, avatar_id=AVATAR_ID, duration=120, mode_type=1) as session:
+            barge_in = anyio.Event()
+            events = session.events()
+
+            async def watch_user() -> None:
+                async for event in events:
+                    if isinstance(event, UserTranscript):
+                        print(f"user barged in: {event.text!r}")
+                        barge_in.set()
+                        await session.interrupt(drop_queued=True)
+                        return
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch_user)
+                turns = await speak_answer(session, "What is a streaming avatar?", barge_in)
+                if emulator is not None and session.session_id is not None and turns:
+                    # Simulate the user speaking while the avatar answers.
+                    await turns[0].wait_reply_started()
+                    room = emulator.room_for(session.session_id)
+                    assert room is not None
+                    await room.inject_user_speech("Wait, stop!")
+                for turn in turns:
+                    result = await turn
+                    state = "interrupted" if result.interrupted else "spoken"
+                    print(f"{state:>11}: {result.reply or result.text}")
+                tg.cancel_scope.cancel()
+
+
+if __name__ == "__main__":
+    anyio.run(main)

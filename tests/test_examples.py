@@ -1,0 +1,49 @@
+"""Every example runs to completion against the embedded emulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("AKOOL_")}  # always the emulator
+
+
+def run(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_echo_bot() -> None:
+    out = run("-m", "examples.echo_bot")
+    assert "avatar said: You said: Hello avatar, can you hear me?" in out
+
+
+def test_llm_streaming_bot_stops_at_barge_in() -> None:
+    out = run("-m", "examples.llm_streaming_bot")
+    assert "user barged in" in out
+    assert "interrupted:" in out
+    assert out.splitlines()[1].strip().startswith("spoken:")
+
+
+def test_transcript_logger(tmp_path: Path) -> None:
+    target = tmp_path / "log.jsonl"
+    out = run("-m", "examples.transcript_logger", str(target))
+    assert "events written" in out
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert any('"type": "BotMessage"' in line for line in lines)
+    assert lines[-1].startswith('{"t"')
+    assert '"SessionClosed"' in lines[-1]
+
+
+@pytest.mark.timeout(90)
+def test_the_pytest_example_passes() -> None:
+    out = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/test_bot_with_emulator.py")
+    assert "1 passed" in out
