@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint typecheck unit fmt bench clean
+.PHONY: install demo test lint typecheck unit fmt bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+soak: $(STAMP)
+	$(BIN)/pytest -m soak --timeout=1800 -q
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .hypothesis
