@@ -35,9 +35,18 @@ from streamclient.session import (
 
 if TYPE_CHECKING:
     from streamclient.emulator import Emulator
+    from streamclient.session import AvatarSession
     from streamclient.session._fanout import EventSubscription
 
-__all__ = ("DEFAULT_AVATAR_ID", "EventPrinter", "Target", "event_to_json", "open_target", "use_real_service")
+__all__ = (
+    "DEFAULT_AVATAR_ID",
+    "EventPrinter",
+    "Target",
+    "event_to_json",
+    "open_target",
+    "started",
+    "use_real_service",
+)
 
 DEFAULT_AVATAR_ID = "dvp_Tristan_cloth2_1080P"
 
@@ -85,6 +94,15 @@ async def open_target(
         else:
             client = await stack.enter_async_context(AsyncAkoolClient())
             yield Target(client=client, emulator=None)
+
+
+@asynccontextmanager
+async def started(console: Console, session: AvatarSession) -> AsyncIterator[AvatarSession]:
+    """Enter ``session`` behind a progress spinner (creating, joining, waiting for the avatar), then yield it."""
+    async with AsyncExitStack() as stack:
+        with console.status("creating the session, joining the channel, waiting for the avatar..."):
+            await stack.enter_async_context(session)
+        yield session
 
 
 def event_to_json(event: SessionEvent, **extra: Any) -> str:

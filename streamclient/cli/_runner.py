@@ -47,6 +47,17 @@ def _exit_code(exc: StreamClientError) -> int:
     return EXIT_CODES["error"]
 
 
+def _our_error(exc: BaseException) -> StreamClientError | None:
+    """``exc`` itself, or the first of our errors inside an exception group (task groups wrap errors)."""
+    if isinstance(exc, StreamClientError):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _our_error(inner)
+        if found is not None:
+            return found
+    return None
+
+
 def run_async(main: Callable[[], Awaitable[T]]) -> T:
     """Run ``main`` on asyncio; turn Ctrl-C into cancellation and our errors into one line on stderr.
 
@@ -78,9 +89,12 @@ def run_async(main: Callable[[], Awaitable[T]]) -> T:
 
     try:
         outcome = anyio.run(runner)
-    except StreamClientError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        raise typer.Exit(_exit_code(exc)) from None
+    except Exception as exc:
+        error = _our_error(exc)
+        if error is None:
+            raise
+        sys.stderr.write(f"error: {error}\n")
+        raise typer.Exit(_exit_code(error)) from None
     if interrupted:
         sys.stderr.write("interrupted: the session was closed\n")
         raise typer.Exit(EXIT_CODES["interrupted"])

@@ -14,9 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streamclient.cli._live import DEFAULT_AVATAR_ID, EventPrinter, Target, open_target
+from streamclient.cli._live import DEFAULT_AVATAR_ID, EventPrinter, Target, open_target, started
 from streamclient.cli._runner import run_async
-from streamclient.errors import StreamClientError
+from streamclient.errors import InvalidArgumentError, StreamClientError
 from streamclient.session import AvatarSession, SessionOptions, TurnResult, connect
 
 __all__ = ("register",)
@@ -80,17 +80,17 @@ async def _demo(*, emulator: bool | None, avatar_id: str, speech_cps: float) -> 
     console = Console(highlight=False)
     async with open_target(emulator=emulator, speech_cps=speech_cps) as target:
         console.print(f"[bold]streamclient demo[/] against {target.label}")
-        started = anyio.current_time()
+        t_start = anyio.current_time()
         session = connect(target.client, avatar_id=avatar_id, duration=300, mode_type=1, language="en")
         printer = EventPrinter(console)
         events = session.events()  # subscribe before entering, to see the avatar join
         turns: list[tuple[str, TurnResult]] = []
         async with anyio.create_task_group() as tg:
             tg.start_soon(printer.follow, events)  # ends by itself when the session closes
-            async with session:
+            async with started(console, session):
                 printer.note(
                     f"[green]✓[/] session {session.session_id} created, channel joined, avatar ready "
-                    f"({anyio.current_time() - started:.2f} s)"
+                    f"({anyio.current_time() - t_start:.2f} s)"
                 )
                 printer.note(f"[bold green]you >[/] {DEMO_TEXT[:100]}… [dim]({len(DEMO_TEXT)} chars)[/]")
                 turns.append(("1: retell", await session.say(DEMO_TEXT)))
@@ -105,7 +105,7 @@ async def _demo(*, emulator: bool | None, avatar_id: str, speech_cps: float) -> 
                 await session.interrupt()
                 turns.append(("2: interrupted", await second))
         console.print(
-            f"[green]✓[/] session closed ({session.close_reason}) after {anyio.current_time() - started:.1f} s"
+            f"[green]✓[/] session closed ({session.close_reason}) after {anyio.current_time() - t_start:.1f} s"
         )
         _summary(console, target, session, turns)
 
@@ -114,22 +114,24 @@ async def _chat(*, emulator: bool | None, avatar_id: str, mode: int, speech_cps:
     console = Console(highlight=False)
     async with open_target(emulator=emulator, speech_cps=speech_cps) as target:
         console.print(f"[bold]streamclient chat[/] against {target.label}; /interrupt, /set key=value, /quit")
-        async with connect(target.client, avatar_id=avatar_id, duration=3600, mode_type=mode) as session:
-            console.print(f"[green]✓[/] session {session.session_id} ready")
-            printer = EventPrinter(console)
-            events = session.events()
+        session = connect(target.client, avatar_id=avatar_id, duration=3600, mode_type=mode)
+        printer = EventPrinter(console)
+        events = session.events()
+        try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(printer.follow, events)
-                while True:
-                    line = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
-                    if not line:
-                        break
-                    if not await _chat_line(console, session, line.strip()):
-                        break
-                tg.cancel_scope.cancel()
+                tg.start_soon(printer.follow, events)  # ends by itself when the session closes
+                async with started(console, session):
+                    printer.note(f"[green]✓[/] session {session.session_id} ready; type a line")
+                    while not session.closed:
+                        line = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+                        if not line or not await _chat_line(printer, session, line.strip()):
+                            break
+        finally:
+            if session.session_id is not None:
+                console.print(f"session {session.session_id} ended ({session.close_reason})")
 
 
-async def _chat_line(console: Console, session: AvatarSession, line: str) -> bool:
+async def _chat_line(printer: EventPrinter, session: AvatarSession, line: str) -> bool:
     """Handle one line of ``chat``; False to quit."""
     if not line:
         return True
@@ -144,15 +146,15 @@ async def _chat_line(console: Console, session: AvatarSession, line: str) -> boo
         elif line.startswith("/action"):
             words = line.split()
             if len(words) < 2:
-                console.print("[red]usage: /action ACTION [EXPRESSION][/]")
+                printer.note("[red]usage: /action ACTION [EXPRESSION][/]")
             else:
                 await session.set_action(words[1], expression=words[2] if len(words) > 2 else None)
         elif line.startswith("/"):
-            console.print("[red]unknown command; try /interrupt, /set lang=es, /action nod, /quit[/]")
+            printer.note("[red]unknown command; try /interrupt, /set lang=es, /action nod, /quit[/]")
         else:
             session.say(line)
     except StreamClientError as exc:
-        console.print(f"[red]error: {exc}[/]")
+        printer.note(f"[red]error: {exc}[/]")
         return not session.closed
     return True
 
@@ -172,32 +174,39 @@ _PARAM_NAMES = {
 
 
 def _parse_params(words: list[str]) -> dict[str, Any]:
+    """``["lang=es", "mode=1"]`` -> ``{"language": "es", "mode": 1}``.
+
+    Raises:
+        InvalidArgumentError: not ``key=value``, an unknown key, or a number that is not one.
+    """
     params: dict[str, Any] = {}
     for word in words:
         key, sep, value = word.partition("=")
         if not sep or key not in _PARAM_NAMES:
-            raise typer.BadParameter(f"expected key=value with key in {sorted(_PARAM_NAMES)}, got {word!r}")
+            raise InvalidArgumentError(
+                f"expected key=value with key in {', '.join(sorted(_PARAM_NAMES))}, got {word!r}"
+            )
         name = _PARAM_NAMES[key]
-        params[name] = int(value) if name == "mode" else float(value) if name == "speed" else value
+        try:
+            params[name] = int(value) if name == "mode" else float(value) if name == "speed" else value
+        except ValueError:
+            raise InvalidArgumentError(f"{key} needs a number, got {value!r}") from None
+    if not params:
+        raise InvalidArgumentError("usage: /set key=value [key=value ...], e.g. /set lang=es mode=1")
     return params
 
 
 async def _say(*, text: str, emulator: bool | None, avatar_id: str, mode: int, json_lines: bool) -> None:
     console = Console(highlight=False, stderr=json_lines)
     async with open_target(emulator=emulator, speech_cps=200.0) as target:
-        async with connect(
-            target.client,
-            avatar_id=avatar_id,
-            duration=300,
-            mode_type=mode,
-            options=SessionOptions(reply_timeout=300.0),
-        ) as session:
-            printer = EventPrinter(console, json_lines=json_lines)
-            events = session.events()
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(printer.follow, events)
+        options = SessionOptions(reply_timeout=300.0)
+        session = connect(target.client, avatar_id=avatar_id, duration=300, mode_type=mode, options=options)
+        printer = EventPrinter(console, json_lines=json_lines)
+        events = session.events()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(printer.follow, events)  # ends by itself when the session closes
+            async with started(console, session):
                 result = await session.say(text)
-                tg.cancel_scope.cancel()
         if not json_lines:
             console.print(f"[dim]reply: {len(result.reply)} chars, latency {result.timings.latency or 0:.3f} s[/]")
 

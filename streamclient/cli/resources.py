@@ -17,6 +17,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+import anyio
 import typer
 from pydantic import BaseModel
 from rich.console import Console
@@ -33,7 +34,7 @@ _SECRET_KEY = re.compile(r"token|sig|secret|key|password", re.IGNORECASE)
 _MASK = "**********"
 
 sessions_app = typer.Typer(help="Live-avatar sessions: create, get, list, close.", no_args_is_help=True)
-avatars_app = typer.Typer(help="Streaming avatars: list, get.", no_args_is_help=True)
+avatars_app = typer.Typer(help="Streaming avatars: list, get, upload.", no_args_is_help=True)
 voices_app = typer.Typer(help="Voices: list.", no_args_is_help=True)
 languages_app = typer.Typer(help="Languages: list.", no_args_is_help=True)
 knowledge_app = typer.Typer(help="Knowledge bases: list.", no_args_is_help=True)
@@ -233,6 +234,44 @@ def avatars_get(
     a = _call(base_url, timeout, lambda c: c.avatars.get(avatar_id))
     rows = [[a.avatar_id, a.name, a.gender, a.voice_id, a.available, _status(a.status)]]
     _emit(as_json, a, "Avatar", ("avatar_id", "name", "gender", "voice_id", "available", "status"), rows)
+
+
+@avatars_app.command("upload")
+def avatars_upload(
+    url: str = typer.Option(..., "--url", help="A video of the person (about a minute, small head movements)."),
+    avatar_id: str = typer.Option(..., "--avatar-id", help="The new avatar's id (letters and digits)."),
+    name: str = typer.Option(..., "--name", help="A display name."),
+    url_from: int = typer.Option(1, "--url-from", min=1, max=2, help="1 AKOOL or other links, 2 YouTube/TikTok/X."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until the avatar is ready (status 3) or failed."),
+    wait_timeout: float = typer.Option(900.0, "--wait-timeout", min=1.0, help="Seconds to wait for processing."),
+    interval: float = typer.Option(5.0, "--interval", min=0.01, help="Seconds between status polls."),
+    as_json: bool = JsonOption,
+    base_url: str | None = BaseUrlOption,
+    timeout: float = TimeoutOption,
+) -> None:
+    """Upload a streaming avatar from a video URL and (by default) wait until it is ready, showing progress."""
+    console = Console(stderr=True)
+
+    async def upload(client: AsyncAkoolClient) -> Any:
+        avatar = await client.avatars.upload(url=url, avatar_id=avatar_id, name=name, url_from=url_from)
+        if not wait:
+            return avatar
+        started = anyio.current_time()
+        with console.status(f"avatar {avatar_id}: {_status(avatar.status)}") as status:
+
+            def progress(current: Any) -> None:
+                elapsed = anyio.current_time() - started
+                status.update(f"avatar {avatar_id}: {_status(current.status)} ({elapsed:.0f} s)")
+
+            return await client.avatars.wait_until_ready(
+                avatar_id, timeout=wait_timeout, interval=interval, on_progress=progress
+            )
+
+    a = _call(base_url, timeout, upload)
+    rows = [[a.avatar_id, a.name, a.gender, a.voice_id, a.available, _status(a.status)]]
+    _emit(as_json, a, "Avatar", ("avatar_id", "name", "gender", "voice_id", "available", "status"), rows)
+    if a.status == SessionStatus.FAILED:
+        raise typer.Exit(1)
 
 
 @voices_app.command("list")

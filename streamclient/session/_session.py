@@ -241,7 +241,12 @@ class AvatarSession:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        reason = "closed" if exc is None else "error"
+        if exc is None:
+            reason = "closed"
+        elif isinstance(exc, anyio.get_cancelled_exc_class()):
+            reason = "cancelled"
+        else:
+            reason = "error"
         with anyio.CancelScope(shield=True):
             await self._shutdown(reason, cause=exc)
         # Outside the shield: a task group must be exited from the cancel scope it was entered in.

@@ -135,7 +135,11 @@ class SessionExpiring:
 
 @dataclass(frozen=True, slots=True)
 class SessionClosed:
-    """The session ended: ``"closed"`` (by us), ``"expired"``, ``"disconnected"``, ``"avatar_left"`` or ``"error"``."""
+    """The session ended, for ``reason``.
+
+    ``"closed"`` (by us), ``"cancelled"``, ``"error"`` (an exception left the ``async with`` block), ``"expired"``
+    or ``"disconnected"``.
+    """
 
     reason: str
 

@@ -197,7 +197,7 @@ async def test_cancellation_in_the_body_still_closes() -> None:
                 await anyio.sleep_forever()
         tg.cancel_scope.cancel()
     assert client.sessions.closed == ["s1"]
-    assert session.close_reason == "error"
+    assert session.close_reason == "cancelled"
 
 
 async def test_cancellation_during_create_still_closes_the_created_session() -> None:
