@@ -140,3 +140,21 @@ def test_unreachable_service_exits_3(runner: CliRunner, monkeypatch: pytest.Monk
     assert result.exit_code == 3
     assert result.stderr.startswith("error: ")
     assert KEY not in result.output
+
+
+def test_avatar_upload_waits_until_ready(emulator: EmulatorState, runner: CliRunner) -> None:
+    args = ["avatars", "upload", "--url", "https://example.com/me.mp4", "--avatar-id", "myavatar1", "--name", "Me"]
+    done = runner.invoke(app, [*args, "--interval", "0.02", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["status"] == 3
+    listed = runner.invoke(app, ["avatars", "get", "myavatar1", "--json"])
+    assert json.loads(listed.stdout)["avatar_id"] == "myavatar1"
+
+
+def test_avatar_upload_without_waiting_and_with_a_bad_id(emulator: EmulatorState, runner: CliRunner) -> None:
+    base = ["avatars", "upload", "--url", "https://example.com/me.mp4", "--name", "Me"]
+    queued = runner.invoke(app, [*base, "--avatar-id", "myavatar2", "--no-wait", "--json"])
+    assert queued.exit_code == 0, queued.output
+    assert json.loads(queued.stdout)["status"] == 1
+    bad = runner.invoke(app, [*base, "--avatar-id", "not valid!"])
+    assert bad.exit_code == 2
