@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streamclient.session._options import SessionOptions
-from streamclient.session._session import AvatarSession, SessionStats, attach, connect
+from streamclient.session._session import AvatarSession, attach, connect
 from streamclient.session.events import (
     AvatarJoined,
     AvatarLeft,
@@ -21,6 +21,7 @@ from streamclient.session.events import (
     SpeakingStopped,
     UserTranscript,
 )
+from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult, TurnTimings
 
 __all__ = (

@@ -16,118 +16,52 @@ Ownership and invariants:
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from streamclient.codec import (
-    AvatarEvent,
-    ChatDelta,
-    ChatFrame,
-    ChatMessage,
     CommandFrame,
-    CommandReceived,
-    CommandResult,
-    FrameRejected,
-    MessageDiscarded,
-    MessageExpired,
     PacingLimits,
     ProtocolConnection,
     Role,
-    UnknownFrame,
-    decode_frame,
     set_action,
     set_params,
 )
-from streamclient.codec import Event as CodecEvent
 from streamclient.errors import (
     AvatarJoinTimeoutError,
     CommandError,
     CommandTimeoutError,
-    SendError,
-    SendRateLimitedError,
     SessionClosedError,
     StreamClientError,
-    TransportClosedError,
     TransportError,
 )
 from streamclient.session._fanout import EventFanout, EventSubscription
+from streamclient.session._inbound import Inbound, PendingAck
 from streamclient.session._options import SessionOptions
+from streamclient.session._outbound import Outbound
 from streamclient.session._transport_factory import join_params_for, transport_for
-from streamclient.session._turn_tracker import TurnTracker
 from streamclient.session.events import (
-    AvatarJoined,
-    AvatarLeft,
-    BotMessage,
-    BotTextDelta,
     CommandAcked,
-    ConnectionChanged,
-    FrameDropped,
-    MessageIncomplete,
     SessionClosed,
     SessionEvent,
     SessionExpiring,
-    SpeakingStarted,
-    SpeakingStopped,
-    UserTranscript,
 )
+from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult
 from streamclient.transport.base import (
-    ConnectionState,
-    ConnectionStateChanged,
-    FrameReceived,
-    MessagesLost,
-    PeerJoined,
-    PeerLeft,
-    SendFailed,
-    TokenExpired,
-    TokenWillExpire,
     Transport,
-    TransportEvent,
 )
 
 if TYPE_CHECKING:
     from streamclient.api import AsyncAkoolClient
     from streamclient.api.models import Session as SessionInfo
 
-__all__ = ("AvatarSession", "SessionStats", "attach", "connect")
+__all__ = ("AvatarSession", "attach", "connect")
 
 logger = logging.getLogger(__name__)
-
-_MAX_BACKOFF = 2.0
-
-
-@dataclass(slots=True)
-class SessionStats:
-    """Counters and latency figures of one session (read them any time; they only grow)."""
-
-    frames_sent: int = 0
-    bytes_sent: int = 0
-    frames_received: int = 0
-    bytes_received: int = 0
-    send_retries: int = 0
-    send_failures: int = 0
-    frames_rejected: int = 0
-    unknown_frames: int = 0
-    messages_incomplete: int = 0
-    messages_lost: int = 0
-    commands_sent: int = 0
-    turns_completed: int = 0
-    #: seconds from a turn's last frame sent to its first reply chunk, for the most recent 100 turns
-    reply_latencies: deque[float] = field(default_factory=lambda: deque(maxlen=100))
-
-
-class _PendingAck:
-    __slots__ = ("cmd", "done", "result")
-
-    def __init__(self, cmd: str) -> None:
-        self.cmd = cmd
-        self.done = anyio.Event()
-        self.result: CommandResult | None = None
 
 
 class AvatarSession:
@@ -158,16 +92,11 @@ class AvatarSession:
         self._info: SessionInfo | None = None
         self._conn: ProtocolConnection | None = None
         self._fanout = EventFanout(maxlen=self._options.event_buffer)
-        self._turns = TurnTracker(on_resolved=self._turn_resolved)
-        self._acks: dict[str, _PendingAck] = {}
         self._stats = SessionStats()
-        self._avatar_uid: str | None = None
-        self._avatar_joined = anyio.Event()
-        self._speaking = False
-        self._writer_wakeup = anyio.Event()
+        self._inbound: Inbound | None = None
+        self._outbound: Outbound | None = None
         self._timer_wakeup = anyio.Event()
         self._task_group: anyio.abc.TaskGroup | None = None
-        self._writer_scope: anyio.CancelScope | None = None
         self._joined = False
         self._closed_reason: str | None = None
         self._closed = anyio.Event()
@@ -175,7 +104,6 @@ class AvatarSession:
         self._close_error: StreamClientError | None = None
         self._expires_at: float | None = None
         self._expiring_announced = False
-        self._backoff = self._options.rate_limit_backoff
 
     # ------------------------------------------------------------------------------------------ properties
 
@@ -192,12 +120,12 @@ class AvatarSession:
     @property
     def avatar_uid(self) -> str | None:
         """The avatar's uid in the channel, once it joined."""
-        return self._avatar_uid
+        return self._inbound.avatar_uid if self._inbound is not None else None
 
     @property
     def speaking(self) -> bool:
         """Whether the avatar is speaking (between ``audio_start`` and ``audio_end``)."""
-        return self._speaking
+        return self._inbound is not None and self._inbound.speaking
 
     @property
     def closed(self) -> bool:
@@ -229,8 +157,7 @@ class AvatarSession:
         try:
             await self._start()
         except BaseException as exc:
-            with anyio.CancelScope(shield=True):
-                await self._shutdown("error", cause=exc)
+            await self._close("cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "error")
             await self._exit_task_group()
             raise
         return self
@@ -247,8 +174,7 @@ class AvatarSession:
             reason = "cancelled"
         else:
             reason = "error"
-        with anyio.CancelScope(shield=True):
-            await self._shutdown(reason, cause=exc)
+        await self._close(reason)
         # Outside the shield: a task group must be exited from the cancel scope it was entered in.
         await self._exit_task_group()
 
@@ -257,11 +183,8 @@ class AvatarSession:
 
         Can be called from any task; the ``async with`` block still ends normally afterwards.
         """
-        if not self._joined:
-            return
-        await self._close_from_inside("closed")
-        with anyio.move_on_after(self._options.close_timeout):
-            await self._closed.wait()
+        if self._joined:
+            await self._close("closed")
 
     async def _start(self) -> None:
         options = self._options
@@ -294,12 +217,28 @@ class AvatarSession:
             ),
             message_timeout=options.message_timeout,
         )
+        self._inbound = Inbound(
+            conn=self._conn,
+            fanout=self._fanout,
+            stats=self._stats,
+            local_uid=lambda: transport.local_uid,
+            on_connection_failed=self._on_connection_failed,
+            label=info.id,
+        )
         await transport.join(join_params_for(info), timeout=options.join_timeout)
         self._joined = True
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._guard, self._reader, name="streamclient-reader")
-        self._task_group.start_soon(self._guard, self._writer, name="streamclient-writer")
+        self._outbound = Outbound(
+            conn=self._conn,
+            transport=transport,
+            inbound=self._inbound,
+            stats=self._stats,
+            send_timeout=options.send_timeout,
+            rate_limit_backoff=options.rate_limit_backoff,
+        )
+        self._task_group.start_soon(self._guard, self._outbound.run, name="streamclient-writer")
         self._task_group.start_soon(self._guard, self._timer, name="streamclient-timer")
         if options.wait_for_avatar:
             with anyio.move_on_after(options.avatar_join_timeout):
@@ -308,7 +247,7 @@ class AvatarSession:
                 raise SessionClosedError(
                     f"session closed while waiting for the avatar ({self._closed_reason})", reason=self._closed_reason
                 )
-            if self._avatar_uid is None:
+            if self.avatar_uid is None:
                 raise AvatarJoinTimeoutError(
                     f"the avatar did not join session {self._session_id} within {options.avatar_join_timeout:g} s"
                 )
@@ -321,32 +260,37 @@ class AvatarSession:
                 tg.cancel_scope.cancel()
 
             tg.start_soon(on_close)
-            await self._avatar_joined.wait()
+            assert self._inbound is not None
+            await self._inbound.avatar_joined.wait()
             tg.cancel_scope.cancel()
 
-    async def _shutdown(self, reason: str, *, cause: BaseException | None) -> None:
-        """Stop everything, in order, within ``close_timeout``. Idempotent; the first reason wins."""
-        if self._close_started:
-            with anyio.move_on_after(self._options.close_timeout):
-                await self._closed.wait()
-            return
-        self._close_started = True
-        if cause is not None and not isinstance(cause, anyio.get_cancelled_exc_class()):
-            logger.debug("session %s closing after %s", self._session_id, type(cause).__name__)
-        deadline = anyio.current_time() + self._options.close_timeout
-        if self._writer_scope is not None:
-            self._writer_scope.cancel()
-        transport = self._transport
-        if transport is not None and self._joined:
-            if self._speaking and self._conn is not None and reason != "disconnected":
-                await self._send_interrupt_now(transport, deadline)
-            with anyio.move_on_after(max(0.1, deadline - anyio.current_time())):
-                try:
-                    await transport.leave(timeout=max(0.1, min(5.0, deadline - anyio.current_time())))
-                except TransportError as exc:
-                    logger.warning("leaving the channel failed: %s", exc)
-        await self._close_api_session(deadline)
-        self._finish(reason)
+    async def _close(self, reason: str) -> None:
+        """Close, in order, within ``close_timeout`` and shielded from cancellation; idempotent (first reason wins).
+
+        Stop the writer; interrupt the avatar if it is speaking (unless the channel is gone); leave the channel
+        (also after a failed join); close the session through the API; fail what still waits; end the events.
+        A caller that comes second waits for the first to finish.
+        """
+        with anyio.CancelScope(shield=True):
+            if self._close_started:
+                with anyio.move_on_after(self._options.close_timeout):
+                    await self._closed.wait()
+                return
+            self._close_started = True
+            deadline = anyio.current_time() + self._options.close_timeout
+            if self._outbound is not None:
+                self._outbound.stop()
+            transport = self._transport
+            if transport is not None:
+                if self._joined and self.speaking and reason != "disconnected":
+                    await self._send_interrupt_now(transport, deadline)
+                with anyio.move_on_after(max(0.1, deadline - anyio.current_time())):
+                    try:
+                        await transport.leave(timeout=max(0.1, min(5.0, deadline - anyio.current_time())))
+                    except TransportError as exc:
+                        logger.warning("leaving the channel failed: %s", exc)
+            await self._close_api_session(deadline)
+            self._finish(reason)
 
     async def _send_interrupt_now(self, transport: Transport, deadline: float) -> None:
         assert self._conn is not None
@@ -377,13 +321,14 @@ class AvatarSession:
         error = SessionClosedError(
             f"session {self._session_id} is closed ({self._closed_reason})", reason=self._closed_reason
         )
-        self._turns.fail_all(error)
-        for pending in self._acks.values():
-            pending.done.set()
+        if self._inbound is not None:
+            self._inbound.turns.fail_all(error)
+            for pending in self._inbound.acks.values():
+                pending.done.set()
         self._fanout.publish(SessionClosed(self._closed_reason))
         self._fanout.close()
         self._closed.set()
-        self._writer_wakeup.set()
+        self._wake_writer()
         self._timer_wakeup.set()
 
     async def _exit_task_group(self) -> None:
@@ -392,25 +337,13 @@ class AvatarSession:
             task_group.cancel_scope.cancel()
             await task_group.__aexit__(None, None, None)
 
-    async def _close_from_inside(self, reason: str) -> None:
-        """A background task saw the end (expiry, lost connection): close now, without waiting for ``__aexit__``."""
-        if self._close_started:
-            return
-        self._close_started = True
-        deadline = anyio.current_time() + self._options.close_timeout
-        with anyio.CancelScope(shield=True):
-            if self._writer_scope is not None:
-                self._writer_scope.cancel()
-            transport = self._transport
-            if transport is not None:
-                if reason == "expired" and self._speaking:
-                    await self._send_interrupt_now(transport, deadline)
-                try:
-                    await transport.leave(timeout=max(0.1, min(5.0, deadline - anyio.current_time())))
-                except TransportError as exc:
-                    logger.warning("leaving the channel failed: %s", exc)
-            await self._close_api_session(deadline)
-            self._finish(reason)
+    def _wake_writer(self) -> None:
+        if self._outbound is not None:
+            self._outbound.wake()
+
+    def _on_connection_failed(self) -> None:
+        if self._task_group is not None and not self._close_started:
+            self._task_group.start_soon(self._close, "disconnected")
 
     async def _guard(self, task: Callable[[], Any]) -> None:
         """Run a background task; any failure closes the session instead of crashing the task group."""
@@ -427,7 +360,7 @@ class AvatarSession:
                 exc_info=not isinstance(exc, StreamClientError),
             )
             reason = "disconnected" if isinstance(exc, TransportError) else "error"
-            await self._close_from_inside(reason)
+            await self._close(reason)
 
     # ------------------------------------------------------------------------------------------ public API
 
@@ -469,7 +402,7 @@ class AvatarSession:
             SessionClosedError: the session is closed.
             LocalProtocolError: ``text`` is empty or cannot be encoded (lone surrogates).
         """
-        conn = self._require_open()
+        conn, inbound = self._require_open()
         mid = conn.send_chat(text)
         turn = Turn(
             message_id=mid,
@@ -477,8 +410,8 @@ class AvatarSession:
             queued=anyio.current_time(),
             default_timeout=self._options.reply_timeout if timeout is None else timeout,
         )
-        self._turns.add(turn)
-        self._writer_wakeup.set()
+        inbound.turns.add(turn)
+        self._wake_writer()
         return turn
 
     async def ask(self, text: str, *, timeout: float | None = None) -> TurnResult:
@@ -504,15 +437,15 @@ class AvatarSession:
             CommandError: the ack carried a failure code.
             SessionClosedError: the session is closed.
         """
-        conn = self._require_open()
+        conn, inbound = self._require_open()
         mid = conn.send_interrupt()
         interrupted = conn.last_interrupted
-        cut = self._turns.mark_interrupted(interrupted.mid if interrupted is not None else None, unsent=drop_queued)
+        cut = inbound.turns.mark_interrupted(interrupted.mid if interrupted is not None else None, unsent=drop_queued)
         now = anyio.current_time()
         for turn in cut:
             if turn.sent_at is None:  # its text never fully went out: no reply will come
                 conn.cancel_chat(turn.message_id)
-                self._turns.resolve(turn, now)
+                inbound.turns.resolve(turn, now)
         return await self._await_ack(mid, "interrupt", timeout, on_ack=cut)
 
     async def set_params(self, *, timeout: float | None = None, **params: Any) -> CommandAcked:
@@ -550,24 +483,25 @@ class AvatarSession:
     # ------------------------------------------------------------------------------------------ commands
 
     async def _command(self, frame: CommandFrame, timeout: float | None) -> CommandAcked:
-        conn = self._require_open()
+        conn, _ = self._require_open()
         mid = conn.send_command(frame)
         return await self._await_ack(mid, frame.cmd, timeout, on_ack=[])
 
     async def _await_ack(self, mid: str, cmd: str, timeout: float | None, *, on_ack: list[Turn]) -> CommandAcked:
-        pending = _PendingAck(cmd)
-        self._acks[mid] = pending
+        _, inbound = self._require_open()
+        pending = PendingAck(cmd)
+        inbound.acks[mid] = pending
         self._stats.commands_sent += 1
-        self._writer_wakeup.set()
+        self._wake_writer()
         limit = self._options.command_timeout if timeout is None else timeout
         try:
             with anyio.move_on_after(limit):
                 await pending.done.wait()
         finally:
-            self._acks.pop(mid, None)
+            inbound.acks.pop(mid, None)
         now = anyio.current_time()
         for turn in on_ack:
-            self._turns.resolve(turn, now)
+            inbound.turns.resolve(turn, now)
         result = pending.result
         if result is None:
             if self._closed_reason is not None:
@@ -578,82 +512,29 @@ class AvatarSession:
             raise CommandError(f"{cmd} failed: {result.code} {result.msg}", cmd=cmd, code=result.code, msg=result.msg)
         return acked
 
-    def _require_open(self) -> ProtocolConnection:
+    def _require_open(self) -> tuple[ProtocolConnection, Inbound]:
         if self._closed_reason is not None or self._close_started:
             raise SessionClosedError(f"session {self._session_id} is closed", reason=self._closed_reason or "closing")
-        if self._conn is None or not self._joined:
+        if self._conn is None or self._inbound is None or not self._joined:
             raise SessionClosedError("session is not open: use 'async with'", reason="not_started")
-        return self._conn
+        return self._conn, self._inbound
 
     # ------------------------------------------------------------------------------------------ background tasks
 
-    async def _writer(self) -> None:
-        conn, transport = self._conn, self._transport
-        assert conn is not None
-        assert transport is not None
-        with anyio.CancelScope() as scope:
-            self._writer_scope = scope
-            while True:
-                wakeup = self._writer_wakeup = anyio.Event()
-                # One datagram at a time: an interrupt queued while a send is in progress goes out next, and the
-                # unsent rest of the interrupted message can still be dropped (never a stale local batch).
-                sent_all = True
-                while batch := conn.data_to_send(anyio.current_time(), limit=1):
-                    if not await self._send_one(conn, transport, batch[0]):
-                        sent_all = False
-                        break
-                delay = conn.send_delay(anyio.current_time())
-                if delay is None:
-                    await wakeup.wait()
-                elif delay > 0 or not sent_all:
-                    with anyio.move_on_after(delay):
-                        await wakeup.wait()
-
-    async def _send_one(self, conn: ProtocolConnection, transport: Transport, datagram: bytes) -> bool:
-        """Send one datagram; False when the rest of this batch must wait (rate limit)."""
-        try:
-            await transport.send(datagram, timeout=self._options.send_timeout)
-        except SendRateLimitedError:
-            self._stats.send_retries += 1
-            conn.retry_later(datagram, now=anyio.current_time(), delay=self._backoff)
-            self._backoff = min(_MAX_BACKOFF, self._backoff * 2)
-            return False
-        except (TransportClosedError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-            raise TransportClosedError(f"the channel closed while sending: {exc}") from exc
-        except SendError as exc:
-            self._stats.send_failures += 1
-            self._on_send_failed(conn, datagram, exc)
-            return True
-        self._backoff = self._options.rate_limit_backoff
-        self._stats.frames_sent += 1
-        self._stats.bytes_sent += len(datagram)
-        frame = decode_frame(datagram)
-        if isinstance(frame, ChatFrame):
-            self._turns.frame_sent(frame.mid, final=frame.fin, now=anyio.current_time())
-        return True
-
-    def _on_send_failed(self, conn: ProtocolConnection, datagram: bytes, exc: SendError) -> None:
-        frame = decode_frame(datagram)
-        logger.warning("frame %s not sent: %s", frame.mid, exc)
-        if isinstance(frame, ChatFrame):
-            conn.cancel_chat(frame.mid)
-            turn = self._turns.get(frame.mid)
-            if turn is not None:
-                turn.fail(exc)
-        elif frame.mid is not None and frame.mid in self._acks:
-            self._acks[frame.mid].done.set()
-
     async def _reader(self) -> None:
-        transport = self._transport
+        transport, inbound = self._transport, self._inbound
         assert transport is not None
+        assert inbound is not None
         async for event in transport.events():
-            self._on_transport_event(event)
+            inbound.on_transport_event(event)
+            self._timer_wakeup.set()  # a new chunk may move the reassembler's next deadline
         if not self._close_started:
-            await self._close_from_inside("disconnected")
+            await self._close("disconnected")
 
     async def _timer(self) -> None:
-        conn = self._conn
+        conn, inbound = self._conn, self._inbound
         assert conn is not None
+        assert inbound is not None
         margin = self._options.expiry_margin
         while True:
             wakeup = self._timer_wakeup = anyio.Event()
@@ -661,12 +542,12 @@ class AvatarSession:
             deadline = conn.next_deadline()
             if deadline is not None and deadline <= now:
                 conn.expire(now)
-                self._dispatch(conn.events_received(), sender_fallback=None)
+                inbound.dispatch(conn.events_received())
                 continue
             deadlines = [d for d in (deadline,) if d is not None]
             if self._expires_at is not None:
                 if now >= self._expires_at:
-                    await self._close_from_inside("expired")
+                    await self._close("expired")
                     return
                 announce_at = self._expires_at - margin
                 if not self._expiring_announced:
@@ -681,100 +562,6 @@ class AvatarSession:
                     await wakeup.wait()
             else:
                 await wakeup.wait()
-
-    # ------------------------------------------------------------------------------------------ event handling
-
-    def _on_transport_event(self, event: TransportEvent) -> None:
-        conn = self._conn
-        assert conn is not None
-        match event:
-            case FrameReceived(sender=sender, data=data):
-                self._stats.frames_received += 1
-                self._stats.bytes_received += len(data)
-                conn.receive_data(data, sender=sender, now=anyio.current_time())
-                self._dispatch(conn.events_received(), sender_fallback=sender)
-                self._timer_wakeup.set()
-            case PeerJoined(uid=uid):
-                if uid != self._transport_local_uid() and (self._avatar_uid is None or self._avatar_uid == uid):
-                    self._avatar_uid = uid
-                    self._fanout.publish(AvatarJoined(uid))
-                    self._avatar_joined.set()
-            case PeerLeft(uid=uid, reason=reason):
-                if uid == self._avatar_uid:
-                    self._speaking = False
-                    self._fanout.publish(AvatarLeft(uid, reason))
-            case ConnectionStateChanged(state=state, reason=reason):
-                self._fanout.publish(ConnectionChanged(state.name, reason))
-                if state is ConnectionState.FAILED and self._task_group is not None:
-                    self._task_group.start_soon(self._close_from_inside, "disconnected")
-            case TokenWillExpire():
-                logger.warning(
-                    "session %s: the channel token expires soon (AKOOL has no renewal endpoint)", self._session_id
-                )
-            case TokenExpired():
-                logger.warning("session %s: the channel token expired", self._session_id)
-            case SendFailed(code=code):
-                self._stats.send_failures += 1
-                logger.warning("session %s: a send failed later with code %d", self._session_id, code)
-            case MessagesLost(missed=missed):
-                self._stats.messages_lost += missed
-
-    def _transport_local_uid(self) -> str | None:
-        return self._transport.local_uid if self._transport is not None else None
-
-    def _dispatch(self, events: list[CodecEvent], *, sender_fallback: str | None) -> None:
-        now = anyio.current_time()
-        for event in events:
-            match event:
-                case ChatDelta(source="user", mid=mid, text=text):
-                    self._fanout.publish(UserTranscript(mid, text, final=False))
-                case ChatMessage(source="user", mid=mid, text=text):
-                    self._fanout.publish(UserTranscript(mid, text, final=True))
-                case ChatDelta(sender=sender, source=source, mid=mid, text=text):
-                    self._turns.bot_delta((sender, source, mid), text, now)
-                    self._fanout.publish(BotTextDelta(mid, text))
-                case ChatMessage(sender=sender, source=source, mid=mid, text=text):
-                    self._turns.bot_complete((sender, source, mid), now)
-                    self._fanout.publish(BotMessage(mid, text))
-                case MessageExpired(sender=sender, source=source, mid=mid, received=received, partial_text=partial):
-                    self._stats.messages_incomplete += 1
-                    self._turns.bot_incomplete((sender, source, mid), now)
-                    self._fanout.publish(MessageIncomplete(mid, source, tuple(received), partial))
-                case MessageDiscarded(mid=mid, reason=reason):
-                    self._stats.messages_incomplete += 1
-                    self._fanout.publish(FrameDropped(f"message {mid} discarded: {reason}"))
-                case CommandResult(mid=mid):
-                    pending = self._acks.get(mid) if mid is not None else None
-                    if pending is not None:
-                        pending.result = event
-                        pending.done.set()
-                    self._fanout.publish(CommandAcked(mid or "", event.cmd, event.code, event.msg))
-                case AvatarEvent(name="audio_start"):
-                    self._speaking = True
-                    self._turns.audio_start(now)
-                    self._fanout.publish(SpeakingStarted())
-                case AvatarEvent(name="audio_end"):
-                    self._speaking = False
-                    self._turns.audio_end(now)
-                    self._fanout.publish(SpeakingStopped())
-                case AvatarEvent(name=name):
-                    logger.debug("avatar event %s ignored", name)
-                case CommandReceived(cmd=cmd):
-                    logger.debug("command echo %s ignored", cmd)
-                case UnknownFrame():
-                    self._stats.unknown_frames += 1
-                case FrameRejected(error=error):
-                    self._stats.frames_rejected += 1
-                    self._fanout.publish(FrameDropped(error.reason))
-        del sender_fallback
-
-    def _turn_resolved(self, turn: Turn) -> None:
-        self._stats.turns_completed += 1
-        if turn.sent_at is not None:
-            first = turn.first_chunk_at if turn.first_chunk_at is not None else turn.audio_start_at
-            if first is not None:
-                self._stats.reply_latencies.append(first - turn.sent_at)
-                logger.debug("turn %s: first reply after %.3f s", turn.message_id, first - turn.sent_at)
 
 
 def connect(

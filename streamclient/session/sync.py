@@ -22,8 +22,9 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from streamclient.api import AsyncAkoolClient
 from streamclient.session._options import SessionOptions
-from streamclient.session._session import AvatarSession, SessionStats, connect
+from streamclient.session._session import AvatarSession, connect
 from streamclient.session.events import CommandAcked, SessionEvent
+from streamclient.session.stats import SessionStats
 from streamclient.session.turns import TurnResult
 
 __all__ = ("SyncAvatarSession", "connect_sync")

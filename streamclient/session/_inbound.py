@@ -1,0 +1,187 @@
+"""Everything that arrives: transport events and decoded frames become session events, turn progress and acks.
+
+Runs on the event loop, synchronously, from the session's reader task (and its timer, for expired messages). It
+never raises and never waits: what needs I/O (closing after a lost connection) is handed back through
+``on_connection_failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import anyio
+
+from streamclient.codec import (
+    AvatarEvent,
+    ChatDelta,
+    ChatMessage,
+    CommandReceived,
+    CommandResult,
+    FrameRejected,
+    MessageDiscarded,
+    MessageExpired,
+    ProtocolConnection,
+    UnknownFrame,
+)
+from streamclient.codec import Event as CodecEvent
+from streamclient.session._fanout import EventFanout
+from streamclient.session._turn_tracker import TurnTracker
+from streamclient.session.events import (
+    AvatarJoined,
+    AvatarLeft,
+    BotMessage,
+    BotTextDelta,
+    CommandAcked,
+    ConnectionChanged,
+    FrameDropped,
+    MessageIncomplete,
+    SpeakingStarted,
+    SpeakingStopped,
+    UserTranscript,
+)
+from streamclient.session.stats import SessionStats
+from streamclient.session.turns import Turn
+from streamclient.transport.base import (
+    ConnectionState,
+    ConnectionStateChanged,
+    FrameReceived,
+    MessagesLost,
+    PeerJoined,
+    PeerLeft,
+    SendFailed,
+    TokenExpired,
+    TokenWillExpire,
+    TransportEvent,
+)
+
+__all__ = ("Inbound", "PendingAck")
+
+logger = logging.getLogger(__name__)
+
+
+class PendingAck:
+    """A command waiting for its ack: ``done`` is set when ``result`` arrives (or the session closes)."""
+
+    __slots__ = ("cmd", "done", "result")
+
+    def __init__(self, cmd: str) -> None:
+        self.cmd = cmd
+        self.done = anyio.Event()
+        self.result: CommandResult | None = None
+
+
+class Inbound:
+    """Routes what the transport and the codec report to the application, the turns and the pending acks."""
+
+    def __init__(
+        self,
+        *,
+        conn: ProtocolConnection,
+        fanout: EventFanout,
+        stats: SessionStats,
+        local_uid: Callable[[], str | None],
+        on_connection_failed: Callable[[], None],
+        label: str,
+    ) -> None:
+        self._conn = conn
+        self._fanout = fanout
+        self._stats = stats
+        self._local_uid = local_uid
+        self._on_connection_failed = on_connection_failed
+        self._label = label
+        self.turns = TurnTracker(on_resolved=self._turn_resolved)
+        self.acks: dict[str, PendingAck] = {}
+        self.avatar_uid: str | None = None
+        self.avatar_joined = anyio.Event()
+        self.speaking = False
+
+    def on_transport_event(self, event: TransportEvent) -> None:
+        """Handle one event from the transport."""
+        match event:
+            case FrameReceived(sender=sender, data=data):
+                self._stats.frames_received += 1
+                self._stats.bytes_received += len(data)
+                self._conn.receive_data(data, sender=sender, now=anyio.current_time())
+                self.dispatch(self._conn.events_received())
+            case PeerJoined(uid=uid):
+                # The credentials name only our uid: the avatar is the first other participant.
+                if uid != self._local_uid() and self.avatar_uid in (None, uid):
+                    self.avatar_uid = uid
+                    self._fanout.publish(AvatarJoined(uid))
+                    self.avatar_joined.set()
+            case PeerLeft(uid=uid, reason=reason):
+                if uid == self.avatar_uid:
+                    self.speaking = False
+                    self._fanout.publish(AvatarLeft(uid, reason))
+            case ConnectionStateChanged(state=state, reason=reason):
+                self._fanout.publish(ConnectionChanged(state.name, reason))
+                if state is ConnectionState.FAILED:
+                    self._on_connection_failed()
+            case TokenWillExpire():
+                logger.warning(
+                    "session %s: the channel token expires soon (AKOOL has no renewal endpoint)", self._label
+                )
+            case TokenExpired():
+                logger.warning("session %s: the channel token expired", self._label)
+            case SendFailed(code=code):
+                self._stats.send_failures += 1
+                logger.warning("session %s: a send failed later with code %d", self._label, code)
+            case MessagesLost(missed=missed):
+                self._stats.messages_lost += missed
+
+    def dispatch(self, events: list[CodecEvent]) -> None:
+        """Handle what the codec decoded (or expired)."""
+        now = anyio.current_time()
+        publish = self._fanout.publish
+        for event in events:
+            match event:
+                case ChatDelta(source="user", mid=mid, text=text):
+                    publish(UserTranscript(mid, text, final=False))
+                case ChatMessage(source="user", mid=mid, text=text):
+                    publish(UserTranscript(mid, text, final=True))
+                case ChatDelta(sender=sender, source=source, mid=mid, text=text):
+                    self.turns.bot_delta((sender, source, mid), text, now)
+                    publish(BotTextDelta(mid, text))
+                case ChatMessage(sender=sender, source=source, mid=mid, text=text):
+                    self.turns.bot_complete((sender, source, mid), now)
+                    publish(BotMessage(mid, text))
+                case MessageExpired(sender=sender, source=source, mid=mid, received=received, partial_text=partial):
+                    self._stats.messages_incomplete += 1
+                    self.turns.bot_incomplete((sender, source, mid), now)
+                    publish(MessageIncomplete(mid, source, tuple(received), partial))
+                case MessageDiscarded(mid=mid, reason=reason):
+                    self._stats.messages_incomplete += 1
+                    publish(FrameDropped(f"message {mid} discarded: {reason}"))
+                case CommandResult(mid=mid):
+                    pending = self.acks.get(mid) if mid is not None else None
+                    if pending is not None:
+                        pending.result = event
+                        pending.done.set()
+                    publish(CommandAcked(mid or "", event.cmd, event.code, event.msg))
+                case AvatarEvent(name="audio_start"):
+                    self.speaking = True
+                    self.turns.audio_start(now)
+                    publish(SpeakingStarted())
+                case AvatarEvent(name="audio_end"):
+                    self.speaking = False
+                    self.turns.audio_end(now)
+                    publish(SpeakingStopped())
+                case AvatarEvent(name=name):
+                    logger.debug("avatar event %s ignored", name)
+                case CommandReceived(cmd=cmd):
+                    logger.debug("command echo %s ignored", cmd)
+                case UnknownFrame():
+                    self._stats.unknown_frames += 1
+                case FrameRejected(error=error):
+                    self._stats.frames_rejected += 1
+                    publish(FrameDropped(error.reason))
+
+    def _turn_resolved(self, turn: Turn) -> None:
+        self._stats.turns_completed += 1
+        if turn.sent_at is None:
+            return
+        first = turn.first_chunk_at if turn.first_chunk_at is not None else turn.audio_start_at
+        if first is not None:
+            self._stats.reply_latencies.append(first - turn.sent_at)
+            logger.debug("turn %s: first reply after %.3f s", turn.message_id, first - turn.sent_at)
