@@ -61,7 +61,7 @@ def parse_envelope(status: int, body: bytes, *, method: str, url: str, require_d
     """
     try:
         decoded: Any = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: hostile nesting depth
         decoded = None
         decode_failed = True
     else:

@@ -34,7 +34,7 @@ from streamclient.codec.frames import (
     decode_frame,
     encode_frame,
 )
-from streamclient.codec.pacing import Pacer, PacingLimits
+from streamclient.codec.pacing import Pacer, PacingLimits, tiled_frame_bytes
 from streamclient.codec.reassembly import DISCARD_REASONS, Reassembler, ReassemblyLimits
 
 __all__ = (
@@ -76,4 +76,5 @@ __all__ = (
     "set_action",
     "set_params",
     "split_text",
+    "tiled_frame_bytes",
 )

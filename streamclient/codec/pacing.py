@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from streamclient.errors import InvalidArgumentError
 
-__all__ = ("WINDOW_SECONDS", "Pacer", "PacingLimits")
+__all__ = ("WINDOW_SECONDS", "Pacer", "PacingLimits", "tiled_frame_bytes")
 
 #: Length of the rolling window the limits apply to.
 WINDOW_SECONDS = 1.0
@@ -52,6 +52,29 @@ class PacingLimits:
             value = getattr(self, name)
             if type(value) is not int or not 0 <= value < cap:
                 raise InvalidArgumentError(f"PacingLimits.{name} must be an integer in [0, {cap}), got {value!r}")
+
+
+def tiled_frame_bytes(limits: PacingLimits, max_frame_bytes: int) -> int:
+    """The frame budget that lets whole chat frames fill the chat share of every one-second window.
+
+    Chat may use ``bytes_per_second - priority_reserve_bytes`` bytes a second (5744 with the defaults). Frames of the
+    transport's full 1024 bytes fit only 5 times (5120 B), wasting 11% of the budget; 957-byte frames fit 6 times
+    (5742 B). Returns the largest size, at most ``max_frame_bytes``, with that property (at most the chat share itself).
+
+    Args:
+        limits: the pacing limits.
+        max_frame_bytes: the transport's (or caller's) hard cap for one frame.
+
+    Raises:
+        InvalidArgumentError: ``max_frame_bytes`` is not a positive integer.
+    """
+    if type(max_frame_bytes) is not int or max_frame_bytes < 1:
+        raise InvalidArgumentError(f"max_frame_bytes must be a positive integer, got {max_frame_bytes!r}")
+    chat_share = limits.bytes_per_second - limits.priority_reserve_bytes
+    if chat_share <= max_frame_bytes:
+        return chat_share  # a larger frame could never go out
+    frames = -(-chat_share // max_frame_bytes)  # ceil
+    return chat_share // frames
 
 
 class Pacer:

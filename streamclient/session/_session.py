@@ -29,6 +29,7 @@ from streamclient.codec import (
     Role,
     set_action,
     set_params,
+    tiled_frame_bytes,
 )
 from streamclient.errors import (
     AvatarJoinTimeoutError,
@@ -205,17 +206,17 @@ class AvatarSession:
         if self._transport is None:
             self._transport = transport_for(info)
         transport = self._transport
+        pacing = PacingLimits(
+            bytes_per_second=transport.limits.bytes_per_second,
+            messages_per_second=transport.limits.messages_per_second,
+        )
         max_frame = transport.limits.max_message_bytes
         if options.max_frame_bytes is not None:
             max_frame = min(max_frame, options.max_frame_bytes)
+        else:  # whole frames fill every paced window: 957 B at 6000 B/s instead of 5 x 1024 B (11% idle)
+            max_frame = tiled_frame_bytes(pacing, max_frame)
         self._conn = ProtocolConnection(
-            Role.CLIENT,
-            max_frame_bytes=max_frame,
-            pacing=PacingLimits(
-                bytes_per_second=transport.limits.bytes_per_second,
-                messages_per_second=transport.limits.messages_per_second,
-            ),
-            message_timeout=options.message_timeout,
+            Role.CLIENT, max_frame_bytes=max_frame, pacing=pacing, message_timeout=options.message_timeout
         )
         self._inbound = Inbound(
             conn=self._conn,

@@ -60,6 +60,11 @@ T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
+#: The websocket library's own logger for our connections. At DEBUG it logs every frame, the join message (with
+#: the channel token) included, so it is held at INFO: secrets never reach a log, whatever the root level is.
+_WIRE_LOGGER = logging.getLogger(__name__ + ".wire")
+_WIRE_LOGGER.setLevel(logging.INFO)
+
 _SEQ = struct.Struct(">I")
 _REASON_JOIN_SUCCESS = 1
 _REASON_LEAVE_CHANNEL = 5
@@ -189,7 +194,13 @@ class RoomTransport:
         try:
             with anyio.fail_after(timeout):
                 self._ws = await connect(
-                    self._url, proxy=None, compression=None, open_timeout=None, max_size=2**20, close_timeout=2
+                    self._url,
+                    proxy=None,
+                    compression=None,
+                    open_timeout=None,
+                    max_size=2**20,
+                    close_timeout=2,
+                    logger=_WIRE_LOGGER,
                 )
                 await self._ws.send(
                     json.dumps(

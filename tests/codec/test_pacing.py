@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamclient.codec import Pacer, PacingLimits
+from streamclient.codec import Pacer, PacingLimits, tiled_frame_bytes
 from streamclient.codec.pacing import WINDOW_SECONDS
 from streamclient.errors import InvalidArgumentError
 
@@ -118,3 +118,29 @@ def test_limits_are_validated(kwargs: dict[str, float]) -> None:
 def test_defaults_are_agoras() -> None:
     limits = PacingLimits()
     assert (limits.bytes_per_second, limits.messages_per_second) == (6000, 30)
+
+
+@pytest.mark.parametrize(
+    ("limits", "cap", "expected"),
+    [
+        (PacingLimits(), 1024, 957),  # 6 x 957 = 5742 <= 5744: the whole chat share of a window
+        (PacingLimits(), 960, 957),
+        (PacingLimits(), 500, 478),  # 12 x 478 = 5736
+        (PacingLimits(bytes_per_second=800, priority_reserve_bytes=0), 1024, 800),  # never more than a window
+        (PacingLimits(bytes_per_second=30 * 1024), 1024, 1015),
+    ],
+)
+def test_tiled_frame_bytes_fills_the_chat_share(limits: PacingLimits, cap: int, expected: int) -> None:
+    size = tiled_frame_bytes(limits, cap)
+    assert size == expected
+    chat_share = limits.bytes_per_second - limits.priority_reserve_bytes
+    if chat_share > cap:
+        assert size <= cap
+        frames = chat_share // size
+        assert frames * size <= chat_share
+        assert chat_share - frames * size < frames  # no room left for a larger tile
+
+
+def test_tiled_frame_bytes_rejects_a_bad_cap() -> None:
+    with pytest.raises(InvalidArgumentError):
+        tiled_frame_bytes(PacingLimits(), 0)

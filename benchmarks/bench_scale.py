@@ -1,0 +1,294 @@
+"""Scale benchmark: N concurrent sessions in one process, each exchanging a message a second.
+
+Run with ``make bench`` or ``.venv/bin/python benchmarks/bench_scale.py [--emulator 100] [--emulator-process
+100,500,1000] [--loopback 100,500,1000] [--seconds 10]``. Not part of CI's pass/fail. ``make bench`` runs the
+defaults; ``--emulator 100,500,1000`` gives the in-process ramp (a few minutes to open 1000 sessions).
+
+Three set-ups, reported separately:
+
+* **emulator**: N ``AvatarSession`` objects against the local emulator (REST over loopback HTTP, one websocket room
+  per session, a scripted avatar per session) **in the same process and on the same 2 cores**: the figures include
+  the emulator's own work (its HTTP server, rooms, avatars and fault-free relays), so they overstate the client's cost.
+* **emulator-process**: the same, with the emulator in a separate process (its own core): the client's figures
+  without the emulator's work on the client's event loop.
+* **loopback**: the client side alone: N sessions over in-memory loopback pairs, each with a minimal echo peer (one
+  reply chat frame per message, one ack per command) instead of the emulator.
+
+Each session says a ~40-character message once a second (random phase) and awaits the reply. Measured over a window
+of ``--seconds`` after every session is open: event-loop lag (a ticker sleeping 10 ms, recording its oversleep;
+p50/p99/max), CPU (``time.process_time`` / wall time, in cores), turns completed per second, failed turns, and memory
+per session (Python heap growth traced by ``tracemalloc`` while the sessions open, divided by N; tracing is off
+during the lag window; RSS growth is printed too but is blurred by allocator reuse across runs; the emulator
+set-up's figure includes the emulator's per-session state).
+Targets (issue 7): lag p99 under 20 ms at 1000 sessions; under 100 KB per session excluding the SDK.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+
+import anyio
+from _common import FakeClient, percentile, print_table, rss_bytes
+
+from streamclient.api import AsyncAkoolClient
+from streamclient.codec import ChatFrame, ChatMessage, CommandReceived, ProtocolConnection, Role, encode_frame, new_mid
+from streamclient.emulator import Emulator, EmulatorConfig
+from streamclient.errors import StreamClientError
+from streamclient.session import AvatarSession, SessionOptions, connect
+from streamclient.transport.base import FrameReceived, JoinParams
+from streamclient.transport.loopback import LoopbackTransport
+
+AVATAR_ID = "dvp_Tristan_cloth2_1080P"
+OPTIONS = SessionOptions(avatar_join_timeout=60, reply_timeout=20, close_timeout=20, join_timeout=60)
+TICK = 0.01
+
+
+@dataclass
+class Counters:
+    """Shared counters of one run."""
+
+    opened: int = 0
+    turns: int = 0
+    failures: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def echo_peer(
+    transport: LoopbackTransport, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """A minimal avatar: replies to each complete chat with one bot frame, acks commands."""
+    conn = ProtocolConnection(Role.AVATAR)
+    await transport.join(JoinParams(app_id="app", channel="channel", uid="avatar-7", token="t"))
+    task_status.started()
+    async for event in transport.events():
+        if not isinstance(event, FrameReceived):
+            continue
+        conn.receive_data(event.data, sender=event.sender, now=anyio.current_time())
+        for ev in conn.events_received():
+            if isinstance(ev, ChatMessage):
+                reply = ChatFrame(mid=new_mid(), idx=0, fin=True, text=ev.text, source="bot")
+                await transport.send(encode_frame(reply))
+            elif isinstance(ev, CommandReceived) and ev.mid is not None:
+                conn.send_ack(ev.mid, ev.cmd)
+                for datagram in conn.data_to_send(anyio.current_time()):
+                    await transport.send(datagram)
+
+
+async def talk(session: AvatarSession, counters: Counters, stop: anyio.Event, rng: random.Random) -> None:
+    """Say a message a second until ``stop``."""
+    await anyio.sleep(rng.random())
+    n = 0
+    while not stop.is_set():
+        started = anyio.current_time()
+        try:
+            await session.say(f"message {n} from a session under load, hello")
+            counters.turns += 1
+        except StreamClientError as exc:
+            counters.failures += 1
+            counters.errors.append(type(exc).__name__)
+        n += 1
+        with anyio.move_on_after(max(0.0, 1.0 - (anyio.current_time() - started))):
+            await stop.wait()
+
+
+async def measure(
+    n: int,
+    open_one: Callable[[int], AbstractAsyncContextManager[AvatarSession]],
+    seconds: float,
+) -> dict[str, float]:
+    """Open ``n`` sessions with ``open_one``, exchange messages for ``seconds``, return the figures."""
+    counters = Counters()
+    stop = anyio.Event()
+    all_open = anyio.Event()
+    gc.collect()
+    rss_before = rss_bytes()
+    tracemalloc.start()
+    traced_before, _ = tracemalloc.get_traced_memory()
+    lags: list[float] = []
+    rng = random.Random(n)
+
+    async def one(i: int) -> None:
+        try:
+            async with open_one(i) as session:
+                counters.opened += 1
+                if counters.opened == n:
+                    all_open.set()
+                await all_open.wait()
+                await talk(session, counters, stop, rng)
+        except StreamClientError as exc:
+            counters.errors.append(f"open: {type(exc).__name__}: {exc}")
+            counters.opened += 1
+            if counters.opened == n:
+                all_open.set()
+
+    async def ticker() -> None:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            await anyio.sleep(TICK)
+            lags.append(time.perf_counter() - t0 - TICK)
+
+    t_open = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for i in range(n):
+            tg.start_soon(one, i)
+            if i % 50 == 49:
+                await anyio.lowlevel.checkpoint()
+        with anyio.fail_after(600):
+            await all_open.wait()
+        open_seconds = time.perf_counter() - t_open
+        gc.collect()
+        traced_open, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()  # not during the lag window
+        rss_open = rss_bytes()
+        turns0 = counters.turns
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        tg.start_soon(ticker)
+        await anyio.sleep(seconds)
+        cpu = time.process_time() - cpu0
+        wall = time.perf_counter() - wall0
+        turns = counters.turns - turns0
+        stop.set()
+    ms = [x * 1000 for x in lags]
+    if counters.errors:
+        print(f"  ({n} sessions: {len(counters.errors)} errors, first: {counters.errors[0]})")
+    return {
+        "open_s": open_seconds,
+        "lag_p50": percentile(ms, 50),
+        "lag_p99": percentile(ms, 99),
+        "lag_max": max(ms),
+        "cpu": cpu / wall,
+        "turns_per_s": turns / wall,
+        "failures": float(counters.failures + len(counters.errors)),
+        "kb_per_session": (traced_open - traced_before) / n / 1024,
+        "rss_kb_per_session": (rss_open - rss_before) / n / 1024,
+    }
+
+
+async def run_loopback(n: int, seconds: float) -> dict[str, float]:
+    """N sessions over loopback pairs with echo peers (the client side alone)."""
+    async with anyio.create_task_group() as peers:
+        client = FakeClient().typed()
+
+        def open_one(_i: int) -> AbstractAsyncContextManager[AvatarSession]:
+            ours, theirs = LoopbackTransport.pair()
+            peers.start_soon(echo_peer, theirs)
+            return connect(client, avatar_id=AVATAR_ID, transport=ours, options=OPTIONS)
+
+        result = await measure(n, open_one, seconds)
+        peers.cancel_scope.cancel()
+    return result
+
+
+async def run_emulator(n: int, seconds: float) -> dict[str, float]:
+    """N sessions against the in-process emulator."""
+    config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=4000.0)
+    async with (
+        Emulator(config) as emu,
+        AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url, timeout=120) as client,
+    ):
+
+        def open_one(_i: int) -> AbstractAsyncContextManager[AvatarSession]:
+            return connect(client, avatar_id=AVATAR_ID, options=OPTIONS, mode_type=1, duration=3600)
+
+        result = await measure(n, open_one, seconds)
+        await emu.wait_until(lambda: emu.open_session_count() == 0, timeout=60)
+    return result
+
+
+async def run_emulator_process(n: int, seconds: float) -> dict[str, float]:
+    """N sessions in this process against an emulator running in a separate process (its own core)."""
+    command = [
+        sys.executable, "-c", "from streamclient.cli import main; main()", "emulator",
+        "--port", "0", "--api-key", "bench-key", "--join-delay", "0.05", "--speech-cps", "4000",
+    ]  # fmt: skip
+    process = await anyio.open_process(command, stderr=subprocess.DEVNULL)
+    try:
+        assert process.stdout is not None
+        base_url = ""
+        buffer = b""
+        with anyio.fail_after(30):
+            async for chunk in process.stdout:
+                buffer += chunk
+                found = re.search(rb"base URL: (http://\S+)", buffer)
+                if found:
+                    base_url = found.group(1).decode()
+                    break
+        async with AsyncAkoolClient(api_key="bench-key", base_url=base_url, timeout=120) as client:
+
+            def open_one(_i: int) -> AbstractAsyncContextManager[AvatarSession]:
+                return connect(client, avatar_id=AVATAR_ID, options=OPTIONS, mode_type=1, duration=3600)
+
+            result = await measure(n, open_one, seconds)
+            # Every session left its `async with` inside measure(), so the emulator must have none open.
+            still_open = sum([(await client.sessions.list(status=s, size=1)).count for s in (1, 2)])
+            if still_open:
+                print(f"  ({n} sessions: {still_open} still open in the emulator!)")
+        return result
+    finally:
+        process.send_signal(signal.SIGINT)
+        with anyio.move_on_after(10):
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+        await process.aclose()
+
+
+def _counts(value: str) -> list[int]:
+    return [int(x) for x in value.split(",") if x]
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    """Run every configuration and print the table."""
+    rows: list[tuple[str, str, str]] = []
+    plans: list[tuple[str, int, Callable[[int, float], Awaitable[dict[str, float]]]]] = [
+        *(("loopback", n, run_loopback) for n in _counts(args.loopback)),
+        *(("emulator", n, run_emulator) for n in _counts(args.emulator)),
+        *(("emulator-process", n, run_emulator_process) for n in _counts(args.emulator_process)),
+    ]
+    for kind, n, runner in plans:
+        r = await runner(n, args.seconds)
+        target = "target < 20 ms" if n >= 1000 else ""
+        rows.append((f"{kind} {n}: opened in", f"{r['open_s']:.1f} s", ""))
+        rows.append(
+            (
+                f"{kind} {n}: loop lag p50 / p99 / max",
+                f"{r['lag_p50']:.1f} / {r['lag_p99']:.1f} / {r['lag_max']:.0f} ms",
+                target,
+            )
+        )
+        rows.append(
+            (f"{kind} {n}: CPU", f"{r['cpu']:.2f} cores", f"{r['turns_per_s']:.0f} turns/s, {r['failures']:.0f} failed")
+        )
+        note = "target < 100 KB" + (" (includes the emulator's per-session state)" if kind == "emulator" else "")
+        rows.append((f"{kind} {n}: memory per session (tracemalloc / N)", f"{r['kb_per_session']:.1f} KB", note))
+        rows.append(
+            (
+                f"{kind} {n}: RSS growth / N",
+                f"{r['rss_kb_per_session']:.1f} KB",
+                "(allocator reuse across runs: indicative)",
+            )
+        )
+    print(f"{args.seconds:g} s per run; a message a second per session; 'emulator' shares the client's process")
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--emulator", default="100", help="session counts against an in-process emulator")
+    parser.add_argument("--loopback", default="100,500,1000", help="session counts over loopback (client alone)")
+    parser.add_argument(
+        "--emulator-process", default="100,500,1000", help="session counts against an emulator in another process"
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="measurement window per run")
+    anyio.run(main_async, parser.parse_args())
