@@ -170,8 +170,9 @@ def _route(state: EmulatorState, path: str, method: str, handler: Handler, *, au
     async def endpoint(request: Request) -> Response:
         state.requests.append((request.method, request.url.path))
         faults = state.take_faults(request.url.path)
+        await request.body()  # read (and cache) it now: a client that gives up during a delay is no error here
         for fault in faults:
-            if fault.delay:
+            if fault.delay and not fault.delay_after:
                 await anyio.sleep(fault.delay)
         for fault in faults:
             if fault.code is None and fault.http_status is None:
@@ -187,6 +188,9 @@ def _route(state: EmulatorState, path: str, method: str, handler: Handler, *, au
         except EmulatorApiError as exc:
             logger.debug("emulator: %s %s -> code %d", request.method, request.url.path, exc.code)
             return _envelope(exc.code, exc.msg, status=exc.http_status)
+        for fault in faults:
+            if fault.delay and fault.delay_after:
+                await anyio.sleep(fault.delay)
         if handler is _get_token:
             return JSONResponse({"code": 1000, "msg": "OK", **data})  # token at the top level (§1.2)
         return _envelope(1000, "OK", data)

@@ -136,6 +136,8 @@ class RestFault:
     http_status: int | None = None
     retry_after: float | None = None
     delay: float = 0.0
+    #: delay the answer after the request was handled (the work is done, the reply is late) instead of before
+    delay_after: bool = False
 
 
 @dataclass
@@ -227,9 +229,17 @@ class EmulatorState:
             raise ValueError("fail_next needs a code or an http_status")
         self._faults.append(RestFault(path_suffix, times, code, http_status, retry_after))
 
-    def delay_next(self, path_suffix: str, seconds: float, *, times: int = 1) -> None:
-        """Delay the next ``times`` requests to a path ending in ``path_suffix`` by ``seconds`` before answering."""
-        self._faults.append(RestFault(path_suffix, times, delay=seconds))
+    def delay_next(self, path_suffix: str, seconds: float, *, times: int = 1, after: bool = False) -> None:
+        """Delay the next ``times`` requests to a path ending in ``path_suffix`` by ``seconds``.
+
+        Args:
+            path_suffix: e.g. ``"session/create"``.
+            seconds: how long.
+            times: how many requests.
+            after: handle the request first and delay only the answer (for example: the session is created, but
+                the client times out before it learns the id).
+        """
+        self._faults.append(RestFault(path_suffix, times, delay=seconds, delay_after=after))
 
     def take_faults(self, path: str) -> list[RestFault]:
         """Consume and return the faults that apply to one request to ``path`` (used by ``rest.py``)."""

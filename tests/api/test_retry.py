@@ -202,3 +202,20 @@ async def test_create_is_sent_once_against_the_loopback_server(emulator: object)
         page = await client.sessions.list()
     assert page.count == 0
     assert [p for _, p in emulator.state.requests].count("/api/open/v4/liveAvatar/session/list") == 3
+
+
+async def test_a_create_answered_too_late_is_not_retried_and_the_session_exists(emulator: object) -> None:
+    """The known limit of create: a timed-out create may have created a session the client cannot name.
+
+    AKOOL documents no idempotency key, so the client must not retry (a retry bills a second session); the session
+    the server made stays open until its ``duration`` runs out. This test pins that behaviour down.
+    """
+    from .conftest import Emulator
+
+    assert isinstance(emulator, Emulator)
+    emulator.state.delay_next("session/create", 2.0, after=True)
+    async with emulator.client(timeout=0.3, retry=RetryPolicy(initial_delay=0)) as client:
+        with pytest.raises(APITimeoutError):
+            await client.sessions.create("dvp_Tristan_cloth2_1080P", duration=60)
+    assert [p for _, p in emulator.state.requests].count("/api/open/v4/liveAvatar/session/create") == 1
+    assert len(emulator.state.open_sessions()) == 1
