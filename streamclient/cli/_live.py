@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import os
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -45,6 +48,7 @@ __all__ = (
     "event_to_json",
     "open_target",
     "started",
+    "stdin_lines",
     "use_real_service",
 )
 
@@ -103,6 +107,28 @@ async def started(console: Console, session: AvatarSession) -> AsyncIterator[Ava
         with console.status("creating the session, joining the channel, waiting for the avatar..."):
             await stack.enter_async_context(session)
         yield session
+
+
+async def stdin_lines() -> AsyncIterator[str]:
+    """Lines typed on standard input, read by a daemon thread so that Ctrl-C never waits for a pending read.
+
+    (A worker thread blocked in ``readline`` would keep the interpreter from exiting until more input came.)
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        try:
+            for line in iter(sys.stdin.readline, ""):
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        except (OSError, ValueError):  # stdin closed under us
+            pass
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening any more
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=read, name="streamclient-stdin", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line
 
 
 def event_to_json(event: SessionEvent, **extra: Any) -> str:

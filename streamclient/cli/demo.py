@@ -6,7 +6,6 @@ installed) they talk to the real service. Ctrl-C closes the session cleanly (see
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import anyio
@@ -14,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streamclient.cli._live import DEFAULT_AVATAR_ID, EventPrinter, Target, open_target, started
+from streamclient.cli._live import DEFAULT_AVATAR_ID, EventPrinter, Target, open_target, started, stdin_lines
 from streamclient.cli._runner import run_async
 from streamclient.errors import InvalidArgumentError, StreamClientError
 from streamclient.session import AvatarSession, SessionOptions, TurnResult, connect
@@ -122,10 +121,16 @@ async def _chat(*, emulator: bool | None, avatar_id: str, mode: int, speech_cps:
                 tg.start_soon(printer.follow, events)  # ends by itself when the session closes
                 async with started(console, session):
                     printer.note(f"[green]✓[/] session {session.session_id} ready; type a line")
-                    while not session.closed:
-                        line = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
-                        if not line or not await _chat_line(printer, session, line.strip()):
-                            break
+                    with anyio.CancelScope() as reading:
+
+                        async def stop_reading_when_closed() -> None:
+                            await session.wait_closed()  # expiry or a lost channel ends the chat too
+                            reading.cancel()
+
+                        tg.start_soon(stop_reading_when_closed)
+                        async for line in stdin_lines():
+                            if not await _chat_line(printer, session, line.strip()):
+                                break
         finally:
             if session.session_id is not None:
                 console.print(f"session {session.session_id} ended ({session.close_reason})")

@@ -171,9 +171,14 @@ def _route(state: EmulatorState, path: str, method: str, handler: Handler, *, au
         state.requests.append((request.method, request.url.path))
         faults = state.take_faults(request.url.path)
         await request.body()  # read (and cache) it now: a client that gives up during a delay is no error here
+        delayed = False
         for fault in faults:
             if fault.delay and not fault.delay_after:
                 await anyio.sleep(fault.delay)
+                delayed = True
+        if delayed and await request.is_disconnected():
+            # The client gave up while the request waited: like a request that never reached the service.
+            return PlainTextResponse("client went away", status_code=499)
         for fault in faults:
             if fault.code is None and fault.http_status is None:
                 continue

@@ -80,7 +80,13 @@ def test_ctrl_c_in_chat_closes_the_session_and_exits_130() -> None:
     ) as proc:
         assert proc.stdout is not None
         assert proc.stderr is not None
+        assert proc.stdin is not None
         while "ready; type a line" not in proc.stdout.readline():  # wait until the session is up (no sleeping)
+            assert proc.poll() is None, proc.stderr.read()
+        proc.stdin.write("hello\n")
+        proc.stdin.flush()
+        # Once the reply shows, chat is back waiting for input: Ctrl-C must not wait for that read.
+        while "You said: hello" not in proc.stdout.readline():
             assert proc.poll() is None, proc.stderr.read()
         proc.send_signal(signal.SIGINT)
         out = proc.stdout.read()  # until the process closes it
