@@ -27,7 +27,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=
+	$(BIN)/coverage report --include='streamclient/codec/*' --fail-under=100
+	$(BIN)/coverage report --fail-under=85
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

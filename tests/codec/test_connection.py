@@ -333,3 +333,19 @@ def test_strict_mode_raises_instead_of_reporting() -> None:
         client.receive_data(b"[]", sender="a", now=0)
     assert info.value.reason == "not_object"
     assert client.events_received() == []
+
+
+def test_data_to_send_with_a_limit_takes_one_at_a_time_so_an_interrupt_can_cut_in() -> None:
+    client = ProtocolConnection(Role.CLIENT)
+    mid = client.send_chat(LONG)
+    (first,) = client.data_to_send(0.0, limit=1)
+    chunk = decode_frame(first)
+    assert isinstance(chunk, ChatFrame)
+    assert (chunk.mid, chunk.idx, chunk.fin) == (mid, 0, False)
+    assert client.send_delay(0.0) == 0.0  # more frames fit in this window, but only one was taken
+    client.send_interrupt()
+    assert client.last_interrupted is not None
+    assert client.last_interrupted.mid == mid
+    (second,) = client.data_to_send(0.0, limit=1)
+    assert isinstance(decode_frame(second), CommandFrame)  # the interrupt, not the next chunk
+    assert client.data_to_send(0.0, limit=1) == []

@@ -200,3 +200,20 @@ async def test_lost_chunks_are_reported_and_nothing_hangs() -> None:
     assert len({e.message_id for e in outcomes}) == len(texts), "a message was reported twice"
     assert all(text in texts for text in complete)
     assert any(isinstance(e, MessageIncomplete) for e in outcomes), "30% loss must leave some reply incomplete"
+
+
+async def test_rate_limit_errors_slow_the_sender_and_nothing_is_lost() -> None:
+    # A room far stricter than the pacer's defaults: the room refuses sends (-12 / -115, as Agora does) and the
+    # session backs off and resends until the whole text got through.
+    strict = {"room_messages_per_second": 4, "room_bytes_per_second": 2500, "reply_chunk_chars": 900}
+    async with emulator(**strict) as (emu, client):
+        async with connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=OPTIONS) as session:
+            text = "rate limits must slow us down and never lose a chunk, " * 60  # ~3 KB: several frames
+            result = await session.say(text)
+            assert session.session_id is not None
+            room = emu.room_for(session.session_id)
+            assert room is not None
+            refused = sum(room.rejected.values())  # both directions: the avatar is held to the same limits
+    assert result.reply == text
+    assert session.stats.send_retries > 0
+    assert refused >= session.stats.send_retries

@@ -9,12 +9,14 @@ from contextlib import asynccontextmanager
 import anyio
 import pytest
 
+from streamclient.codec import ChatFrame, decode_frame
 from streamclient.errors import (
     APIConnectionError,
     AvatarJoinTimeoutError,
     CommandError,
     CommandTimeoutError,
     LocalProtocolError,
+    SendError,
     SessionClosedError,
 )
 from streamclient.session import (
@@ -31,6 +33,7 @@ from streamclient.session import (
     SpeakingStopped,
     connect,
 )
+from streamclient.transport import JoinParams, TransportEvent, TransportLimits
 from streamclient.transport.loopback import LoopbackFaults, LoopbackTransport
 from tests.session.harness import TOKEN, FakeClient, ScriptedAvatar
 
@@ -298,3 +301,56 @@ async def test_secrets_stay_out_of_repr_and_logs(caplog: pytest.LogCaptureFixtur
         assert TOKEN not in repr(session)
         assert TOKEN not in repr(session.info)
     assert TOKEN not in caplog.text
+
+
+class RefusingTransport:
+    """Wraps a loopback end; refuses the chat frames of chosen messages with a non-rate SDK error (Agora's -2)."""
+
+    def __init__(self, inner: LoopbackTransport, refuse_mids: list[str]) -> None:
+        self.inner = inner
+        self.refuse_mids = refuse_mids
+
+    @property
+    def limits(self) -> TransportLimits:
+        return self.inner.limits
+
+    @property
+    def local_uid(self) -> str | None:
+        return self.inner.local_uid
+
+    async def join(self, params: JoinParams, *, timeout: float = 15.0) -> None:
+        await self.inner.join(params, timeout=timeout)
+
+    async def send(self, data: bytes, *, timeout: float = 5.0) -> None:
+        frame = decode_frame(data)
+        if isinstance(frame, ChatFrame) and frame.mid in self.refuse_mids:
+            raise SendError("refused by the SDK", code=-2)
+        await self.inner.send(data, timeout=timeout)
+
+    def events(self) -> AsyncIterator[TransportEvent]:
+        return self.inner.events()
+
+    async def renew_token(self, token: str, *, timeout: float = 5.0) -> None:
+        await self.inner.renew_token(token, timeout=timeout)
+
+    async def leave(self, *, timeout: float = 5.0) -> None:
+        await self.inner.leave(timeout=timeout)
+
+
+async def test_a_refused_frame_fails_its_turn_and_the_session_goes_on() -> None:
+    client = FakeClient()
+    ours, theirs = LoopbackTransport.pair()
+    refuse: list[str] = []
+    transport = RefusingTransport(ours, refuse)
+    avatar = ScriptedAvatar(theirs)
+    async with anyio.create_task_group() as tg:
+        await tg.start(avatar.run)
+        async with connect(client.typed(), avatar_id="a1", transport=transport, options=FAST) as session:
+            doomed = session.say("this one is refused")
+            refuse.append(doomed.message_id)
+            with pytest.raises(SendError):
+                await doomed
+            assert (await session.say("this one gets through")).reply == "this one gets through"
+            assert session.stats.send_failures == 1
+        tg.cancel_scope.cancel()
+    assert avatar.received == ["this one gets through"]
