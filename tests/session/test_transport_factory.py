@@ -1,0 +1,49 @@
+"""The session picks its transport from the credentials the API returned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streamclient.api.models import Session
+from streamclient.errors import ConfigurationError
+from streamclient.session._transport_factory import join_params_for, transport_for
+from streamclient.transport.agora import AgoraTransport
+from streamclient.transport.room import RoomTransport
+
+AGORA = {"agora_uid": 100, "agora_app_id": "app", "agora_channel": "chan", "agora_token": "SECRET-token"}
+
+
+def session(stream_type: str, credentials: dict[str, Any]) -> Session:
+    return Session.model_validate({"_id": "s1", "status": 1, "stream_type": stream_type, "credentials": credentials})
+
+
+def test_agora_credentials_get_the_agora_adapter_without_loading_the_sdk() -> None:
+    info = session("agora", AGORA)
+    assert isinstance(transport_for(info), AgoraTransport)  # the SDK loads at join, not here
+    params = join_params_for(info)
+    assert (params.app_id, params.channel, params.uid, params.token) == ("app", "chan", "100", "SECRET-token")
+    assert "SECRET" not in repr(params)
+
+
+def test_emulator_credentials_get_the_room_transport() -> None:
+    info = session("agora", {**AGORA, "emulator_room_url": "ws://127.0.0.1:1/room"})
+    assert isinstance(transport_for(info), RoomTransport)
+
+
+@pytest.mark.parametrize(
+    ("stream_type", "credentials"),
+    [
+        ("livekit", {"livekit_url": "wss://x", "livekit_token": "t"}),
+        ("trtc", {"trtc_app_id": 1, "trtc_room_id": "r", "trtc_user_id": "u", "trtc_user_sig": "s"}),
+    ],
+)
+def test_other_stream_types_are_a_clear_configuration_error(stream_type: str, credentials: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError, match="pass transport="):
+        transport_for(session(stream_type, credentials))
+
+
+def test_a_session_without_credentials_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError):
+        join_params_for(Session.model_validate({"_id": "s1", "status": 1}))
