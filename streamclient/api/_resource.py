@@ -5,16 +5,40 @@ A reference to ``HttpCore``, and model parsing that lets no raw pydantic error e
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from streamclient.api._envelope import response_error
 from streamclient.api._http import HttpCore
 
-__all__ = ("Resource",)
+__all__ = ("Resource", "iterate_pages")
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class _Page(Protocol[T_co]):
+    @property
+    def items(self) -> Sequence[T_co]: ...
+
+    @property
+    def count(self) -> int: ...
+
+
+async def iterate_pages(fetch: Callable[[int], Awaitable[_Page[T]]], *, size: int) -> AsyncIterator[T]:
+    """Every item of every page ``fetch(page)`` returns, from page 1 until a short or empty page or ``count``."""
+    page, seen = 1, 0
+    while True:
+        result = await fetch(page)
+        for item in result.items:
+            yield item
+        seen += len(result.items)
+        if not result.items or len(result.items) < size or seen >= result.count:
+            return
+        page += 1
 
 
 class Resource:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from streamclient.api._resource import Resource
+from streamclient.api._resource import Resource, iterate_pages
 from streamclient.api._validate import UPLOAD_AVATAR_ID, require_choice, require_id, require_int, require_text
 from streamclient.api.models import Avatar, AvatarPage, SessionStatus
 from streamclient.errors import APITimeoutError, InvalidArgumentError
@@ -63,15 +63,8 @@ class Avatars(Resource):
             InvalidArgumentError: a bad argument.
             APIError: a page could not be fetched.
         """
-        page, seen = 1, 0
-        while True:
-            result = await self.list(platform=platform, page=page, size=size)
-            for item in result.items:
-                yield item
-            seen += len(result.items)
-            if not result.items or len(result.items) < size or seen >= result.count:
-                return
-            page += 1
+        async for item in iterate_pages(lambda page: self.list(platform=platform, page=page, size=size), size=size):
+            yield item
 
     async def get(self, avatar_id: str) -> Avatar:
         """Fetch one avatar (catalogue or uploaded).

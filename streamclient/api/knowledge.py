@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from streamclient.api._resource import Resource
+from streamclient.api._resource import Resource, iterate_pages
 from streamclient.api._validate import require_id, require_int, require_text
 from streamclient.api.models import KnowledgeBase, KnowledgeBasePage
 from streamclient.errors import InvalidArgumentError
@@ -80,15 +80,8 @@ class Knowledge(Resource):
             InvalidArgumentError: a bad argument.
             APIError: a page could not be fetched.
         """
-        page, seen = 1, 0
-        while True:
-            result = await self.list(page=page, size=size, name=name)
-            for item in result.items:
-                yield item
-            seen += len(result.items)
-            if not result.items or len(result.items) < size or seen >= result.count:
-                return
-            page += 1
+        async for item in iterate_pages(lambda page: self.list(page=page, size=size, name=name), size=size):
+            yield item
 
     async def create(
         self,

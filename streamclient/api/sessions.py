@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from streamclient.api._resource import Resource
+from streamclient.api._resource import Resource, iterate_pages
 from streamclient.api._validate import require_choice, require_id, require_int, require_text
 from streamclient.api.models import Session, SessionPage, SessionStatus
 from streamclient.api.params import VoiceParams
@@ -207,15 +207,8 @@ class Sessions(Resource):
             InvalidArgumentError: a bad filter or size.
             APIError: a page could not be fetched.
         """
-        page, seen = 1, 0
-        while True:
-            result = await self.list(status=status, page=page, size=size)
-            for item in result.items:
-                yield item
-            seen += len(result.items)
-            if not result.items or len(result.items) < size or seen >= result.count:
-                return
-            page += 1
+        async for item in iterate_pages(lambda page: self.list(status=status, page=page, size=size), size=size):
+            yield item
 
     async def close(self, session_id: str) -> None:
         """Close a session: stops billing (always call it, e.g. in a ``finally``).
