@@ -145,12 +145,20 @@ class EventPrinter:
         self.json_lines = json_lines
         self.show_deltas = show_deltas
         self._midline = False
+        self._events: EventSubscription | None = None
 
     def _line(self, markup: str) -> None:
         if self._midline:
             self.console.print()
             self._midline = False
         self.console.print(markup)
+
+    async def caught_up(self) -> None:
+        """Let :meth:`follow` print what has already happened (so a note lands after it, not in the middle)."""
+        for _ in range(1000):
+            if self._events is None or not self._events.buffered:
+                return
+            await anyio.lowlevel.checkpoint()
 
     def note(self, markup: str) -> None:
         """Print a line of the command's own (not an event), starting a new line if needed."""
@@ -203,6 +211,7 @@ class EventPrinter:
 
     async def follow(self, events: EventSubscription) -> None:
         """Print every event from ``events`` (a ``session.events()`` subscription) until the session closes."""
+        self._events = events
         async for event in events:
             self.handle(event)
             await anyio.lowlevel.checkpoint()

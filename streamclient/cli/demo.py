@@ -48,19 +48,20 @@ AvatarOption = Annotated[str, typer.Option("--avatar-id", help="The streaming av
 
 
 def _summary(console: Console, target: Target, session: AvatarSession, turns: list[tuple[str, TurnResult]]) -> None:
-    table = Table(title="summary", show_header=True, header_style="bold")
-    table.add_column("turn")
-    table.add_column("reply chars", justify="right")
-    table.add_column("interrupted")
-    table.add_column("send (s)", justify="right")
-    table.add_column("first chunk (s)", justify="right")
-    table.add_column("speaking (s)", justify="right")
+    table = Table(title="summary (seconds)", show_header=True, header_style="bold")
+    table.add_column("turn", no_wrap=True)
+    table.add_column("reply", justify="right")
+    table.add_column("cut")
+    table.add_column("sending", justify="right")
+    table.add_column("1st chunk", justify="right")
+    table.add_column("speaking", justify="right")
     for label, result in turns:
         t = result.timings
         send = f"{t.sent - t.queued:.2f}" if t.sent is not None else "-"
         latency = f"{t.latency:.3f}" if t.latency is not None else "-"
         speaking = f"{t.audio_end - t.audio_start:.2f}" if t.audio_end and t.audio_start else "-"
-        table.add_row(label, str(len(result.reply)), "yes" if result.interrupted else "no", send, latency, speaking)
+        reply = f"{len(result.reply)} chars"
+        table.add_row(label, reply, "yes" if result.interrupted else "no", send, latency, speaking)
     console.print(table)
     s = session.stats
     console.print(
@@ -93,16 +94,18 @@ async def _demo(*, emulator: bool | None, avatar_id: str, speech_cps: float) -> 
                 )
                 printer.note(f"[bold green]you >[/] {DEMO_TEXT[:100]}… [dim]({len(DEMO_TEXT)} chars)[/]")
                 turns.append(("1: retell", await session.say(DEMO_TEXT)))
+                await printer.caught_up()
                 printer.note("[bold yellow]» set-params language=es[/]")
                 await session.set_params(language="es")
+                await printer.caught_up()
                 printer.note(f"[bold green]you >[/] {SECOND_TEXT[:100]}… [dim]({len(SECOND_TEXT)} chars)[/]")
                 second = session.say(SECOND_TEXT)
                 await second.wait_reply_started()
-                # Let the avatar get a few words out before cutting it off (presentation only).
-                await anyio.sleep(1.0)
+                # Let the avatar say about a third of it before cutting it off (presentation only).
+                await anyio.sleep(min(1.0, len(SECOND_TEXT) / speech_cps / 3))
                 printer.note("[bold yellow]» interrupt[/]")
                 await session.interrupt()
-                turns.append(("2: interrupted", await second))
+                turns.append(("2: interrupt", await second))
         console.print(
             f"[green]✓[/] session closed ({session.close_reason}) after {anyio.current_time() - t_start:.1f} s"
         )

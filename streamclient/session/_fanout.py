@@ -94,6 +94,11 @@ class EventSubscription:
         self._fanout = fanout
         self._subscriber = subscriber
 
+    @property
+    def buffered(self) -> int:
+        """Events waiting for this consumer."""
+        return len(self._subscriber.buffer) + (1 if self._subscriber.dropped else 0)
+
     def __aiter__(self) -> EventSubscription:
         return self
 
