@@ -12,7 +12,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Literal, TypeVar, overload
 
 import anyio
 import typer
@@ -58,8 +58,21 @@ def _our_error(exc: BaseException) -> StreamClientError | None:
     return None
 
 
-def run_async(main: Callable[[], Awaitable[T]]) -> T:
+@overload
+def run_async(main: Callable[[], Awaitable[T]]) -> T: ...
+
+
+@overload
+def run_async(main: Callable[[], Awaitable[T]], *, stop_on_ctrl_c: Literal[True]) -> T | None: ...
+
+
+def run_async(main: Callable[[], Awaitable[T]], *, stop_on_ctrl_c: bool = False) -> T | None:
     """Run ``main`` on asyncio; turn Ctrl-C into cancellation and our errors into one line on stderr.
+
+    Args:
+        main: the command's coroutine function.
+        stop_on_ctrl_c: Ctrl-C is how this command normally stops (a server): return ``None`` instead of exiting
+            with 130.
 
     Raises:
         typer.Exit: with the exit code from :data:`EXIT_CODES` on error or Ctrl-C.
@@ -96,6 +109,8 @@ def run_async(main: Callable[[], Awaitable[T]]) -> T:
         sys.stderr.write(f"error: {error}\n")
         raise typer.Exit(_exit_code(error)) from None
     if interrupted:
+        if stop_on_ctrl_c:
+            return None
         sys.stderr.write("interrupted: the session was closed\n")
         raise typer.Exit(EXIT_CODES["interrupted"])
-    return outcome  # type: ignore[return-value]  # None only when interrupted, handled above
+    return outcome

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 import anyio
 import typer
 
+from streamclient.cli._runner import run_async
+
 if TYPE_CHECKING:
     from streamclient.emulator import EmulatorConfig
 
@@ -64,8 +66,7 @@ def emulator(
         faults_to_avatar=faults,
     )
     try:
-        anyio.run(_run, config)
-    except KeyboardInterrupt:
+        run_async(lambda: _run(config), stop_on_ctrl_c=True)  # Ctrl-C cancels the server cleanly
         typer.echo("emulator stopped")
     except OSError as exc:
         typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
