@@ -354,3 +354,12 @@ async def test_a_refused_frame_fails_its_turn_and_the_session_goes_on() -> None:
             assert session.stats.send_failures == 1
         tg.cancel_scope.cancel()
     assert avatar.received == ["this one gets through"]
+
+
+async def test_an_avatar_without_audio_events_resolves_turns_on_the_complete_reply() -> None:
+    async with avatar_session(audio_events=False) as (session, _, _):
+        first = await session.say("no audio events here")
+        second = await session.say("nor here")
+    assert (first.reply, second.reply) == ("no audio events here", "nor here")
+    assert first.timings.audio_start is None
+    assert first.timings.first_chunk is not None
