@@ -17,6 +17,7 @@ from streamclient.transport.base import (
     Transport,
     TransportEvent,
     TransportLimits,
+    check_frame,
 )
 from streamclient.transport.loopback import LoopbackFaults, LoopbackTransport
 
@@ -37,4 +38,5 @@ __all__ = (
     "Transport",
     "TransportEvent",
     "TransportLimits",
+    "check_frame",
 )

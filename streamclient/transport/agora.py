@@ -66,6 +66,7 @@ from streamclient.transport.base import (
     TokenWillExpire,
     TransportEvent,
     TransportLimits,
+    check_frame,
 )
 
 __all__ = ("FATAL_JOIN_REASONS", "AgoraTransport", "make_observer_classes", "send_error_for_code")
@@ -233,17 +234,6 @@ class _Phase(enum.Enum):
     LEFT = "left"
 
 
-def _frame_bytes(data: object, max_bytes: int) -> bytes:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise InvalidArgumentError(f"a frame must be bytes, not {type(data).__name__}")
-    payload = bytes(data)
-    if not payload:
-        raise InvalidArgumentError("refusing to send an empty frame (the SDK would silently send nothing)")
-    if len(payload) > max_bytes:
-        raise FrameTooLargeError(f"the frame is {len(payload)} bytes; the limit is {max_bytes}", code=-114)
-    return payload
-
-
 def _send_on_connection(conn: Any, payload: bytes) -> int:
     try:
         return int(conn.send_stream_message(payload))
@@ -409,7 +399,7 @@ class AgoraTransport:
             TransportClosedError: not joined, already left, or -113 (not in the channel).
             TransportTimeoutError: the send did not complete in time.
         """
-        payload = _frame_bytes(data, self._limits.max_message_bytes)
+        payload = check_frame(data, max_bytes=self._limits.max_message_bytes)
         conn = self._require_connection()
         try:
             with anyio.fail_after(timeout):

@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias, runtime_checkable
 
+from streamclient.errors import FrameTooLargeError, InvalidArgumentError
+
 __all__ = (
     "ConnectionState",
     "ConnectionStateChanged",
@@ -35,6 +37,7 @@ __all__ = (
     "Transport",
     "TransportEvent",
     "TransportLimits",
+    "check_frame",
 )
 
 
@@ -142,6 +145,23 @@ TransportEvent: TypeAlias = (
 )
 
 
+def check_frame(data: object, *, max_bytes: int) -> bytes:
+    """The checks every adapter's ``send`` makes before anything goes out; returns the frame as ``bytes``.
+
+    Raises:
+        InvalidArgumentError: ``data`` is not bytes-like, or is empty (Agora's SDK would silently send nothing).
+        FrameTooLargeError: ``data`` is over ``max_bytes`` (code -114, as Agora reports it).
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidArgumentError(f"a frame must be bytes, not {type(data).__name__}")
+    payload = bytes(data)
+    if not payload:
+        raise InvalidArgumentError("refusing to send an empty frame (Agora's SDK would silently send nothing)")
+    if len(payload) > max_bytes:
+        raise FrameTooLargeError(f"the frame is {len(payload)} bytes; the limit is {max_bytes}", code=-114)
+    return payload
+
+
 @runtime_checkable
 class Transport(Protocol):
     """An RTC channel that carries data-stream frames. See the module docstring for the contract."""
@@ -170,6 +190,7 @@ class Transport(Protocol):
         """Send one frame.
 
         Raises:
+            InvalidArgumentError: ``data`` is not bytes-like, or is empty.
             FrameTooLargeError: ``data`` is over ``limits.max_message_bytes``.
             SendRateLimitedError: the channel's rate limit was hit.
             SendError: any other refusal.

@@ -17,7 +17,7 @@ import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from streamclient.errors import FrameTooLargeError, InvalidArgumentError, TransportClosedError
+from streamclient.errors import InvalidArgumentError, TransportClosedError
 from streamclient.transport._bridge import DEFAULT_EVENT_CAPACITY, ThreadBridge
 from streamclient.transport.base import (
     ConnectionState,
@@ -28,6 +28,7 @@ from streamclient.transport.base import (
     PeerLeft,
     TransportEvent,
     TransportLimits,
+    check_frame,
 )
 
 __all__ = ("LoopbackFaults", "LoopbackTransport")
@@ -51,17 +52,6 @@ class LoopbackFaults:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InvalidArgumentError(f"LoopbackFaults.{name} must be within [0, 1], got {value!r}")
-
-
-def _frame_bytes(data: object, max_bytes: int) -> bytes:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise InvalidArgumentError(f"a frame must be bytes, not {type(data).__name__}")
-    payload = bytes(data)
-    if not payload:
-        raise InvalidArgumentError("refusing to send an empty frame")
-    if len(payload) > max_bytes:
-        raise FrameTooLargeError(f"the frame is {len(payload)} bytes; the limit is {max_bytes}", code=-114)
-    return payload
 
 
 class _Direction:
@@ -173,7 +163,7 @@ class LoopbackTransport:
             FrameTooLargeError: ``data`` is over ``limits.max_message_bytes``.
             TransportClosedError: not joined, or already left.
         """
-        payload = _frame_bytes(data, self._limits.max_message_bytes)
+        payload = check_frame(data, max_bytes=self._limits.max_message_bytes)
         if not self.connected or self._bridge.closed:
             raise TransportClosedError("the transport is not joined (or has left)")
         self._deliver_to_peer(self._outbound.route(payload))

@@ -52,6 +52,7 @@ from streamclient.transport.base import (
     PeerLeft,
     TransportEvent,
     TransportLimits,
+    check_frame,
 )
 
 __all__ = ("EventBuffer", "RoomTransport")
@@ -245,11 +246,7 @@ class RoomTransport:
 
     async def send(self, data: bytes, *, timeout: float = 5.0) -> None:
         """Send one frame and wait for the room's verdict. See :meth:`Transport.send`."""
-        if len(data) > self._limits.max_message_bytes:
-            raise FrameTooLargeError(
-                f"frame of {len(data)} bytes is over the {self._limits.max_message_bytes}-byte limit",
-                code=_ERR_SIZE_TOO_LARGE,
-            )
+        data = check_frame(data, max_bytes=self._limits.max_message_bytes)
         code = await self._request(_SEQ.pack(self._next_seq()) + data, timeout=timeout, what="send")
         if code == 0:
             return

@@ -16,6 +16,7 @@ from streamclient.emulator.room import PeerRole, Room, RoomLimits
 from streamclient.emulator.room_endpoint import JoinRefused, JoinRequest, room_route
 from streamclient.errors import (
     FrameTooLargeError,
+    InvalidArgumentError,
     JoinError,
     SendRateLimitedError,
     TransportClosedError,
@@ -172,6 +173,10 @@ async def test_oversize_frame_refused_by_the_room_with_114(server: RoomServer) -
     await strict.join(params(uid="101"))
     with pytest.raises(FrameTooLargeError):
         await strict.send(b"x" * 1025)
+    # the same local checks as every adapter: bytes only, never empty
+    for bad in ("text", b""):
+        with pytest.raises(InvalidArgumentError):
+            await strict.send(bad)  # type: ignore[arg-type]
     await transport.leave()
     await strict.leave()
 
