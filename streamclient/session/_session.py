@@ -35,6 +35,7 @@ from streamclient.errors import (
     AvatarJoinTimeoutError,
     CommandError,
     CommandTimeoutError,
+    InvalidArgumentError,
     SessionClosedError,
     StreamClientError,
     TransportError,
@@ -83,7 +84,7 @@ class AvatarSession:
         close_on_exit: bool = True,
     ) -> None:
         if (session_id is None) == (create is None):
-            raise ValueError("give exactly one of session_id (attach) or create (connect)")
+            raise InvalidArgumentError("give exactly one of session_id (attach) or create (connect)")
         self._client = client
         self._create = create
         self._session_id = session_id
@@ -137,6 +138,15 @@ class AvatarSession:
     def close_reason(self) -> str | None:
         """Why the session ended, once it has."""
         return self._closed_reason
+
+    @property
+    def close_error(self) -> StreamClientError | None:
+        """Why closing the session through the API failed, if it did.
+
+        The session may then still be billing until its ``duration`` runs out: retry with
+        ``client.sessions.close(session.session_id)``.
+        """
+        return self._close_error
 
     @property
     def stats(self) -> SessionStats:

@@ -31,6 +31,7 @@ class FakeSessions:
     created: list[dict[str, Any]] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     create_error: Exception | None = None
+    close_error: Exception | None = None
     create_gate: anyio.Event | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -61,6 +62,8 @@ class FakeSessions:
         return self._session(session_id)
 
     async def close(self, session_id: str) -> None:
+        if self.close_error is not None:
+            raise self.close_error
         self.closed.append(session_id)
 
     @property

@@ -363,3 +363,18 @@ async def test_an_avatar_without_audio_events_resolves_turns_on_the_complete_rep
     assert (first.reply, second.reply) == ("no audio events here", "nor here")
     assert first.timings.audio_start is None
     assert first.timings.first_chunk is not None
+
+
+async def test_a_failed_api_close_is_reported_not_raised() -> None:
+    client = FakeClient()
+    client.sessions.close_error = APIConnectionError("refused")
+    ours, theirs = LoopbackTransport.pair()
+    avatar = ScriptedAvatar(theirs)
+    async with anyio.create_task_group() as tg:
+        await tg.start(avatar.run)
+        async with connect(client.typed(), avatar_id="a1", transport=ours, options=FAST) as session:
+            assert session.close_error is None
+        tg.cancel_scope.cancel()
+    assert session.close_reason == "closed"
+    assert isinstance(session.close_error, APIConnectionError)
+    assert not ours.connected  # the channel was still left
