@@ -80,8 +80,7 @@ class TurnTracker:
                 turn.reply_key = key
         if turn is None or turn.done:
             return
-        if turn.first_chunk_at is None:
-            turn.mark_reply_started(now)
+        turn.mark_first_chunk(now)
         turn.reply_parts.append(text)
 
     def bot_complete(self, key: Hashable, now: float) -> None:
@@ -104,9 +103,8 @@ class TurnTracker:
         turn = self._current
         if turn is None or turn.done or turn.audio_start_at is not None:
             turn = self._claim(now)
-        if turn is not None and turn.audio_start_at is None:
-            turn.audio_start_at = now
-            turn.signal_reply_started()
+        if turn is not None:
+            turn.mark_audio_start(now)
 
     def audio_end(self, now: float) -> None:
         """The avatar stopped speaking."""

@@ -84,14 +84,16 @@ class Turn:
         """Whether every frame of the text has been handed to the transport."""
         return self.sent_at is not None
 
-    def mark_reply_started(self, now: float) -> None:
-        """Record the first reply chunk (once)."""
+    def mark_first_chunk(self, now: float) -> None:
+        """Record when the first reply chunk arrived (once); the reply has started."""
         if self.first_chunk_at is None:
             self.first_chunk_at = now
         self._reply_started.set()
 
-    def signal_reply_started(self) -> None:
-        """Wake :meth:`wait_reply_started` (the avatar began speaking before any chunk arrived)."""
+    def mark_audio_start(self, now: float) -> None:
+        """Record when the avatar started speaking this reply (once); the reply has started."""
+        if self.audio_start_at is None:
+            self.audio_start_at = now
         self._reply_started.set()
 
     async def wait_reply_started(self, *, timeout: float | None = None) -> bool:
