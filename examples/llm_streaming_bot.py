@@ -58,9 +58,10 @@ async def main() -> None:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(watch_user)
                 turns = await speak_answer(session, "What is a streaming avatar?", barge_in)
-                if emulator is not None and session.session_id is not None and turns:
-                    # Simulate the user speaking while the avatar answers.
-                    await turns[0].wait_reply_started()
+                if emulator is not None and session.session_id is not None and len(turns) > 1:
+                    # Simulate the user speaking while the avatar says the second sentence.
+                    await turns[0]
+                    await turns[1].wait_reply_started()
                     room = emulator.room_for(session.session_id)
                     assert room is not None
                     await room.inject_user_speech("Wait, stop!")

@@ -45,6 +45,7 @@ from streamclient.session._inbound import Inbound, PendingAck
 from streamclient.session._options import SessionOptions
 from streamclient.session._outbound import Outbound
 from streamclient.session._transport_factory import join_params_for, transport_for
+from streamclient.session._waits import first_of
 from streamclient.session.events import (
     CommandAcked,
     SessionClosed,
@@ -253,7 +254,7 @@ class AvatarSession:
         self._task_group.start_soon(self._guard, self._timer, name="streamclient-timer")
         if options.wait_for_avatar:
             with anyio.move_on_after(options.avatar_join_timeout):
-                await self._wait_avatar_or_close()
+                await first_of(self._inbound.avatar_joined, self._closed)
             if self._closed_reason is not None:
                 raise SessionClosedError(
                     f"session closed while waiting for the avatar ({self._closed_reason})", reason=self._closed_reason
@@ -262,18 +263,6 @@ class AvatarSession:
                 raise AvatarJoinTimeoutError(
                     f"the avatar did not join session {self._session_id} within {options.avatar_join_timeout:g} s"
                 )
-
-    async def _wait_avatar_or_close(self) -> None:
-        async with anyio.create_task_group() as tg:
-
-            async def on_close() -> None:
-                await self._closed.wait()
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(on_close)
-            assert self._inbound is not None
-            await self._inbound.avatar_joined.wait()
-            tg.cancel_scope.cancel()
 
     async def _close(self, reason: str) -> None:
         """Close, in order, within ``close_timeout`` and shielded from cancellation; idempotent (first reason wins).

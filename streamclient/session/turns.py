@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 
 from streamclient.errors import ReplyTimeoutError
+from streamclient.session._waits import first_of
 
 __all__ = ("Turn", "TurnResult", "TurnTimings")
 
@@ -104,15 +105,7 @@ class Turn:
         """
         limit = self.default_timeout if timeout is None else timeout
         with anyio.move_on_after(limit):
-            async with anyio.create_task_group() as tg:
-
-                async def on_done() -> None:
-                    await self._done.wait()
-                    tg.cancel_scope.cancel()
-
-                tg.start_soon(on_done)
-                await self._reply_started.wait()
-                tg.cancel_scope.cancel()
+            await first_of(self._reply_started, self._done)
         return self._reply_started.is_set()
 
     def resolve(self, now: float) -> None:
