@@ -8,11 +8,14 @@ Run: python examples/llm_streaming_bot.py
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 
-from examples._target import AVATAR_ID, target
+from streamclient.api import AsyncAkoolClient
 from streamclient.session import AvatarSession, Turn, UserTranscript, connect
 
 ANSWER = (
@@ -21,6 +24,26 @@ ANSWER = (
     "If the user interrupts, the bot stops the avatar at once. "
     "This last sentence will probably never be spoken, because the user barges in."
 )
+
+if TYPE_CHECKING:
+    from streamclient.emulator import Emulator
+
+AVATAR_ID = os.environ.get("AKOOL_AVATAR_ID", "dvp_Tristan_cloth2_1080P")
+
+
+@asynccontextmanager
+async def akool() -> AsyncIterator[tuple[AsyncAkoolClient, Emulator | None]]:
+    """The AKOOL service when credentials are set (AKOOL_API_KEY); otherwise a local emulator (``emulator`` extra)."""
+    if os.environ.get("AKOOL_API_KEY") or os.environ.get("AKOOL_CLIENT_ID"):
+        async with AsyncAkoolClient() as client:
+            yield client, None
+        return
+    from streamclient.emulator import Emulator, EmulatorConfig
+
+    async with Emulator(EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=400.0)) as emulator:
+        print(f"(no AKOOL_API_KEY: running against a local emulator at {emulator.base_url})")
+        async with AsyncAkoolClient(api_key=emulator.api_key, base_url=emulator.base_url) as client:
+            yield client, emulator
 
 
 async def fake_llm(prompt: str) -> AsyncIterator[str]:
@@ -42,7 +65,7 @@ async def speak_answer(session: AvatarSession, prompt: str, barge_in: anyio.Even
 
 
 async def main() -> None:
-    async with target() as (client, emulator):
+    async with akool() as (client, emulator):
         async with connect(client, avatar_id=AVATAR_ID, duration=120, mode_type=1) as session:
             barge_in = anyio.Event()
             events = session.events()

@@ -1,12 +1,16 @@
 """Testing your own bot against the local emulator with streamclient's pytest fixtures.
 
 The fixtures come with the package (a ``pytest11`` plugin): ``akool_emulator`` runs the emulator, ``akool_client``
-is an ``AsyncAkoolClient`` pointed at it (needs pytest-asyncio). Run: pytest examples/test_bot_with_emulator.py
+is an ``AsyncAkoolClient`` pointed at it. Copy this file into your project and run it; no configuration needed:
+
+    pip install "streamclient[emulator]" pytest pytest-asyncio
+    pytest test_bot_with_emulator.py
 """
 
 from __future__ import annotations
 
 import anyio
+import pytest
 from anyio.abc import ObjectSendStream
 
 from streamclient.api import AsyncAkoolClient
@@ -22,6 +26,7 @@ async def echo_bot(session: AvatarSession, replies: ObjectSendStream[str]) -> No
             await replies.send(result.reply)
 
 
+@pytest.mark.asyncio  # or @pytest.mark.anyio, with anyio's own plugin
 async def test_the_echo_bot_repeats_the_user(akool_emulator: EmulatorHandle, akool_client: AsyncAkoolClient) -> None:
     send, receive = anyio.create_memory_object_stream[str](10)
     async with connect(akool_client, avatar_id="dvp_Tristan_cloth2_1080P", duration=60, mode_type=1) as session:

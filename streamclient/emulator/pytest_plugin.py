@@ -3,23 +3,27 @@
 Loaded by pytest in every project that installs streamclient, so this module imports nothing heavy: the emulator
 (starlette, uvicorn, websockets) is imported inside the fixtures.
 
+Every fixture is a plain (synchronous) fixture, so it works without any configuration: in sync tests, and in async
+tests run by pytest-asyncio (``@pytest.mark.asyncio``; no ``asyncio_mode = auto`` needed) or by anyio's own plugin
+(``@pytest.mark.anyio``; it comes with anyio, a dependency of streamclient).
+
 Fixtures:
 
 * ``akool_emulator_config`` -> :class:`~streamclient.emulator.EmulatorConfig`: override it in your ``conftest.py``
   to change delays, speeds, responder, faults, quota... (default: fast avatar, 0.05 s join delay).
 * ``akool_emulator`` -> :class:`~streamclient.emulator.handles.EmulatorHandle`: a running emulator. It runs in a
-  background thread with its own event loop, so it works in sync tests, async tests, and with any async plugin.
+  background thread with its own event loop, so it serves sync tests, async tests, and any async plugin.
   ``base_url``, ``api_key``, ``room_url``, ``room_for(session_id)`` (faults, user speech, counters, avatar),
   ``open_session_count()``, ``billed_seconds()``, ``wait_until(...)`` / ``await await_until(...)``.
-* ``akool_client`` -> ``AsyncAkoolClient`` pointed at the emulator, for async tests. Needs **pytest-asyncio** (an
-  async fixture; it is created and closed on your test's loop).
+* ``akool_client`` -> an ``AsyncAkoolClient`` pointed at the emulator, for async tests. It keeps no connection
+  open between requests, so it runs on whichever event loop the test uses and leaves nothing to close.
 * ``akool_sync_client`` -> the sync ``AkoolClient`` pointed at the emulator, for sync tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -54,30 +58,20 @@ def akool_emulator(akool_emulator_config: EmulatorConfig) -> Iterator[EmulatorHa
         yield EmulatorHandle(emulator, portal)
 
 
-def _async_client_fixture() -> Any:
-    try:
-        import pytest_asyncio
-    except ImportError:
+@pytest.fixture
+def akool_client(akool_emulator: EmulatorHandle) -> AsyncAkoolClient:
+    """An ``AsyncAkoolClient`` pointed at ``akool_emulator``, usable on any event loop.
 
-        @pytest.fixture(name="akool_client")
-        def unavailable() -> None:
-            """Needs pytest-asyncio."""
-            pytest.fail("the akool_client fixture needs pytest-asyncio: pip install pytest-asyncio")
+    A plain fixture, not an async one: it needs no async-fixture support from pytest-asyncio or anyio. HTTP
+    keep-alive is off, so no connection outlives its request (a pooled connection would belong to one test's
+    event loop), and there is nothing left to close when the test ends.
+    """
+    import httpx
 
-        return unavailable
+    from streamclient.api import AsyncAkoolClient
 
-    @pytest_asyncio.fixture(name="akool_client")
-    async def client_fixture(akool_emulator: EmulatorHandle) -> AsyncIterator[AsyncAkoolClient]:
-        """An ``AsyncAkoolClient`` pointed at ``akool_emulator`` (created and closed on the test's loop)."""
-        from streamclient.api import AsyncAkoolClient
-
-        async with AsyncAkoolClient(api_key=akool_emulator.api_key, base_url=akool_emulator.base_url) as client:
-            yield client
-
-    return client_fixture
-
-
-akool_client = _async_client_fixture()
+    transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
+    return AsyncAkoolClient(api_key=akool_emulator.api_key, base_url=akool_emulator.base_url, transport=transport)
 
 
 @pytest.fixture

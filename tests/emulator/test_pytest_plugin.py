@@ -1,11 +1,18 @@
-"""The pytest11 plugin, exercised with pytester in a fresh temporary project."""
+"""The pytest11 plugin, exercised with pytester in a fresh temporary project that has no pytest configuration.
+
+(``tests/installed/`` runs the README's snippet and the example test the same way, from the built wheel.)
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import anyio
 import pytest
+
+from streamclient.api import AsyncAkoolClient
+from streamclient.emulator.handles import EmulatorHandle
 
 pytest_plugins = ["pytester"]
 
@@ -39,6 +46,7 @@ def akool_emulator_config():
     return EmulatorConfig(avatar_join_delay=0.0, api_key="overridden-key")
 
 
+@pytest.mark.asyncio
 async def test_async_usage(akool_emulator, akool_client):
     assert akool_emulator.api_key == "overridden-key"
     session = await akool_client.sessions.create("dvp_Tristan_cloth2_1080P")
@@ -56,12 +64,53 @@ def test_leak_check_fails_visibly(akool_emulator):
 """
 
 
+ANYIO_TESTS = """
+import pytest
+
+from streamclient.session import connect
+
+
+@pytest.mark.anyio
+async def test_anyio_usage(akool_emulator, akool_client):
+    async with connect(akool_client, avatar_id="dvp_Tristan_cloth2_1080P", mode_type=1) as session:
+        assert (await session.say("hi there")).reply == "hi there"
+    await akool_emulator.await_until(lambda: akool_emulator.open_session_count() == 0)
+
+
+@pytest.mark.anyio
+async def test_the_client_works_on_a_second_event_loop(akool_emulator, akool_client):
+    assert (await akool_client.avatars.list()).items
+"""
+
+# No ini file: pytest-asyncio runs in its default (strict) mode. Its own nag about an unset fixture loop scope is
+# a deprecation warning about the user's configuration, not ours; every other warning fails the run.
+STRICT = ("-p", "no:cacheprovider", "-W", "error", "-W", "ignore::pytest.PytestDeprecationWarning", "-q")
+
+
 def test_fixtures_work_in_a_fresh_project(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_sync=SYNC_TESTS, test_async=ASYNC_TESTS)
-    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-q")
+    result = pytester.runpytest_subprocess(*STRICT)
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*test_leak_check_fails_visibly*"])
+
+
+def test_async_fixtures_work_with_anyio_plugin_alone(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_anyio=ANYIO_TESTS)
+    result = pytester.runpytest_subprocess(*STRICT, "-p", "no:asyncio")  # pytest-asyncio disabled
+    result.assert_outcomes(passed=2)
+
+
+def test_akool_client_keeps_no_connection_between_requests(
+    akool_emulator: EmulatorHandle, akool_client: AsyncAkoolClient
+) -> None:
+    async def two_requests() -> None:
+        await akool_client.avatars.list()
+        await akool_client.languages.list()
+
+    anyio.run(two_requests)
+    anyio.run(two_requests)  # a second loop: a pooled connection from the first would be unusable here
+    pool = akool_client._core._client._transport._pool  # type: ignore[attr-defined]
+    assert pool.connections == []
 
 
 def test_plugin_module_imports_nothing_heavy() -> None:

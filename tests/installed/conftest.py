@@ -1,0 +1,84 @@
+"""A throwaway virtual environment with streamclient installed from its wheel, as a user installs it.
+
+Built once per test session: ``pip wheel --no-deps`` builds the wheel (hatchling, in pip's isolated build env),
+``venv --without-pip`` makes the environment, and this interpreter's pip installs ``streamclient[cli]``, pytest and
+pytest-asyncio into it (``pip --python``; from the pip cache or the index). Nothing from the repository is on its
+path: commands run with the working directory in a temporary folder outside the repository, without
+``PYTHONPATH`` and without AKOOL credentials (so everything talks to the embedded emulator).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+#: What a user's test project installs next to the wheel (the ranges of our own dev extra).
+TEST_TOOLS = ("pytest>=8,<10", "pytest-asyncio>=0.24,<2")
+INSTALL_TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class InstalledEnv:
+    """A virtual environment with the wheel installed, and a scratch folder outside the repository."""
+
+    python: Path
+    bin: Path
+    scratch: Path
+
+    def env(self) -> dict[str, str]:
+        """The environment for commands: no credentials, no PYTHONPATH, the venv first on PATH."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AKOOL_") and k != "PYTHONPATH"}
+        env["PATH"] = f"{self.bin}{os.pathsep}{env.get('PATH', '')}"
+        env["VIRTUAL_ENV"] = str(self.bin.parent)
+        return env
+
+    def run(self, args: Sequence[str], *, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run ``args`` (``python`` means the venv's interpreter) in ``cwd``."""
+        argv = [str(self.python) if args[0] == "python" else args[0], *args[1:]]
+        return subprocess.run(
+            argv, cwd=cwd, env=self.env(), capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+
+def _check(done: subprocess.CompletedProcess[str], what: str) -> None:
+    assert done.returncode == 0, f"{what} failed:\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledEnv:
+    """streamclient[cli] + pytest + pytest-asyncio, installed from a freshly built wheel into a new venv."""
+    base = tmp_path_factory.mktemp("installed")
+    dist = base / "dist"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    build = subprocess.run(
+        [*pip, "wheel", "--no-deps", "--quiet", "--wheel-dir", str(dist), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT,
+        check=False,
+    )
+    _check(build, "building the wheel")
+    (wheel,) = dist.glob("streamclient-*.whl")
+    target = base / "venv"
+    venv.EnvBuilder(with_pip=False).create(target)
+    bin_dir = target / ("Scripts" if os.name == "nt" else "bin")
+    python = bin_dir / ("python.exe" if os.name == "nt" else "python")
+    install = subprocess.run(
+        [*pip, "--python", str(python), "install", "--quiet", f"{wheel}[cli]", *TEST_TOOLS],
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT,
+        check=False,
+    )
+    _check(install, "installing the wheel")
+    scratch = base / "scratch"
+    scratch.mkdir()
+    return InstalledEnv(python=python, bin=bin_dir, scratch=scratch)

@@ -1,0 +1,69 @@
+"""Every example runs to completion from the installed wheel, the way a user runs it: ``python examples/NAME.py``.
+
+The examples are copied into a folder outside the repository; no credentials are set, so each starts its own
+embedded emulator.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.installed.conftest import ROOT, InstalledEnv
+
+pytestmark = pytest.mark.timeout(900)  # the first test builds and installs the wheel (session fixture)
+
+
+@pytest.fixture
+def project(installed: InstalledEnv, tmp_path: Path) -> Path:
+    """A user's folder holding a copy of ``examples/``."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def run_example(installed: InstalledEnv, project: Path, name: str, *args: str) -> str:
+    done = installed.run(["python", f"examples/{name}", *args], cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stdout
+
+
+def test_the_wheel_is_what_runs(installed: InstalledEnv, project: Path) -> None:
+    done = installed.run(["python", "-c", "import streamclient; print(streamclient.__file__)"], cwd=project)
+    assert done.returncode == 0, done.stderr
+    location = Path(done.stdout.strip())
+    assert location.is_relative_to(installed.bin.parent)  # the venv's site-packages, not the repository
+    assert not location.is_relative_to(ROOT)
+
+
+def test_no_example_imports_another_module_of_examples() -> None:
+    for path in (ROOT / "examples").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "from examples" not in text
+        assert "import examples" not in text, path.name
+
+
+def test_echo_bot(installed: InstalledEnv, project: Path) -> None:
+    out = run_example(installed, project, "echo_bot.py")
+    assert "running against a local emulator" in out
+    assert "avatar said: You said: Hello avatar, can you hear me?" in out
+
+
+def test_llm_streaming_bot_stops_at_barge_in(installed: InstalledEnv, project: Path) -> None:
+    out = run_example(installed, project, "llm_streaming_bot.py")
+    assert "user barged in" in out
+    turns = [line.strip() for line in out.splitlines() if "spoken:" in line or "interrupted:" in line]
+    assert turns[0].startswith("spoken: Streaming avatars")  # the first sentence was said before the barge-in
+    assert all(turn.startswith("interrupted:") for turn in turns[1:])  # everything after it was cut
+    assert len(turns) == 4
+
+
+def test_transcript_logger(installed: InstalledEnv, project: Path) -> None:
+    out = run_example(installed, project, "transcript_logger.py", "log.jsonl")
+    assert "events written" in out
+    lines = (project / "log.jsonl").read_text(encoding="utf-8").splitlines()
+    assert any('"type": "BotMessage"' in line for line in lines)
+    assert lines[-1].startswith('{"t"')
+    assert '"SessionClosed"' in lines[-1]
