@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streamclient.session._options import SessionOptions
+from streamclient.session._options import CommandParams, CreateOptions, SessionOptions
 from streamclient.session._session import AvatarSession, attach, connect
 from streamclient.session.events import (
     AvatarJoined,
@@ -31,7 +31,9 @@ __all__ = (
     "BotMessage",
     "BotTextDelta",
     "CommandAcked",
+    "CommandParams",
     "ConnectionChanged",
+    "CreateOptions",
     "EventsDropped",
     "FrameDropped",
     "MessageIncomplete",

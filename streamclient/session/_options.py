@@ -1,10 +1,24 @@
-"""Tunable limits and timeouts of an avatar session."""
+"""Tunable limits and timeouts of an avatar session, and the typed keyword arguments of its entry points."""
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypedDict, TypeVar
 
-__all__ = ("SessionOptions",)
+from pydantic import BaseModel
+from typing_extensions import ParamSpec
+
+from streamclient.api.params import VoiceParams
+from streamclient.errors import InvalidArgumentError
+
+__all__ = ("CommandParams", "CreateOptions", "SessionOptions", "check_keywords", "keywords_checked")
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,3 +53,80 @@ class SessionOptions:
     max_frame_bytes: int | None = None
     rate_limit_backoff: float = 0.1
     wait_for_avatar: bool = True
+
+
+class CreateOptions(TypedDict, total=False):
+    """The session fields of :func:`~streamclient.session.connect` besides ``avatar_id`` (keyword arguments).
+
+    The same fields as the keyword arguments of ``client.sessions.create`` (which documents each one): a misspelt
+    name fails type checking, and raises :class:`~streamclient.errors.InvalidArgumentError` at run time.
+    """
+
+    duration: int | None
+    voice_id: str | None
+    voice_url: str | None
+    language: str | None
+    mode_type: int | None
+    knowledge_id: str | None
+    background_url: str | None
+    voice_params: VoiceParams | Mapping[str, Any] | None
+    stream_type: str | None
+    scene_mode: str | None
+    e2e_type: str | None
+    credentials: BaseModel | Mapping[str, Any] | None
+    extra_body: Mapping[str, Any] | None
+
+
+class CommandParams(TypedDict, total=False):
+    """The parameters of :meth:`~streamclient.session.AvatarSession.set_params` (keyword arguments).
+
+    The same fields as :func:`streamclient.codec.set_params` (which documents each one), without ``mid``.
+    """
+
+    voice_id: str | None
+    voice_url: str | None
+    language: str | None
+    mode: int | None
+    background_url: str | None
+    speed: float | None
+    stt_language: str | None
+    pron_map: Mapping[str, str] | None
+    stt_type: str | None
+    turn_detection: Mapping[str, Any] | None
+
+
+def check_keywords(function: str, given: Mapping[str, object], fields: type[Mapping[str, object]]) -> None:
+    """Refuse keyword arguments that ``fields`` (a TypedDict) does not declare, naming the first one.
+
+    Raises:
+        InvalidArgumentError: ``given`` holds an unknown name; says which, and suggests the closest known one.
+    """
+    known: frozenset[str] = getattr(fields, "__required_keys__", frozenset()) | getattr(
+        fields, "__optional_keys__", frozenset()
+    )
+    _refuse_unknown(function, given, known)
+
+
+def _refuse_unknown(function: str, given: Iterable[str], known: Iterable[str]) -> None:
+    names = sorted(known)
+    for name in given:
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(names)}"
+            raise InvalidArgumentError(f"{function}() got an unknown argument {name!r}: {hint}")
+
+
+def keywords_checked(func: Callable[P, R]) -> Callable[P, R]:
+    """Make a call with a misspelt keyword argument raise ``InvalidArgumentError`` (naming it), not ``TypeError``.
+
+    For functions with explicit parameters (type checkers see the same signature).
+    """
+    signature = inspect.signature(func)
+    keywords = [p.name for p in signature.parameters.values() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+    @functools.wraps(func)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        _refuse_unknown(func.__name__, kwargs, keywords)
+        return func(*args, **kwargs)
+
+    return checked

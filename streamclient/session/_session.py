@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from typing_extensions import Unpack
 
 from streamclient.codec import (
     CommandFrame,
@@ -42,7 +43,7 @@ from streamclient.errors import (
 )
 from streamclient.session._fanout import EventFanout, EventSubscription
 from streamclient.session._inbound import Inbound, PendingAck
-from streamclient.session._options import SessionOptions
+from streamclient.session._options import CommandParams, CreateOptions, SessionOptions, check_keywords, keywords_checked
 from streamclient.session._outbound import Outbound
 from streamclient.session._transport_factory import join_params_for, transport_for
 from streamclient.session._waits import first_of
@@ -448,21 +449,24 @@ class AvatarSession:
                 inbound.turns.resolve(turn, now)
         return await self._await_ack(mid, "interrupt", timeout, on_ack=cut)
 
-    async def set_params(self, *, timeout: float | None = None, **params: Any) -> CommandAcked:
+    async def set_params(self, *, timeout: float | None = None, **params: Unpack[CommandParams]) -> CommandAcked:
         """Change the avatar's parameters (``voice_id``, ``language``, ``mode``, ``background_url``, voice params).
 
-        Keyword arguments are those of :func:`streamclient.codec.set_params`.
+        Keyword arguments: :class:`~streamclient.session.CommandParams` (those of
+        :func:`streamclient.codec.set_params`).
 
         Raises:
-            InvalidArgumentError: a parameter is out of range (nothing is sent).
+            InvalidArgumentError: an unknown parameter, or one out of range (nothing is sent).
             CommandTimeoutError: no ack in time.
             CommandError: the avatar refused (code != 1000).
             SessionClosedError: the session is closed.
         """
+        check_keywords("set_params", params, CommandParams)
         return await self._command(set_params(**params), timeout)
 
+    @keywords_checked
     async def set_action(
-        self, action: str, *, expression: str | None = None, timeout: float | None = None
+        self, action: str | None = None, *, expression: str | None = None, timeout: float | None = None
     ) -> CommandAcked:
         """Play a gesture and/or expression (ultra avatars).
 
@@ -570,7 +574,7 @@ def connect(
     avatar_id: str,
     transport: Transport | None = None,
     options: SessionOptions | None = None,
-    **create_options: Any,
+    **create_options: Unpack[CreateOptions],
 ) -> AvatarSession:
     """Create a streaming-avatar session and return it, to be entered with ``async with``.
 
@@ -583,15 +587,20 @@ def connect(
         avatar_id: the streaming avatar to use.
         transport: a transport to use instead of the one the credentials call for.
         options: timeouts and bounds.
-        **create_options: any other field of ``client.sessions.create`` (``duration``, ``mode_type``, ``voice_id``,
-            ``language``, ``knowledge_id``, ``background_url``, ``voice_params``, ...).
+        **create_options: the other fields of ``client.sessions.create``, typed by
+            :class:`~streamclient.session.CreateOptions` (``duration``, ``mode_type``, ``voice_id``, ``language``,
+            ``knowledge_id``, ``background_url``, ``voice_params``, ...).
 
     Returns:
         The session (not yet started).
+
+    Raises:
+        InvalidArgumentError: an unknown keyword argument (say, ``mode_typ=``); nothing was created.
     """
-    return AvatarSession(
-        client, create={"avatar_id": avatar_id, **create_options}, transport=transport, options=options
-    )
+    check_keywords("connect", create_options, CreateOptions)
+    create: dict[str, Any] = {"avatar_id": avatar_id}
+    create.update(create_options)
+    return AvatarSession(client, create=create, transport=transport, options=options)
 
 
 def attach(

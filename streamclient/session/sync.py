@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
+from typing_extensions import Unpack
 
 from streamclient.api import AsyncAkoolClient
-from streamclient.session._options import SessionOptions
+from streamclient.session._options import CommandParams, CreateOptions, SessionOptions, check_keywords, keywords_checked
 from streamclient.session._session import AvatarSession, connect
 from streamclient.session.events import CommandAcked, SessionEvent
 from streamclient.session.stats import SessionStats
@@ -85,18 +85,37 @@ class SyncAvatarSession:
 
         return self._portal.call(run)
 
-    def set_params(self, *, timeout: float | None = None, **params: Any) -> CommandAcked:
+    def set_params(self, *, timeout: float | None = None, **params: Unpack[CommandParams]) -> CommandAcked:
         """Change parameters (see :meth:`AvatarSession.set_params`).
 
         Raises:
-            InvalidArgumentError: a parameter is out of range.
+            InvalidArgumentError: an unknown parameter, or one out of range.
+            CommandTimeoutError: no ack in time.
+            CommandError: the avatar refused.
+            SessionClosedError: the session is closed.
+        """
+        check_keywords("set_params", params, CommandParams)
+
+        async def run() -> CommandAcked:
+            return await self._session.set_params(timeout=timeout, **params)
+
+        return self._portal.call(run)
+
+    @keywords_checked
+    def set_action(
+        self, action: str | None = None, *, expression: str | None = None, timeout: float | None = None
+    ) -> CommandAcked:
+        """Play a gesture and/or expression (see :meth:`AvatarSession.set_action`).
+
+        Raises:
+            InvalidArgumentError: unknown action or expression.
             CommandTimeoutError: no ack in time.
             CommandError: the avatar refused.
             SessionClosedError: the session is closed.
         """
 
         async def run() -> CommandAcked:
-            return await self._session.set_params(timeout=timeout, **params)
+            return await self._session.set_action(action, expression=expression, timeout=timeout)
 
         return self._portal.call(run)
 
@@ -124,7 +143,7 @@ def connect_sync(
     avatar_id: str,
     base_url: str | None = None,
     options: SessionOptions | None = None,
-    **create_options: Any,
+    **create_options: Unpack[CreateOptions],
 ) -> Iterator[SyncAvatarSession]:
     """Create a session and join it, like :func:`~streamclient.session.connect`, for synchronous code.
 
@@ -133,8 +152,12 @@ def connect_sync(
         avatar_id: the streaming avatar.
         base_url: the API base URL (default: ``AKOOL_BASE_URL`` or the public service).
         options: timeouts and bounds.
-        **create_options: other fields of ``sessions.create``.
+        **create_options: other fields of ``sessions.create`` (:class:`~streamclient.session.CreateOptions`).
+
+    Raises:
+        InvalidArgumentError: an unknown keyword argument; nothing was created.
     """
+    check_keywords("connect_sync", create_options, CreateOptions)
     with start_blocking_portal() as portal:
         client = AsyncAkoolClient(api_key, base_url=base_url)
         with portal.wrap_async_context_manager(client):
