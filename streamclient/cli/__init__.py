@@ -6,19 +6,33 @@ never depends on it.
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 __all__ = ("main",)
 
+EXIT_INTERRUPTED = 130
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C before a command installs its own handling (while Python imports, or in a blocking read)."""
+    del signum, frame
+    sys.stderr.write("interrupted\n")
+    raise SystemExit(EXIT_INTERRUPTED)
+
 
 def main() -> None:
-    """Run the ``streamclient`` command (the console-script entry point)."""
+    """Run the ``streamclient`` command (the console-script entry point, and ``python -m streamclient``)."""
+    # First thing: a Ctrl-C in the first half second (importing typer, rich, pydantic...) must not print a
+    # KeyboardInterrupt traceback. Live commands replace this handler while they run, to close sessions cleanly.
+    signal.signal(signal.SIGINT, _interrupted)
     try:
         from streamclient.cli.app import app
-    except ImportError as exc:  # pragma: no cover - depends on what is installed
+    except ImportError as exc:
         sys.stderr.write(
             f"streamclient: the command line needs the 'cli' extra ({exc.name} is missing).\n"
-            "Install it with: pip install 'streamclient[cli]'\n"
+            'Install it with: pip install "streamclient[cli]"\n'
         )
         raise SystemExit(2) from None
-    app()
+    app(prog_name="streamclient")

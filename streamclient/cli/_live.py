@@ -18,6 +18,8 @@ import anyio
 from rich.console import Console
 
 from streamclient.api import AsyncAkoolClient
+from streamclient.cli._service import describe_service, require_credentials
+from streamclient.errors import ConfigurationError
 from streamclient.session import (
     AvatarJoined,
     AvatarLeft,
@@ -70,12 +72,14 @@ class Target:
     @property
     def label(self) -> str:
         """A short description for people."""
-        return f"the embedded emulator at {self.emulator.base_url}" if self.emulator else "the AKOOL service"
+        if self.emulator is not None:
+            return f"the embedded emulator at {self.emulator.base_url}"
+        return describe_service(self.client.base_url)
 
 
 @asynccontextmanager
 async def open_target(
-    *, emulator: bool | None, speech_cps: float = 45.0, join_delay: float = 0.3
+    *, emulator: bool | None, speech_cps: float = 45.0, join_delay: float = 0.3, base_url: str | None = None
 ) -> AsyncIterator[Target]:
     """Open the API client for the real service (credentials in the environment) or start the emulator.
 
@@ -84,8 +88,14 @@ async def open_target(
             ``AKOOL_API_KEY`` (or a client id) is set, the emulator otherwise.
         speech_cps: the emulated avatar's speaking speed, in characters per second.
         join_delay: how long the emulated avatar takes to join.
+        base_url: the service to use instead of ``AKOOL_BASE_URL`` (implies the real service, not the emulator).
+
+    Raises:
+        ConfigurationError: ``--base-url`` with ``--emulator``, or no credentials for the service.
     """
-    use_emulator = not use_real_service() if emulator is None else emulator
+    if base_url is not None and emulator:
+        raise ConfigurationError("--base-url picks a service: it cannot be combined with --emulator")
+    use_emulator = not (use_real_service() or base_url) if emulator is None else emulator
     async with AsyncExitStack() as stack:
         if use_emulator:
             from streamclient.emulator import Emulator, EmulatorConfig
@@ -96,7 +106,8 @@ async def open_target(
             client = await stack.enter_async_context(AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url))
             yield Target(client=client, emulator=emu)
         else:
-            client = await stack.enter_async_context(AsyncAkoolClient())
+            require_credentials()
+            client = await stack.enter_async_context(AsyncAkoolClient(base_url=base_url))
             yield Target(client=client, emulator=None)
 
 

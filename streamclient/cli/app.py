@@ -1,20 +1,57 @@
-"""Assembles the ``streamclient`` Typer application from one module per command group."""
+"""Assembles the ``streamclient`` Typer application from one module per command group, with the global options."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from streamclient import __version__
 from streamclient.cli import demo, emulator, frames, resources
+from streamclient.cli._logging import LOG_ENV, configure_logging, level_for
 
 __all__ = ("app",)
 
 app = typer.Typer(
     name="streamclient",
-    help="Drive AKOOL streaming avatars: REST API, v2 frames, a local emulator, and live sessions.",
+    help=(
+        "Drive AKOOL streaming avatars: REST API, v2 frames, a local emulator, and live sessions.\n\n"
+        "Credentials come from the environment: AKOOL_API_KEY (or AKOOL_CLIENT_ID + AKOOL_CLIENT_SECRET). "
+        f"Logging: -v, -vv, --debug, or {LOG_ENV}=debug|info|warning|error (default: warning), on stderr."
+    ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"streamclient {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Log more on stderr: -v info, -vv debug.")
+    ] = 0,
+    debug: Annotated[bool, typer.Option("--debug", help="Log everything (debug level) on stderr.")] = False,
+) -> None:
+    """Drive AKOOL streaming avatars: REST API, v2 frames, a local emulator, and live sessions."""
+    del version  # handled by its callback
+    try:
+        level = level_for(verbose=verbose, debug=debug)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(level)
+
 
 for _group in (frames, resources, emulator, demo):
     _group.register(app)

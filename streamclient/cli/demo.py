@@ -45,6 +45,18 @@ EmulatorOption = Annotated[
     ),
 ]
 AvatarOption = Annotated[str, typer.Option("--avatar-id", help="The streaming avatar to use.")]
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option("--base-url", help="The service to use instead of AKOOL_BASE_URL (a running emulator, say)."),
+]
+
+
+def _duration_option() -> Any:
+    return typer.Option("--duration", min=1, max=3600, help="Session length in seconds (billed up front).")
+
+
+def _speech_cps_option() -> Any:
+    return typer.Option("--speech-cps", min=0.1, help="Emulated speaking speed, characters per second.")
 
 
 def _summary(console: Console, target: Target, session: AvatarSession, turns: list[tuple[str, TurnResult]]) -> None:
@@ -76,12 +88,14 @@ def _summary(console: Console, target: Target, session: AvatarSession, turns: li
         )
 
 
-async def _demo(*, emulator: bool | None, avatar_id: str, speech_cps: float) -> None:
+async def _demo(
+    *, emulator: bool | None, avatar_id: str, speech_cps: float, base_url: str | None = None, duration: int = 300
+) -> None:
     console = Console(highlight=False)
-    async with open_target(emulator=emulator, speech_cps=speech_cps) as target:
+    async with open_target(emulator=emulator, speech_cps=speech_cps, base_url=base_url) as target:
         console.print(f"[bold]streamclient demo[/] against {target.label}")
         t_start = anyio.current_time()
-        session = connect(target.client, avatar_id=avatar_id, duration=300, mode_type=1, language="en")
+        session = connect(target.client, avatar_id=avatar_id, duration=duration, mode_type=1, language="en")
         printer = EventPrinter(console)
         events = session.events()  # subscribe before entering, to see the avatar join
         turns: list[tuple[str, TurnResult]] = []
@@ -112,11 +126,19 @@ async def _demo(*, emulator: bool | None, avatar_id: str, speech_cps: float) -> 
         _summary(console, target, session, turns)
 
 
-async def _chat(*, emulator: bool | None, avatar_id: str, mode: int, speech_cps: float) -> None:
+async def _chat(
+    *,
+    emulator: bool | None,
+    avatar_id: str,
+    mode: int,
+    speech_cps: float,
+    base_url: str | None = None,
+    duration: int = 3600,
+) -> None:
     console = Console(highlight=False)
-    async with open_target(emulator=emulator, speech_cps=speech_cps) as target:
+    async with open_target(emulator=emulator, speech_cps=speech_cps, base_url=base_url) as target:
         console.print(f"[bold]streamclient chat[/] against {target.label}; /interrupt, /set key=value, /quit")
-        session = connect(target.client, avatar_id=avatar_id, duration=3600, mode_type=mode)
+        session = connect(target.client, avatar_id=avatar_id, duration=duration, mode_type=mode)
         printer = EventPrinter(console)
         events = session.events()
         try:
@@ -204,11 +226,20 @@ def _parse_params(words: list[str]) -> dict[str, Any]:
     return params
 
 
-async def _say(*, text: str, emulator: bool | None, avatar_id: str, mode: int, json_lines: bool) -> None:
+async def _say(
+    *,
+    text: str,
+    emulator: bool | None,
+    avatar_id: str,
+    mode: int,
+    json_lines: bool,
+    base_url: str | None = None,
+    duration: int = 300,
+) -> None:
     console = Console(highlight=False, stderr=json_lines)
-    async with open_target(emulator=emulator, speech_cps=200.0) as target:
+    async with open_target(emulator=emulator, speech_cps=200.0, base_url=base_url) as target:
         options = SessionOptions(reply_timeout=300.0)
-        session = connect(target.client, avatar_id=avatar_id, duration=300, mode_type=mode, options=options)
+        session = connect(target.client, avatar_id=avatar_id, duration=duration, mode_type=mode, options=options)
         printer = EventPrinter(console, json_lines=json_lines)
         events = session.events()
         async with anyio.create_task_group() as tg:
@@ -226,20 +257,37 @@ def register(app: typer.Typer) -> None:
     def demo(
         emulator: EmulatorOption = None,
         avatar_id: AvatarOption = DEFAULT_AVATAR_ID,
-        speech_cps: Annotated[float, typer.Option(help="Emulated speaking speed, characters per second.")] = 150.0,
+        speech_cps: Annotated[float, _speech_cps_option()] = 150.0,
+        base_url: BaseUrlOption = None,
+        duration: Annotated[int, _duration_option()] = 300,
     ) -> None:
         """Run a whole avatar session: create, join, say a long text, stream the reply, interrupt, close."""
-        run_async(lambda: _demo(emulator=emulator, avatar_id=avatar_id, speech_cps=speech_cps))
+        run_async(
+            lambda: _demo(
+                emulator=emulator, avatar_id=avatar_id, speech_cps=speech_cps, base_url=base_url, duration=duration
+            )
+        )
 
     @app.command()
     def chat(
         emulator: EmulatorOption = None,
         avatar_id: AvatarOption = DEFAULT_AVATAR_ID,
         mode: Annotated[int, typer.Option(min=1, max=2, help="1 retelling, 2 dialogue.")] = 2,
-        speech_cps: Annotated[float, typer.Option(help="Emulated speaking speed, characters per second.")] = 60.0,
+        speech_cps: Annotated[float, _speech_cps_option()] = 60.0,
+        base_url: BaseUrlOption = None,
+        duration: Annotated[int, _duration_option()] = 3600,
     ) -> None:
         """Talk to the avatar line by line; /interrupt, /set lang=es, /action nod, /quit. Ctrl-C closes cleanly."""
-        run_async(lambda: _chat(emulator=emulator, avatar_id=avatar_id, mode=mode, speech_cps=speech_cps))
+        run_async(
+            lambda: _chat(
+                emulator=emulator,
+                avatar_id=avatar_id,
+                mode=mode,
+                speech_cps=speech_cps,
+                base_url=base_url,
+                duration=duration,
+            )
+        )
 
     @app.command()
     def say(
@@ -248,6 +296,18 @@ def register(app: typer.Typer) -> None:
         avatar_id: AvatarOption = DEFAULT_AVATAR_ID,
         mode: Annotated[int, typer.Option(min=1, max=2, help="1 retelling, 2 dialogue.")] = 1,
         json_lines: Annotated[bool, typer.Option("--json", help="Print events as JSON lines.")] = False,
+        base_url: BaseUrlOption = None,
+        duration: Annotated[int, _duration_option()] = 300,
     ) -> None:
         """One turn: say TEXT, stream the reply, close the session."""
-        run_async(lambda: _say(text=text, emulator=emulator, avatar_id=avatar_id, mode=mode, json_lines=json_lines))
+        run_async(
+            lambda: _say(
+                text=text,
+                emulator=emulator,
+                avatar_id=avatar_id,
+                mode=mode,
+                json_lines=json_lines,
+                base_url=base_url,
+                duration=duration,
+            )
+        )

@@ -51,6 +51,9 @@ def emulator(
     """Run a local AKOOL emulator (REST API, rooms, scripted avatar) until Ctrl-C."""
     from streamclient.emulator import EmulatorConfig, FaultPlan
 
+    if record is not None:
+        _check_writable(record)
+
     faults = FaultPlan(drop=drop, duplicate=duplicate, reorder=reorder, delay=delay, corrupt=corrupt)
     config = EmulatorConfig(
         host=host,
@@ -71,6 +74,16 @@ def emulator(
     except OSError as exc:
         typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from exc
+
+
+def _check_writable(path: Path) -> None:
+    """Fail now, naming ``--record``, when the recording file cannot be written (not later, as a listen error)."""
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        typer.echo(f"error: --record {path}: cannot write the file: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 async def _run(config: EmulatorConfig) -> None:

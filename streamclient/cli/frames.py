@@ -6,10 +6,12 @@ Everything goes through the same codec a session uses: ``encode`` through ``spli
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import typer
 
@@ -192,6 +194,39 @@ def _record(line: bytes) -> dict[str, Any] | None:
     return None
 
 
+#: The longest input line ``decode`` holds in memory; a longer one is skipped and reported (a frame is <= 1 KiB).
+MAX_LINE_BYTES = 1 << 20
+
+
+@contextlib.contextmanager
+def _open_input(path: str) -> Iterator[BinaryIO]:
+    """Standard input for ``-``, else the file (one error line naming it when it cannot be opened)."""
+    if path == "-":
+        yield typer.get_binary_stream("stdin")
+        return
+    try:
+        stream = open(path, "rb")  # closed below, after the with
+    except OSError as exc:
+        typer.echo(f"error: cannot read {path}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    with stream:
+        yield stream
+
+
+def _input_lines(stream: BinaryIO) -> Iterator[bytes | None]:
+    """The stream's lines, without the line ending, each as soon as it is complete (so ``tail -f`` works).
+
+    Memory stays bounded: a line longer than :data:`MAX_LINE_BYTES` is skipped and yields ``None``.
+    """
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+            continue
+        yield line.removesuffix(b"\n").removesuffix(b"\r")
+
+
 @frames_app.command("decode")
 def decode_command(
     path: Annotated[str, typer.Argument(metavar="[FILE|-]", help="Received frames, one per line; '-' = stdin.")] = "-",
@@ -203,62 +238,83 @@ def decode_command(
 ) -> None:
     """Decode received frames (bare, or emulator recording records) and print one JSON object per event.
 
-    Exits 0 whenever the input could be read, whatever it contained.
+    Reads line by line and prints each line's events at once, in bounded memory, so it can follow a growing file
+    (``tail -f frames.jsonl | streamclient frames decode -``). Exits 0 whenever the input could be read, whatever
+    it contained.
     """
-    data = _read_input(path)
     connection = ProtocolConnection(Role.CLIENT)
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    for number, line in enumerate(lines, start=1):
-        line = line.removesuffix(b"\r")
-        if not line.strip():
-            continue
-        record = _record(line)
-        now = 0.0
-        frame_bytes = line
-        frame_sender = sender
-        if record is not None:
-            if not all_records and record.get("dir") != "in":
+    with _open_input(path) as stream:
+        for number, line in enumerate(_input_lines(stream), start=1):
+            if line is None:
+                _emit_json({"event": "rejected", "line": number, "reason": "line_too_long"})
                 continue
-            frame_value, t, who = record.get("frame"), record.get("t"), record.get("sender")
-            if not isinstance(frame_value, str):
-                _emit_json({"event": "rejected", "line": number, "reason": "bad_record"})
-                continue
-            frame_bytes = frame_value.encode("utf-8", "surrogatepass")
-            now = float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) else 0.0
-            frame_sender = who if isinstance(who, str) else sender
-        connection.receive_data(frame_bytes, sender=frame_sender, now=now)
-        for event in connection.events_received():
-            if isinstance(event, ChatDelta) and not deltas:
-                continue
-            if isinstance(event, FrameRejected):
-                _emit_json({"event": "rejected", "line": number, "reason": event.error.reason})
-            else:
-                _emit_json(event_to_dict(event))
+            _decode_line(connection, number, line, deltas=deltas, all_records=all_records, sender=sender)
     connection.expire(math.inf)
     for event in connection.events_received():
         _emit_json(event_to_dict(event))
 
 
+def _decode_line(
+    connection: ProtocolConnection, number: int, line: bytes, *, deltas: bool, all_records: bool, sender: str
+) -> None:
+    if not line.strip():
+        return
+    record = _record(line)
+    now = 0.0
+    frame_bytes = line
+    frame_sender = sender
+    if record is not None:
+        if not all_records and record.get("dir") != "in":
+            return
+        frame_value, t, who = record.get("frame"), record.get("t"), record.get("sender")
+        if not isinstance(frame_value, str):
+            _emit_json({"event": "rejected", "line": number, "reason": "bad_record"})
+            return
+        frame_bytes = frame_value.encode("utf-8", "surrogatepass")
+        now = float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) else 0.0
+        frame_sender = who if isinstance(who, str) else sender
+    connection.receive_data(frame_bytes, sender=frame_sender, now=now)
+    for event in connection.events_received():
+        if isinstance(event, ChatDelta) and not deltas:
+            continue
+        if isinstance(event, FrameRejected):
+            _emit_json({"event": "rejected", "line": number, "reason": event.error.reason})
+        else:
+            _emit_json(event_to_dict(event))
+
+
 @frames_app.command("schemas")
 def schemas_command(
-    out: Annotated[Path, typer.Option("--out", help="Directory to write the schema files into.")] = Path(
-        "protocol/schemas"
-    ),
-    check: Annotated[bool, typer.Option("--check", help="Only report files that differ (exit 1 if any).")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Directory to write the schema files into (default: one JSON object on stdout)."),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="With --out: only report files that differ (exit 1 if any).")
+    ] = False,
 ) -> None:
-    """Write (or check) the JSON Schemas generated from the codec's wire models."""
+    """Print (or write, or check) the JSON Schemas generated from the codec's wire models."""
+    rendered = render_schemas()
+    if out is None:
+        if check:
+            raise _fail("--check compares against files: give the directory with --out")
+        typer.echo(json.dumps({name: json.loads(text) for name, text in rendered.items()}, indent=2))
+        return
     stale = []
-    for name, text in render_schemas().items():
+    for name, text in rendered.items():
         target = out / name
-        current = target.read_text(encoding="utf-8") if target.exists() else None
-        if current == text:
-            continue
-        stale.append(name)
-        if not check:
-            out.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+        try:
+            current = target.read_text(encoding="utf-8") if target.exists() else None
+            if current == text:
+                continue
+            stale.append(name)
+            if not check:
+                out.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            typer.echo(f"error: --out {out}: cannot {'read' if check else 'write'} {target}: {reason}", err=True)
+            raise typer.Exit(1) from None
     for name in stale:
         typer.echo(f"{'stale' if check else 'wrote'} {out / name}")
     if check and stale:

@@ -2,8 +2,9 @@
 
 Credentials come from the environment only (``AKOOL_API_KEY``, or ``AKOOL_CLIENT_ID`` + ``AKOOL_CLIENT_SECRET``;
 a key on the command line would show in ``ps`` and shell history); ``--base-url`` or ``AKOOL_BASE_URL`` picks the
-service (e.g. a local emulator). Output is a table for people, or JSON with ``--json`` for scripts. Secrets never
-print: tokens show as ``**********`` in both forms.
+service (e.g. a local emulator). Output is a table for people (tab-separated columns, values in full, when stdout
+is not a terminal), or JSON with ``--json`` for scripts (a list command prints the same page object with or without
+``--all``). Secrets never print: tokens show as ``**********`` in all forms.
 
 Exit codes (``streamclient.cli._runner.EXIT_CODES``): 0 ok, 1 the API refused (an AKOOL error code, an HTTP error,
 a malformed response), 2 usage or configuration error (bad arguments, no credentials), 3 the service could not be
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -24,7 +26,9 @@ from rich.console import Console
 from rich.table import Table
 
 from streamclient.api import AsyncAkoolClient, SessionStatus
+from streamclient.api.models import AvatarPage, SessionPage
 from streamclient.cli._runner import run_async
+from streamclient.cli._service import require_credentials
 
 __all__ = ("register",)
 
@@ -77,21 +81,31 @@ def _plain(value: Any) -> Any:
 
 def _call(base_url: str | None, timeout: float, action: Callable[[AsyncAkoolClient], Awaitable[T]]) -> T:
     async def main() -> T:
+        require_credentials()
         async with AsyncAkoolClient(base_url=base_url, timeout=timeout) as client:
             return await action(client)
 
     return run_async(main)
 
 
+def _is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def _emit(as_json: bool, payload: Any, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     if as_json:
         typer.echo(json.dumps(_plain(payload), indent=2, ensure_ascii=False))
         return
+    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    if not _is_terminal():  # a pipe or a file: whole values, one line per row, tab-separated (cut -f2)
+        for line in (list(columns), *cells):
+            typer.echo("\t".join(" ".join(cell.split()) for cell in line))
+        return
     table = Table(title=title)
     for index, column in enumerate(columns):
         table.add_column(column, no_wrap=index == 0)  # ids stay whole, so they can be copied
-    for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    for row in cells:
+        table.add_row(*row)
     Console(soft_wrap=True).print(table)
 
 
@@ -172,15 +186,15 @@ def sessions_list(
 ) -> None:
     """List sessions (one page, or every page with --all)."""
 
-    async def fetch(client: AsyncAkoolClient) -> Any:
-        if all_pages:
-            return [s async for s in client.sessions.iter(status=status, size=size)]
+    async def fetch(client: AsyncAkoolClient) -> SessionPage:
+        if all_pages:  # the same shape as one page, holding every item
+            items = [s async for s in client.sessions.iter(status=status, size=size)]
+            return SessionPage.model_construct(count=len(items), items=items)
         return await client.sessions.list(status=status, page=page, size=size)
 
-    result = _call(base_url, timeout, fetch)
-    items = result if isinstance(result, list) else result.items
-    title = f"Sessions ({len(items)})" if isinstance(result, list) else f"Sessions (page {page}, {result.count} total)"
-    _emit(as_json, result, title, SESSION_COLUMNS, _session_rows(items))
+    result: SessionPage = _call(base_url, timeout, fetch)
+    title = f"Sessions ({result.count})" if all_pages else f"Sessions (page {page}, {result.count} total)"
+    _emit(as_json, result, title, SESSION_COLUMNS, _session_rows(result.items))
 
 
 @sessions_app.command("close")
@@ -212,14 +226,14 @@ def avatars_list(
 ) -> None:
     """List streaming avatars."""
 
-    async def fetch(client: AsyncAkoolClient) -> Any:
-        if all_pages:
-            return [a async for a in client.avatars.iter(size=size)]
+    async def fetch(client: AsyncAkoolClient) -> AvatarPage:
+        if all_pages:  # the same shape as one page, holding every item
+            items = [a async for a in client.avatars.iter(size=size)]
+            return AvatarPage.model_construct(count=len(items), items=items)
         return await client.avatars.list(page=page, size=size)
 
-    result = _call(base_url, timeout, fetch)
-    items = result if isinstance(result, list) else result.items
-    rows = [[a.avatar_id, a.name, a.gender, a.voice_id, a.available, _status(a.status)] for a in items]
+    result: AvatarPage = _call(base_url, timeout, fetch)
+    rows = [[a.avatar_id, a.name, a.gender, a.voice_id, a.available, _status(a.status)] for a in result.items]
     _emit(as_json, result, "Avatars", ("avatar_id", "name", "gender", "voice_id", "available", "status"), rows)
 
 

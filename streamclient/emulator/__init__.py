@@ -71,11 +71,26 @@ __all__ = (
 )
 
 
+#: The third-party packages of the ``emulator`` extra.
+EXTRA_PACKAGES = frozenset({"starlette", "uvicorn", "websockets"})
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    try:
+        imported = importlib.import_module(f"{__name__}.{module}")
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if missing not in EXTRA_PACKAGES:
+            raise
+        raise ModuleNotFoundError(
+            f"the streamclient emulator needs the 'emulator' extra ({missing} is not installed): "
+            'pip install "streamclient[emulator]"',
+            name=missing,
+        ) from exc
+    value = getattr(imported, name)
     globals()[name] = value
     return value
 

@@ -214,3 +214,22 @@ def test_decode_tells_frames_from_recording_records() -> None:
         {"event": "rejected", "line": 1, "reason": "not_json"},
         {"event": "message", "from": "bot", "mid": "m", "text": "x"},
     ]
+
+
+def test_decode_skips_an_overlong_line_and_carries_on() -> None:
+    good = '{"v":2,"type":"chat","mid":"m","idx":0,"fin":true,"pld":{"from":"bot","text":"after"}}'
+    huge = "x" * (3 << 20)  # three times the line limit, held in memory only in bounded pieces
+    code, out, _ = _run("decode", input=f"{huge}\n{good}\n")
+    assert code == 0
+    assert _jsonl(out) == [
+        {"event": "rejected", "line": 1, "reason": "line_too_long"},
+        {"event": "message", "from": "bot", "mid": "m", "text": "after"},
+    ]
+
+
+def test_decode_of_a_final_line_without_newline_and_crlf() -> None:
+    lines = '{"v":2,"type":"chat","mid":"a","idx":0,"fin":true,"pld":{"from":"bot","text":"1"}}\r\n'
+    lines += '{"v":2,"type":"chat","mid":"b","idx":0,"fin":true,"pld":{"from":"bot","text":"2"}}'
+    code, out, _ = _run("decode", input=lines)
+    assert code == 0
+    assert [e["text"] for e in _jsonl(out)] == ["1", "2"]

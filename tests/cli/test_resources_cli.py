@@ -53,7 +53,8 @@ def test_session_lifecycle_as_json(emulator: EmulatorState, runner: CliRunner) -
     listed = runner.invoke(app, ["sessions", "list", "--json"])
     assert [s["id"] for s in json.loads(listed.stdout)["items"]] == [sid]
     every = runner.invoke(app, ["sessions", "list", "--all", "--size", "1", "--json"])
-    assert [s["id"] for s in json.loads(every.stdout)] == [sid]
+    assert [s["id"] for s in json.loads(every.stdout)["items"]] == [sid]  # one shape with or without --all
+    assert json.loads(every.stdout).keys() == json.loads(listed.stdout).keys()
 
     closed = runner.invoke(app, ["sessions", "close", sid])
     assert (closed.exit_code, closed.stdout.strip()) == (0, f"closed {sid}")
@@ -79,7 +80,7 @@ def test_tables_for_people(emulator: EmulatorState, runner: CliRunner) -> None:
         (["voices", "list"], "emu_voice_tristan"),
         (["voices", "list", "--stream-only"], "emu_voice_tristan"),
         (["languages", "list"], "English"),
-        (["knowledge", "list"], "Knowledge bases"),
+        (["knowledge", "list"], "id\tname\tdocs\turls"),
     ]:
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (args, result.output)
@@ -158,3 +159,30 @@ def test_avatar_upload_without_waiting_and_with_a_bad_id(emulator: EmulatorState
     assert json.loads(queued.stdout)["status"] == 1
     bad = runner.invoke(app, [*base, "--avatar-id", "not valid!"])
     assert bad.exit_code == 2
+
+
+def test_piped_tables_keep_whole_values(emulator: EmulatorState, runner: CliRunner) -> None:
+    long_name = "A knowledge base whose name is much longer than any terminal column would ever show in full"
+    emulator.create_knowledge({"name": long_name})
+    result = runner.invoke(app, ["knowledge", "list"])  # CliRunner's stdout is not a terminal, like a pipe
+    assert result.exit_code == 0, result.output
+    header, row = result.stdout.splitlines()
+    assert header == "id\tname\tdocs\turls"
+    assert row.split("\t")[1:] == [long_name, "0", "0"]
+    voices = runner.invoke(app, ["voices", "list"]).stdout.splitlines()
+    assert voices[1].split("\t")[0] == "emu_voice_tristan"  # was cut to 'emu_voi…' when piped
+
+
+def test_terminal_tables_are_drawn(emulator: EmulatorState, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("streamclient.cli.resources._is_terminal", lambda: True)
+    result = runner.invoke(app, ["knowledge", "list"])
+    assert result.exit_code == 0, result.output
+    assert "Knowledge bases" in result.stdout  # the rich table's title
+
+
+def test_avatars_json_has_one_shape_with_or_without_all(emulator: EmulatorState, runner: CliRunner) -> None:
+    one = json.loads(runner.invoke(app, ["avatars", "list", "--json"]).stdout)
+    every = json.loads(runner.invoke(app, ["avatars", "list", "--json", "--all", "--size", "1"]).stdout)
+    assert one.keys() == every.keys()
+    assert [a["avatar_id"] for a in every["items"]] == [a["avatar_id"] for a in one["items"]]
+    assert every["count"] == len(every["items"])
