@@ -73,3 +73,14 @@ def test_a_failing_user_test_fails(installed: InstalledEnv, tmp_path: Path) -> N
     done = installed.run(["python", "-m", "pytest", "-p", "no:cacheprovider", "-q"], cwd=tmp_path, timeout=300)
     assert done.returncode == 1
     assert "1 failed, 1 passed" in done.stdout
+
+
+def test_the_example_test_runs_from_the_repository_root(installed: InstalledEnv) -> None:
+    """With our own pytest configuration, but only what the README installs (no pytest-timeout)."""
+    done = installed.run(
+        ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "examples/test_bot_with_emulator.py"],
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
