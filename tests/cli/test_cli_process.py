@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from streamclient import __version__
+from streamclient.emulator.handles import EmulatorHandle
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -241,3 +242,13 @@ def test_decode_follows_a_growing_input(tmp_path: Path) -> None:
             assert process.wait(timeout=TIMEOUT) == 0
         finally:
             watchdog.cancel()
+
+
+def test_live_commands_use_the_service_given_by_base_url(tmp_path: Path, akool_emulator: EmulatorHandle) -> None:
+    env = clean_env(AKOOL_API_KEY=akool_emulator.api_key)
+    done = cli("demo", "--base-url", akool_emulator.base_url, "--duration", "120", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"against the service at {akool_emulator.base_url}" in done.stdout
+    assert "embedded emulator" not in done.stdout
+    assert akool_emulator.open_session_count() == 0
+    assert akool_emulator.billed_seconds() > 0  # the session ran on this emulator, not on an embedded one
