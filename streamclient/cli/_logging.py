@@ -21,8 +21,8 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _HANDLER_NAME = "streamclient-cli"
 
 
-def level_for(*, verbose: int, debug: bool) -> int:
-    """The log level the options and the environment ask for.
+def level_for(*, verbose: int, debug: bool) -> int | None:
+    """The log level the options and the environment ask for (``None``: nothing was asked).
 
     Raises:
         ValueError: ``STREAMCLIENT_LOG`` holds an unknown level (the message names the variable).
@@ -33,14 +33,22 @@ def level_for(*, verbose: int, debug: bool) -> int:
         return logging.INFO
     value = os.environ.get(LOG_ENV, "").strip().lower()
     if not value:
-        return logging.WARNING
+        return None
     if value not in LOG_LEVELS:
         raise ValueError(f"{LOG_ENV} must be one of {', '.join(LOG_LEVELS)}; got {value!r}")
     return LOG_LEVELS[value]
 
 
-def configure_logging(level: int) -> None:
-    """Send streamclient's log records at ``level`` and above to stderr (idempotent)."""
+def configure_logging(level: int | None) -> None:
+    """Send streamclient's log records at ``level`` and above to stderr (idempotent).
+
+    ``None`` (no option, no variable) means ``warning``, unless the process configured logging itself before
+    calling the CLI's ``main()`` (the root logger has handlers): then its configuration stays as it is.
+    """
+    if level is None:
+        if logging.getLogger().handlers:
+            return
+        level = logging.WARNING
     logger = logging.getLogger("streamclient")
     for handler in list(logger.handlers):
         if handler.get_name() == _HANDLER_NAME:
@@ -50,3 +58,4 @@ def configure_logging(level: int) -> None:
     handler.setFormatter(logging.Formatter(_FORMAT, datefmt="%H:%M:%S"))
     logger.addHandler(handler)
     logger.setLevel(level)
+    logger.propagate = False  # one line per record, even where the root logger has a handler too
