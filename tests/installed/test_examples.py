@@ -67,3 +67,11 @@ def test_transcript_logger(installed: InstalledEnv, project: Path) -> None:
     assert any('"type": "BotMessage"' in line for line in lines)
     assert lines[-1].startswith('{"t"')
     assert '"SessionClosed"' in lines[-1]
+
+
+def test_the_installed_command_line(installed: InstalledEnv, project: Path) -> None:
+    script = installed.run([str(installed.bin / "streamclient"), "--version"], cwd=project)
+    module = installed.run(["python", "-m", "streamclient", "--version"], cwd=project)
+    assert script.returncode == module.returncode == 0, script.stderr + module.stderr
+    assert script.stdout == module.stdout
+    assert script.stdout.startswith("streamclient ")
