@@ -114,6 +114,18 @@ class AccessToken:
         """When the token stops being accepted (epoch seconds)."""
         return self.issued_at + self.expire
 
+    def grant_for(self, channel: str, uid: str) -> RtcGrant | None:
+        """The RTC grant that admits ``uid`` to ``channel`` (a grant for uid ``""`` admits any uid), if any."""
+        return next((g for g in self.rtc if g.channel == channel and g.uid in ("", "0", uid)), None)
+
+    def lapses_at(self, grant: RtcGrant, privilege: RtcPrivilege = RtcPrivilege.JOIN_CHANNEL) -> int:
+        """When ``privilege`` of ``grant`` lapses (epoch seconds): a joined user is removed when its join lapses.
+
+        A privilege that is absent or 0 lapses with the token.
+        """
+        lapse = grant.privileges.get(int(privilege), 0)
+        return self.issued_at + lapse if lapse else self.expires_at
+
     def verify_signature(self, app_certificate: str) -> bool:
         """Whether the token was signed with ``app_certificate`` (constant-time comparison)."""
         key = _signing_key(app_certificate.encode("utf-8"), self.issued_at, self.salt)
@@ -343,10 +355,9 @@ def check_rtc_token(
         raise AgoraTokenError("the token's signature does not match the app certificate", reason=REASON_INVALID_TOKEN)
     if now >= parsed.expires_at:
         raise AgoraTokenError("the token has expired", reason=REASON_TOKEN_EXPIRED)
-    grants = [g for g in parsed.rtc if g.channel == channel]
-    if not grants:
+    if not any(g.channel == channel for g in parsed.rtc):
         raise AgoraTokenError("the token is for another channel", reason=REASON_INVALID_TOKEN)
-    grant = next((g for g in grants if g.uid in ("", "0", uid)), None)
+    grant = parsed.grant_for(channel, uid)
     if grant is None:
         raise AgoraTokenError("the token is for another uid", reason=REASON_INVALID_TOKEN)
     for privilege in need:
