@@ -117,6 +117,8 @@ class Inbound:
             case FrameReceived(sender=sender, data=data):
                 self._stats.frames_received += 1
                 self._stats.bytes_received += len(data)
+                if not self._from_avatar(sender):
+                    self._stats.frames_from_others += 1
                 self._conn.receive_data(data, sender=sender, now=anyio.current_time())
                 self.dispatch(self._conn.events_received())
             case PeerJoined(uid=uid):
@@ -175,8 +177,7 @@ class Inbound:
         return self.avatar_uid is None or sender == self.avatar_uid
 
     def _from_other(self, event: CodecEvent) -> None:
-        """A frame from a participant other than the avatar: kept apart."""
-        self._stats.frames_from_others += 1
+        """What a participant other than the avatar sent: kept apart."""
         match event:
             case ChatDelta(sender=sender, source=source, mid=mid, text=text):
                 self._fanout.publish(ParticipantMessage(sender, mid, text, source, final=False))
