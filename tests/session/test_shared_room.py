@@ -160,8 +160,7 @@ async def test_a_known_avatar_uid_is_waited_for_and_others_are_kept_apart() -> N
     inbound, seen = _inbound("5001")
     inbound.on_transport_event(PeerJoined("42"))  # ourselves
     inbound.on_transport_event(PeerJoined("3001"))  # a viewer joined first
-    assert inbound.avatar_uid is None
-    assert not inbound.avatar_joined.is_set()
+    assert (inbound.avatar_uid, inbound.avatar_joined.is_set()) == (None, False)
     inbound.on_transport_event(FrameReceived("3001", _bot_chat("I am not the avatar")))
     inbound.on_transport_event(PeerJoined("5001"))
     inbound.on_transport_event(PeerLeft("3001", 0))
