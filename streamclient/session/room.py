@@ -167,7 +167,9 @@ class AgoraRoom:
         The avatar cannot renew its token, so it lives the whole session (``duration``, default 600 s) plus
         ``AVATAR_TOKEN_MARGIN``.
         """
-        seconds = min(MAX_TOKEN_SECONDS, (duration or DEFAULT_DURATION) + AVATAR_TOKEN_MARGIN)
+        if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
+            duration = DEFAULT_DURATION  # (a bad duration is refused by sessions.create, before anything is sent)
+        seconds = min(MAX_TOKEN_SECONDS, duration + AVATAR_TOKEN_MARGIN)
         return {
             "agora_uid": self.avatar_uid,
             "agora_app_id": self.app_id,

@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 
 import anyio
 import pytest
+from pydantic import SecretStr
 
 from streamclient.api import AsyncAkoolClient
 from streamclient.codec import ProtocolConnection, Role
 from streamclient.codec.chunking import new_mid
 from streamclient.codec.frames import ChatFrame, encode_frame
 from streamclient.emulator import Emulator, EmulatorConfig
-from streamclient.errors import ConfigurationError, InvalidArgumentError
+from streamclient.errors import ConfigurationError, InvalidArgumentError, JoinError
 from streamclient.session import (
     AgoraRoom,
     AvatarJoined,
@@ -252,3 +253,52 @@ async def test_room_and_credentials_together_are_refused() -> None:
     async with project_emulator(WallClock()) as (emu, client):
         with pytest.raises(InvalidArgumentError, match="not both"):
             connect(client, avatar_id=AVATAR, room=make_room(emu), credentials={"agora_uid": 1})
+
+
+async def test_a_refused_renewal_is_logged_and_the_session_ends_when_the_token_lapses(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = WallClock()
+    async with project_emulator(clock) as (emu, client):
+        room = make_room(emu, clock, token_ttl=120)
+        async with connect(client, avatar_id=AVATAR, mode_type=1, options=OPTIONS, room=room) as session:
+            room._cert = SecretStr(secrets.token_hex(16))  # the project's certificate was rotated under us
+            with caplog.at_level(logging.ERROR):
+                clock.now = T0 + 100
+                await emu.wait_until(lambda: "renewing the channel token failed" in caplog.text)
+            assert session.token_renewals == 0
+            clock.now = T0 + 120
+            with anyio.fail_after(10):
+                assert await session.wait_closed() == "disconnected"
+        assert CERT not in caplog.text
+
+
+async def test_an_empty_renewal_token_is_refused_before_sending() -> None:
+    async with project_emulator(WallClock()) as (emu, _):
+        transport = RoomTransport(emu.room_url)
+        room = make_room(emu)
+        await transport.join(room.join_params())
+        try:
+            with pytest.raises(InvalidArgumentError):
+                await transport.renew_token("")
+        finally:
+            await transport.leave()
+
+
+async def test_a_join_refused_by_the_channel_still_closes_the_created_session() -> None:
+    async with project_emulator(WallClock()) as (emu, client):
+        room = AgoraRoom(
+            channel="support-42", app_id=APP_ID, app_certificate=secrets.token_hex(16), room_url=emu.room_url
+        )
+        with pytest.raises(JoinError) as caught:
+            async with connect(client, avatar_id=AVATAR, options=OPTIONS, room=room):
+                pass
+        assert caught.value.reason == 8
+    # project_emulator asserts that no session was left open
+
+
+async def test_a_bad_duration_is_refused_by_create_not_by_the_room() -> None:
+    async with project_emulator(WallClock()) as (emu, client):
+        with pytest.raises(InvalidArgumentError, match="duration"):
+            async with connect(client, avatar_id=AVATAR, options=OPTIONS, room=make_room(emu), duration="long"):
+                pass

@@ -305,3 +305,11 @@ def test_defaults_read_the_clock_and_draw_a_salt() -> None:
     assert pa.issued_at > 1_700_000_000
     assert pa.expire == 3600
     assert a != b or pa.salt == pb.salt
+
+
+def test_a_non_utf8_field_is_a_malformed_token() -> None:
+    raw = _raw(VECTOR_RTC_UID)
+    app_id = APP_ID.encode()
+    assert app_id in raw
+    with pytest.raises(AgoraTokenError, match="app id is not UTF-8"):
+        parse_token(_wrap(raw.replace(app_id, b"\xff" * len(app_id))))
