@@ -177,8 +177,9 @@ class _RoomConnection:
             await self._send_json({"op": "join_error", "reason": REASON_REJECTED_BY_SERVER, "message": str(exc)})
             return None
         try:
-            room = self._resolve(request)
+            # The token first: a refused join must not open a shared room for its channel.
             expires_at = self._check_token(request) if self._check_token is not None else None
+            room = self._resolve(request)
             peer = room.join(request.uid, role=PeerRole.CLIENT)
         except JoinRefused as exc:
             await self._send_json({"op": "join_error", "reason": exc.reason, "message": exc.message})
