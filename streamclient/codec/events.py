@@ -42,13 +42,18 @@ class ChatDelta:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChatMessage:
-    """A complete message (every chunk ``0..fin`` arrived); reported exactly once per message."""
+    """A complete message (every chunk ``0..fin`` arrived); reported exactly once per message.
+
+    ``unpaired_surrogates`` counts halves of surrogate pairs that found no partner (the sender split a pair and a
+    half never arrived, or sent a lone one); each became U+FFFD in ``text``. Zero for a well-formed message.
+    """
 
     sender: str
     source: str | None
     mid: str
     text: str
     chunks: int
+    unpaired_surrogates: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,7 +159,10 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         ``discarded``, ``ack``, ``command``, ``avatar_event``, ``unknown`` or ``rejected``.
     """
     if isinstance(event, ChatMessage):
-        return {"event": "message", "from": event.source, "mid": event.mid, "text": event.text}
+        out: dict[str, Any] = {"event": "message", "from": event.source, "mid": event.mid, "text": event.text}
+        if event.unpaired_surrogates:
+            out["unpaired_surrogates"] = event.unpaired_surrogates
+        return out
     if isinstance(event, ChatDelta):
         return {"event": "delta", "from": event.source, "mid": event.mid, "idx": event.index, "text": event.text}
     if isinstance(event, MessageExpired):
