@@ -354,8 +354,6 @@ def _rest(obj: dict[str, Any], known: frozenset[str], raw: bytes) -> Mapping[str
     if len(obj) <= len(known) and all(k in known for k in obj):
         return _EMPTY
     rest = {k: v for k, v in obj.items() if k not in known}
-    if not rest:
-        return _EMPTY
     _check_finite(rest, raw)
     return rest
 

@@ -101,6 +101,8 @@ BAD: list[tuple[bytes | str, str]] = [
     (b'{"v":2,"type":"x","n":1e400}', "not_json"),
     (b'{"v":2,"type":"x","n":' + b"9" * 5000 + b"}", "not_json"),
     (b"[" * 3000, "not_json"),
+    ('{"v":2,"type":"chat","mid":"m","idx":0,"fin":true,"pld":{"text":"日\x01"}}'.encode(), "not_json"),
+    ('{"v":2,"type":"chat","mid":"m","idx":0,"fin":true,"pld":{"text":"日"},"pld":5}'.encode(), "bad_field"),
     (b'{"v":2,"type":"chat","mid":"\\ud800","idx":0,"fin":true,"pld":{"text":"a"}}', "bad_field"),
     (b'{"v":2,"type":"chat","mid":"m","idx":0,"fin":true,"pld":{"from":"\\udc00","text":"a"}}', "bad_field"),
     (b'{"v":2,"type":"chat","mid":"m","idx":0,"fin":true,"pld":{"text":"a","\\ud83d":1}}', "bad_field"),

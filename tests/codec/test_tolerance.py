@@ -258,3 +258,10 @@ def test_we_never_split_an_emoji_sequence_when_sending() -> None:
     for budget in range(100, 160):  # room for the 18-byte sequence in one frame
         frames = split_text(text, mid="m", max_frame_bytes=budget)
         assert any(family in f.text for f in frames), budget
+
+
+def test_a_non_canonical_non_ascii_chat_takes_the_general_path() -> None:
+    raw = '{"v":2,"type":"chat","mid":"m","idx":0,"fin":true,"pld":{"text":"日","meta":"x"}}'.encode()
+    frame = decode_frame(raw)
+    assert frame == ChatFrame(mid="m", idx=0, fin=True, text="日", pld_extra={"meta": "x"})
+    assert encode_frame(frame) == raw
