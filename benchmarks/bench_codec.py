@@ -46,10 +46,8 @@ def _official_chunks(text: str, *, mid: str, units: int = 216) -> list[bytes]:
     utf16 = text.encode("utf-16-le", "surrogatepass")
     pieces = [utf16[i : i + 2 * units].decode("utf-16-le", "surrogatepass") for i in range(0, len(utf16), 2 * units)]
     last = len(pieces) - 1
-    return [
-        f'{{"v":2,"type":"chat","mid":"{mid}","idx":{i},"fin":{str(i == last).lower()},"pld":{{"text":"{_js(p)}"}}}}'.encode()
-        for i, p in enumerate(pieces)
-    ]
+    head = '{{"v":2,"type":"chat","mid":"{}","idx":{},"fin":{},"pld":{{"text":"'
+    return [(head.format(mid, i, str(i == last).lower()) + _js(p) + '"}}').encode() for i, p in enumerate(pieces)]
 
 
 def _js(chunk: str) -> str:

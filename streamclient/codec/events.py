@@ -26,6 +26,7 @@ __all__ = (
     "MessageExpired",
     "UnknownFrame",
     "event_to_dict",
+    "frame_excerpt",
 )
 
 
@@ -184,3 +185,19 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     if isinstance(event, UnknownFrame):
         return {"event": "unknown", "type": event.frame.type, "mid": event.frame.mid}
     return {"event": "rejected", "reason": event.error.reason}
+
+
+def frame_excerpt(raw: bytes, limit: int = 80) -> str:
+    """A short, printable excerpt of a received datagram, safe to log or show (for refused frames).
+
+    Args:
+        raw: the datagram (or its first bytes).
+        limit: bytes kept at most.
+
+    Returns:
+        The first ``limit`` bytes as text (invalid UTF-8 replaced), control and other unprintable characters
+        written as escapes, ``…`` appended when cut.
+    """
+    text = raw[:limit].decode("utf-8", "replace")
+    safe = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return safe + "…" if len(raw) > limit else safe

@@ -256,7 +256,7 @@ def _reject_constant(name: str) -> Any:
 # only an accelerator for what it accepts; it refuses lone surrogate escapes ("\ud83d", which the official client's
 # 216-unit chunking produces inside chat text) and deep nesting, and those inputs are parsed here instead.
 _json_decoder = json.JSONDecoder(parse_constant=_reject_constant)
-_scanstring = json.decoder.scanstring
+_scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # the stdlib parser pairs valid escapes, so any match is lone
 
 
@@ -471,7 +471,7 @@ _EVENT_PLD = frozenset(("event",))
 
 
 def _twin(cls: type) -> Callable[[], Any]:
-    twin = type(f"_Building{cls.__name__}", (), {"__slots__": cls.__slots__})
+    twin = type(f"_Building{cls.__name__}", (), {"__slots__": vars(cls)["__slots__"]})
     probe = twin()
     probe.__class__ = cls
     return twin

@@ -254,8 +254,11 @@ class Reassembler:
 
 
 def _pair_halves(pending: _Pending, idx: int, text: str) -> str:
-    """Chunk ``idx``'s text as a delta: the held high surrogate joined on, pairs combined, a trailing high surrogate
-    held for the next chunk (unless this is the last), any other lone surrogate replaced by U+FFFD and counted."""
+    """Return chunk ``idx``'s text as a delta, with halves of surrogate pairs paired again.
+
+    The held high surrogate is joined on, pairs are combined, a trailing high surrogate is held for the next chunk
+    (unless this is the last), and any other lone surrogate is replaced by U+FFFD and counted.
+    """
     text = pending.carry + text
     pending.carry = ""
     if idx != pending.fin_idx and text and "\ud800" <= text[-1] <= "\udbff":

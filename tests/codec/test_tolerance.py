@@ -52,7 +52,8 @@ def _messages(events: list[object]) -> list[ChatMessage]:
 def test_official_client_splits_an_emoji_and_the_message_comes_out_exactly() -> None:
     text = "x" * 215 + GRIN + " done"
     frames = official_chunks(text)
-    assert frames[0].endswith(b'\\ud83d"}}') and b'"text":"\\ude00' in frames[1]  # the real split
+    assert frames[0].endswith(b'\\ud83d"}}')
+    assert b'"text":"\\ude00' in frames[1]
     (message,) = _messages(_receive(frames))
     assert message.text == text
     assert message.unpaired_surrogates == 0
@@ -61,8 +62,10 @@ def test_official_client_splits_an_emoji_and_the_message_comes_out_exactly() -> 
 def test_the_halves_decode_as_lone_surrogates_and_cannot_be_sent_back() -> None:
     first, second = official_chunks("x" * 215 + GRIN + " done")
     head, tail = decode_frame(first), decode_frame(second)
-    assert isinstance(head, ChatFrame) and isinstance(tail, ChatFrame)
-    assert head.text.endswith("\ud83d") and tail.text.startswith("\ude00")
+    assert isinstance(head, ChatFrame)
+    assert isinstance(tail, ChatFrame)
+    assert head.text.endswith("\ud83d")
+    assert tail.text.startswith("\ude00")
     with pytest.raises(LocalProtocolError):  # what we send stays strict
         encode_frame(head)
 
@@ -113,14 +116,17 @@ def test_a_held_half_is_not_shown_when_the_message_expires() -> None:
     frame = decode_frame(b'{"v":2,"type":"chat","mid":"m","idx":0,"fin":false,"pld":{"text":"ab\\ud83d"}}')
     assert isinstance(frame, ChatFrame)
     (delta,) = reassembler.feed(frame, sender="s", now=0.0)
-    assert isinstance(delta, ChatDelta) and delta.text == "ab"
+    assert isinstance(delta, ChatDelta)
+    assert delta.text == "ab"
     (expired,) = reassembler.expire(5.0)
-    assert isinstance(expired, MessageExpired) and expired.partial_text == "ab"
+    assert isinstance(expired, MessageExpired)
+    assert expired.partial_text == "ab"
     assert reassembler.buffered_bytes == 0
 
 
 unicode_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)) | st.sampled_from([GRIN, "\U0001f3fd", "日", "é", "\U0010ffff"]),
+    alphabet=st.characters(blacklist_categories=("Cs",))
+    | st.sampled_from([GRIN, "\U0001f3fd", "日", "é", "\U0010ffff"]),
     min_size=1,
     max_size=700,
 )
