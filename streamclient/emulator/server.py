@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 import anyio
 from anyio.abc import TaskGroup
@@ -76,6 +77,8 @@ class EmulatorConfig:
         faults_to_avatar: fault plan of new rooms, client -> avatar.
         avatar_step_seconds: avatar upload status step time (REST side).
         default_mode: the avatar's mode when the session does not set ``mode_type``.
+        reply_mid: ``"request"`` (default, as in the docs' examples): the avatar's reply reuses the mid of the chat
+            it answers; ``"fresh"``: every reply gets a new mid. Whether AKOOL reuses it is undocumented.
     """
 
     host: str = "127.0.0.1"
@@ -95,12 +98,16 @@ class EmulatorConfig:
     faults_to_avatar: FaultPlan = field(default_factory=FaultPlan)
     avatar_step_seconds: float = 0.05
     default_mode: int = 2
+    # -- data-stream variants the docs allow (issue 10, decoder side)
+    reply_mid: Literal["request", "fresh"] = "request"
 
     def __post_init__(self) -> None:
         if self.avatar_join_delay < 0 or self.speech_chars_per_second <= 0 or self.reply_chunk_chars < 1:
             raise InvalidArgumentError("EmulatorConfig: delays must be >= 0, speeds and chunk sizes > 0")
         if self.default_mode not in (1, 2):
             raise InvalidArgumentError("EmulatorConfig.default_mode must be 1 or 2")
+        if self.reply_mid not in ("request", "fresh"):
+            raise InvalidArgumentError("EmulatorConfig.reply_mid must be 'request' or 'fresh'")
 
 
 class Emulator:
@@ -248,6 +255,7 @@ class Emulator:
                 reply_chunk_chars=config.reply_chunk_chars,
                 responder=config.responder,
                 languages=languages,
+                reply_mid=config.reply_mid,
             ),
             session_id=session.id,
             avatar_id=session.avatar_id,
@@ -255,6 +263,7 @@ class Emulator:
             language=session.language or "en",
             voice_id=session.voice_id,
             clock=self._clock,
+            recorder=self._recorder,
         )
         room.avatar = avatar
         self._rooms[session.id] = room
