@@ -557,8 +557,14 @@ def _decode_canonical_chat(raw: bytes) -> ChatFrame | None:
         return None
     if end != len(decoded) - 2:
         return None
-    mid, idx, fin, source = head.groups()
-    return _new_chat(mid, int(idx), fin == "true", text, source)
+    frame = _ChatTwin()  # _new_chat, inlined: this is the hot path of non-ASCII text
+    frame.mid, idx, fin, frame.source = head.groups()
+    frame.idx = int(idx)
+    frame.fin = fin == "true"
+    frame.text = text
+    frame.extra = frame.pld_extra = _EMPTY
+    frame.__class__ = ChatFrame
+    return cast("ChatFrame", frame)
 
 
 def _decode_chat(obj: dict[str, Any], raw: bytes) -> ChatFrame:
