@@ -529,9 +529,8 @@ def _new_chat(mid: str, idx: int, fin: bool, text: str, source: str | None) -> C
 # A chat frame exactly as the official clients and this codec write it: compact, keys in the usual order, no
 # unknown fields, mid and from without escapes (a JSON string body with no quote, backslash or control character is
 # its own value), pld.text last. The pattern covers everything from "mid" to the opening quote of the text.
-_CANONICAL_CHAT_START = b'{"v":2,"type":"chat",'
 _CANONICAL_CHAT_HEAD = re.compile(
-    r'"mid":"([^"\\\x00-\x1f]+)","idx":(0|[1-9][0-9]{0,17}),"fin":(true|false),'
+    r'\{"v":2,"type":"chat","mid":"([^"\\\x00-\x1f]+)","idx":(0|[1-9][0-9]{0,17}),"fin":(true|false),'
     r'"pld":\{(?:"from":"([^"\\\x00-\x1f]*)",)?"text":"'
 )
 
@@ -542,14 +541,12 @@ def _decode_canonical_chat(raw: bytes) -> ChatFrame | None:
     One UTF-8 decode, a regular expression for the envelope and the standard library's C string scanner for the
     text: cheaper than building a dict first, and the scanner keeps lone surrogate escapes (which jiter refuses).
     """
-    if not (raw.startswith(_CANONICAL_CHAT_START) and raw.endswith(b'"}}')):
-        return None
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    head = _CANONICAL_CHAT_HEAD.match(decoded, 21)
-    if head is None:
+    head = _CANONICAL_CHAT_HEAD.match(decoded)
+    if head is None or decoded[-2:] != "}}":
         return None
     try:
         text, end = _scanstring(decoded, head.end(), True)
