@@ -73,6 +73,7 @@ def _frame_sets() -> dict[str, list[bytes]]:
     official = _official_chunks(text_of(ENGLISH, 2160), mid="msg-1723629433573")
     # every chunk boundary falls inside an emoji: each frame starts and/or ends with half a surrogate pair
     split = _official_chunks(("x" * 215 + "\U0001f600" + "y" * 215) * 5, mid="msg-1723629433573")
+    split_cjk = _official_chunks(("日" * 215 + "\U0001f600" + "本" * 215) * 5, mid="msg-1723629433573")
     lenient = [
         b'{"v":2,"type":"chat","mid":"m%d","pld":{"from":"bot","text":"Hello, how can I help you today?"}}' % i
         for i in range(5)
@@ -90,7 +91,8 @@ def _frame_sets() -> dict[str, list[bytes]]:
         "event": events,
         "ack": acks,
         "chat official client, 216 units": official,
-        "chat with a split surrogate pair": split,
+        "chat with a split surrogate pair, ASCII text": split,
+        "chat with a split surrogate pair, CJK text": split_cjk,
         "chat without idx/fin or with nulls": lenient,
         "mix: two reply turns + an ack": [*turn_en, *turn_cjk, acks[0]],
     }
