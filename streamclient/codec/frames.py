@@ -391,6 +391,10 @@ def decode_frame(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_DECODE_BYTES
         # jiter is fastest on ASCII, the canonical chat path on non-ASCII text; the canonical path also takes the
         # ASCII chat frames jiter refuses (the official client's chunks that start or end with half a surrogate pair)
         if raw.isascii():
+            if len(raw) > 8 and raw[-9] == 92:  # "\\" 6 from the end: maybe half a surrogate pair, "...\\ud83d"}}
+                chat = _decode_canonical_chat(raw)
+                if chat is not None:
+                    return chat
             try:
                 obj = _from_json(raw, allow_inf_nan=False)
             except ValueError:

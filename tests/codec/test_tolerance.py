@@ -27,6 +27,7 @@ from streamclient.codec import (
     Role,
     decode_frame,
     encode_frame,
+    frame_excerpt,
     split_text,
 )
 from streamclient.codec import frames as frames_module
@@ -272,3 +273,16 @@ def test_a_non_canonical_non_ascii_chat_takes_the_general_path() -> None:
     frame = decode_frame(raw)
     assert frame == ChatFrame(mid="m", idx=0, fin=True, text="日", pld_extra={"meta": "x"})
     assert encode_frame(frame) == raw
+
+
+def test_an_escape_at_the_end_of_a_frame_that_is_not_chat() -> None:
+    assert decode_frame(b'{"v":2,"type":"event","mid":"e","pld":{"event":"x\\u0041"}}') == EventFrame(
+        mid="e", name="xA"
+    )
+
+
+def test_frame_excerpt_is_short_and_printable() -> None:
+    assert frame_excerpt(b'{"v":2}') == '{"v":2}'
+    assert frame_excerpt(b"a\x1b[31mb\xffc\n") == "a\\x1b[31mb\ufffdc\\n"
+    long = frame_excerpt("日".encode() * 100, limit=10)
+    assert long == "日日日\ufffd…"
