@@ -264,7 +264,7 @@ def avatars_upload(
                 status.update(f"avatar {avatar_id}: {_status(current.status)} ({elapsed:.0f} s)")
 
             return await client.avatars.wait_until_ready(
-                avatar_id, timeout=wait_timeout, interval=interval, on_progress=progress
+                avatar, timeout=wait_timeout, interval=interval, on_progress=progress
             )
 
     a = _call(base_url, timeout, upload)

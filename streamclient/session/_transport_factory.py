@@ -7,7 +7,7 @@ credentials to :class:`~streamclient.transport.JoinParams` lives here.
 from __future__ import annotations
 
 from streamclient.api.models import AgoraCredentials, Session
-from streamclient.errors import ConfigurationError
+from streamclient.errors import ConfigurationError, JoinTokenMissingError
 from streamclient.transport.base import JoinParams, Transport
 
 __all__ = ("join_params_for", "transport_for")
@@ -20,6 +20,13 @@ def _agora_credentials(info: Session) -> AgoraCredentials:
             f"session {info.id} uses stream_type {info.stream_type!r}; streamclient joins 'agora' channels "
             "(and the emulator's rooms) only: pass transport=... to use another"
         )
+    if credentials.agora_token is None:
+        # Detail and list answers may carry no token (the older docs' examples): only the create answer has it.
+        raise JoinTokenMissingError(
+            f"session {info.id}'s credentials carry no agora_token: session detail and list answers may leave it "
+            "out, and tokens come only from the create answer; join with the Session that sessions.create "
+            "returned (connect() does)"
+        )
     return credentials
 
 
@@ -28,6 +35,7 @@ def transport_for(info: Session) -> Transport:
 
     Raises:
         ConfigurationError: the stream type is not supported.
+        JoinTokenMissingError: the credentials carry no token (a detail or list answer).
     """
     credentials = _agora_credentials(info)
     if credentials.emulator_room_url:
@@ -44,10 +52,12 @@ def join_params_for(info: Session) -> JoinParams:
 
     Raises:
         ConfigurationError: the stream type is not supported.
+        JoinTokenMissingError: the credentials carry no token (a detail or list answer).
     """
     credentials = _agora_credentials(info)
+    assert credentials.agora_token is not None  # checked by _agora_credentials
     return JoinParams(
-        app_id=credentials.agora_app_id,
+        app_id=credentials.agora_app_id or "",
         channel=credentials.agora_channel,
         uid=str(credentials.agora_uid),
         token=credentials.agora_token.get_secret_value(),
