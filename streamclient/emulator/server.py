@@ -33,14 +33,15 @@ from anyio.abc import TaskGroup
 from starlette.applications import Starlette
 
 from streamclient.emulator._serve import serve
-from streamclient.emulator.avatar import DEFAULT_LANGUAGES, Avatar, AvatarConfig
+from streamclient.emulator.avatar import Avatar, AvatarConfig
 from streamclient.emulator.faults import FaultPlan
 from streamclient.emulator.recording import Recorder
 from streamclient.emulator.responders import Responder
 from streamclient.emulator.rest import rest_routes
 from streamclient.emulator.room import REASON_BANNED_BY_SERVER, Room, RoomLimits
 from streamclient.emulator.room_endpoint import JoinRefused, JoinRequest, room_route
-from streamclient.emulator.state import LANGUAGES, EmulatedSession, EmulatorState, JoinDenied
+from streamclient.emulator.shapes import ResponseShapes
+from streamclient.emulator.state import ACCEPTED_LANGUAGES, EmulatedSession, EmulatorState, JoinDenied
 from streamclient.errors import InvalidArgumentError, TransportTimeoutError
 
 __all__ = ("Emulator", "EmulatorConfig")
@@ -76,6 +77,8 @@ class EmulatorConfig:
         faults_to_avatar: fault plan of new rooms, client -> avatar.
         avatar_step_seconds: avatar upload status step time (REST side).
         default_mode: the avatar's mode when the session does not set ``mode_type``.
+        shapes: which documented answer shape the REST side uses where the docs show several (defaults: the
+            docs' primary shapes; see :class:`~streamclient.emulator.shapes.ResponseShapes`).
     """
 
     host: str = "127.0.0.1"
@@ -95,6 +98,7 @@ class EmulatorConfig:
     faults_to_avatar: FaultPlan = field(default_factory=FaultPlan)
     avatar_step_seconds: float = 0.05
     default_mode: int = 2
+    shapes: ResponseShapes = field(default_factory=ResponseShapes)
 
     def __post_init__(self) -> None:
         if self.avatar_join_delay < 0 or self.speech_chars_per_second <= 0 or self.reply_chunk_chars < 1:
@@ -114,6 +118,7 @@ class Emulator:
             clock=clock,
             quota_seconds=self.config.quota_seconds,
             avatar_step_seconds=self.config.avatar_step_seconds,
+            shapes=self.config.shapes,
         )
         self._rooms: dict[str, Room] = {}  # by session id
         self._by_channel: dict[str, Room] = {}
@@ -238,7 +243,8 @@ class Emulator:
             on_change=self._notify_changed,
         )
         room.set_faults(to_client=config.faults_to_client, to_avatar=config.faults_to_avatar)
-        languages = frozenset(lang["lang_code"] for lang in LANGUAGES) | DEFAULT_LANGUAGES
+        # set-params is checked against the same language and voice lists as session create (state.py)
+        elevenlabs = bool(session.voice_params.get("elevenlabs_settings"))
         avatar = Avatar(
             room,
             uid=str(session.client_uid + _AVATAR_UID_OFFSET),
@@ -247,7 +253,8 @@ class Emulator:
                 speech_chars_per_second=config.speech_chars_per_second,
                 reply_chunk_chars=config.reply_chunk_chars,
                 responder=config.responder,
-                languages=languages,
+                languages=ACCEPTED_LANGUAGES,
+                voices=None if elevenlabs else self.state.voice_ids(),
             ),
             session_id=session.id,
             avatar_id=session.avatar_id,
