@@ -280,6 +280,7 @@ async def test_session_lifecycle_against_the_loopback_server(emulator: Emulator,
         assert isinstance(session.credentials, AgoraCredentials)
         assert session.credentials.emulator_room_url == "ws://127.0.0.1:1/room"
         emulated = emulator.state.sessions[session.id]
+        assert session.credentials.agora_token is not None  # the create answer carries the token
         assert session.credentials.agora_token.get_secret_value() == emulated.client_token
         assert session.credentials.agora_channel == emulated.channel
         assert emulated.voice_params == {"speed": 1.0}
