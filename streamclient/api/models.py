@@ -125,10 +125,10 @@ class AgoraCredentials(_Model):
 
 
 class LiveKitCredentials(_Model):
-    """What the client needs to join a LiveKit-hosted session (§1.6)."""
+    """What the client needs to join a LiveKit-hosted session (§1.6); no token in detail and list answers."""
 
     livekit_url: str
-    livekit_token: SecretStr
+    livekit_token: SecretStr | None = None
     livekit_room_name: str | None = None
     livekit_client_identity: str | None = None
     livekit_server_identity: str | None = None
