@@ -101,7 +101,8 @@ async def test_bad_bodies_and_params(served: tuple[EmulatorState, httpx.AsyncCli
 
 
 async def test_knowledge_and_avatar_routes(served: tuple[EmulatorState, httpx.AsyncClient]) -> None:
-    _, http = served
+    state, http = served
+    state.avatar_step_seconds = 3600.0  # the upload stays queueing for the whole test
     kb = (await http.post("/api/open/v4/knowledge/create", json={"name": "n"})).json()["data"]
     assert (await http.get("/api/open/v4/knowledge/list")).json()["data"] == [kb]
     updated = (await http.post("/api/open/v4/knowledge/update", json={"id": kb["_id"], "prompt": "p"})).json()
