@@ -74,7 +74,7 @@ VOICE_CLONES: tuple[dict[str, Any], ...] = (
 )
 #: The language list, with codes as the docs' list returns them (``af-ZA``).
 LANGUAGES: tuple[dict[str, str], ...] = tuple(
-    {"lang_code": code, "lang_name": name, "url": ""}
+    {"lang_code": code, "lang_name": name, "url": "", "need_voice_id": True}
     for code, name in (
         ("af-ZA", "Afrikaans (South Africa)"),
         ("ar-SA", "Arabic (Saudi Arabia)"),
@@ -707,6 +707,9 @@ class EmulatorState:
         now = int(time.time() * 1000)
         kb = {
             "_id": secrets.token_hex(12),
+            "team_id": "emulator-team",
+            "uid": 1,
+            "user_type": 2,
             "name": name,
             "prologue": body.get("prologue", ""),
             "prompt": body.get("prompt", ""),
