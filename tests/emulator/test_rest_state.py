@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from streamclient.emulator.shapes import ResponseShapes
 from streamclient.emulator.state import EmulatedSession, EmulatorApiError, EmulatorState, JoinDenied
+from streamclient.errors import InvalidArgumentError
 
 AVATAR = "dvp_Tristan_cloth2_1080P"
 
@@ -242,3 +244,19 @@ def test_a_failing_listener_does_not_break_the_state(state: EmulatorState, caplo
     session = state.create_session({"avatar_id": AVATAR})
     state.close_session(session.id)
     assert "boom" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"close_with_data": "yes"}, {"session_list_key": "items"}, {"trtc_names": "sdk"}, {"tokens_in_detail": 1}],
+)
+def test_response_shapes_refuse_undocumented_choices(options: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgumentError, match="ResponseShapes"):
+        ResponseShapes(**options)
+
+
+def test_response_shape_variants_cover_each_documented_alternative() -> None:
+    variants = ResponseShapes.variants()
+    assert variants[0] == ResponseShapes()
+    assert variants[0].describe() == "docs defaults"
+    assert len({v.describe() for v in variants}) == len(variants) == 9
