@@ -10,7 +10,14 @@ import pytest
 
 from streamclient.api import AsyncAkoolClient
 from streamclient.emulator import Emulator, EmulatorConfig, FaultPlan, ResponseShapes
-from streamclient.errors import APIError, CommandError, JoinTokenMissingError, ReplyTimeoutError, SessionClosedError
+from streamclient.errors import (
+    APIError,
+    CommandError,
+    ConfigurationError,
+    JoinTokenMissingError,
+    ReplyTimeoutError,
+    SessionClosedError,
+)
 from streamclient.session import (
     BotMessage,
     MessageIncomplete,
@@ -238,3 +245,13 @@ async def test_attach_joins_when_the_detail_carries_the_token() -> None:
         created = await client.sessions.create(AVATAR, duration=60, mode_type=1)
         async with attach(client, created.id, options=OPTIONS, close_on_exit=True) as session:
             assert (await session.say("attached")).reply == "attached"
+
+
+@pytest.mark.parametrize("stream_type", ["livekit", "trtc"])
+async def test_other_stream_types_parse_end_to_end_then_refuse_to_join_and_close(stream_type: str) -> None:
+    async with emulator() as (emu, client):  # the helper asserts no session is left open
+        with pytest.raises(ConfigurationError, match=stream_type):
+            async with connect(client, avatar_id=AVATAR, stream_type=stream_type, options=OPTIONS):
+                pass
+        (session,) = emu.state.sessions.values()
+        assert (session.stream_type, session.close_reason) == (stream_type, "closed")
