@@ -137,7 +137,7 @@ async def _avatar_upload(state: EmulatorState, request: Request) -> Any:
 
 
 async def _voice_list(state: EmulatorState, request: Request) -> Any:
-    page, size = _page(request, 10)
+    page, size = _page(request, 10, max_size=None)  # the voice docs set no maximum
     voice_type = _int_param(request, "type", None, maximum=2)
     if voice_type is None:
         raise EmulatorApiError(1003, "Parameter error: type is required")
@@ -148,10 +148,13 @@ async def _voice_list(state: EmulatorState, request: Request) -> Any:
     stream = request.query_params.get("support_stream")
     if stream == "2":
         voices = []
-    for key in ("gender", "name"):
-        wanted = request.query_params.get(key)
-        if wanted:
-            voices = [v for v in voices if str(v.get(key, "")).lower() == wanted.lower()]
+    gender = request.query_params.get("gender")
+    if gender:  # comma-separated alternatives (voice docs)
+        wanted = {g.strip().lower() for g in gender.split(",")}
+        voices = [v for v in voices if str(v.get("gender", "")).lower() in wanted]
+    name = request.query_params.get("name")
+    if name:  # "supports fuzzy search" (voice docs)
+        voices = [v for v in voices if name.lower() in str(v.get("name", "")).lower()]
     return {"count": len(voices), "page": page, "size": size, "result": voices[(page - 1) * size : page * size]}
 
 

@@ -141,3 +141,11 @@ async def test_voices_and_languages(served: Served, policy: RetryPolicy) -> None
         ("emu_clone_ready", SessionStatus.COMPLETED),
     ]
     assert "af-ZA" in languages
+
+
+async def test_voice_filters_follow_the_voice_docs(served: Served, policy: RetryPolicy) -> None:
+    async with _client(served, policy) as client:
+        both = await client.voices.list(gender="Male,Female", size=500)  # comma-separated, no size maximum
+        fuzzy = await client.voices.list(name="luc")  # "supports fuzzy search"
+    assert both.count == 4
+    assert [v.voice_id for v in fuzzy.items] == ["emu_voice_lucia"]
