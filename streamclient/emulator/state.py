@@ -73,7 +73,7 @@ VOICE_CLONES: tuple[dict[str, Any], ...] = (
     {"_id": "emu_clone_0002", "voice_id": "emu_clone_ready", "name": "My clone", "gender": "Female", "status": 3},
 )
 #: The language list, with codes as the docs' list returns them (``af-ZA``).
-LANGUAGES: tuple[dict[str, str], ...] = tuple(
+LANGUAGES: tuple[dict[str, Any], ...] = tuple(
     {"lang_code": code, "lang_name": name, "url": "", "need_voice_id": True}
     for code, name in (
         ("af-ZA", "Afrikaans (South Africa)"),
