@@ -257,8 +257,20 @@ class NativeStandIn(StandIn):
             lib.stub_fire_user.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
             lib.stub_fire_error.argtypes = [ctypes.c_int, ctypes.c_char_p]
             lib.stub_fire_token.argtypes = [ctypes.c_int, ctypes.c_char_p]
-            lib.stub_fire_stream_error.argtypes = [ctypes.c_char_p] + [ctypes.c_int] * 4
-            lib.stub_fire_messages.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t] + [ctypes.c_int] * 2
+            lib.stub_fire_stream_error.argtypes = [
+                ctypes.c_char_p,
+                ctypes.c_int,
+                ctypes.c_int,
+                ctypes.c_int,
+                ctypes.c_int,
+            ]
+            lib.stub_fire_messages.argtypes = [
+                ctypes.c_char_p,
+                ctypes.c_char_p,
+                ctypes.c_size_t,
+                ctypes.c_int,
+                ctypes.c_int,
+            ]
             self._lib = lib
         return self._lib
 

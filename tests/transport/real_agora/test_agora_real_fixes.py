@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import shutil
@@ -14,7 +15,6 @@ from typing import Any
 
 import pytest
 
-import streamclient.transport._agora_sdk as agora_sdk_module
 from streamclient.errors import JoinError, TransportTimeoutError, TransportUnavailableError
 from streamclient.transport import AgoraTransport
 from streamclient.transport._agora_sdk import load_agora
@@ -32,7 +32,11 @@ PARAMS = JoinParams(app_id=APP_ID, channel="room-1", uid="42", token="007token")
 
 @pytest.fixture
 def fresh_native_site(
-    tmp_path: Path, agora_sdist: Path, native_libs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, no_download: None
+    tmp_path: Path,
+    agora_sdist: Path,
+    native_libs: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    no_download: None,
 ) -> Iterator[Path]:
     purge_agora_modules()
     SHARED_SERVICE.release_all()
@@ -56,7 +60,7 @@ def test_version_txt_the_sdk_would_reject_is_refused_before_it_deletes_the_libra
 ) -> None:
     package = fresh_native_site / "agora"
     (package / "version.txt").write_text(content.format(url=expected_url()), newline="")
-    with pytest.raises(TransportUnavailableError, match="version.txt") as info:
+    with pytest.raises(TransportUnavailableError, match=r"version\.txt") as info:
         load_agora()
     assert "agora" not in sys.modules, problem  # refused before the SDK's import ran
     assert (package / "agora_sdk" / "libagora_rtc_sdk.so").is_file()  # the SDK would have rm -rf'd it
@@ -71,7 +75,11 @@ def test_matching_version_txt_imports_the_real_package_over_the_native_stand_in(
 
 @pytest.mark.parametrize(
     ("system", "machine", "key"),
-    [("linux", "x86_64", ("linux", "x86_64")), ("linux", "aarch64", ("linux", "aarch64")), ("darwin", "arm64", ("darwin", "*"))],
+    [
+        ("linux", "x86_64", ("linux", "x86_64")),
+        ("linux", "aarch64", ("linux", "aarch64")),
+        ("darwin", "arm64", ("darwin", "*")),
+    ],
 )
 def test_expected_url_is_read_from_the_installed_sdk(
     agora_sdist: Path, monkeypatch: pytest.MonkeyPatch, system: str, machine: str, key: tuple[str, str]
@@ -98,7 +106,7 @@ def test_two_first_loads_at_once_leave_tls_verification_on(
     monkeypatch.syspath_prepend(str(native_site))
     original = ssl._create_default_https_context
     monkeypatch.setattr(ssl, "_create_default_https_context", original)  # restored even if this test fails
-    real_import = agora_sdk_module.importlib.import_module
+    real_import = importlib.import_module
     first_imported, second_entered, first_done = threading.Event(), threading.Event(), threading.Event()
     first_thread: list[threading.Thread] = []
 
@@ -113,7 +121,7 @@ def test_two_first_loads_at_once_leave_tls_verification_on(
             second_entered.wait(1)  # a second loader that is not held back enters its import meanwhile
         return module
 
-    monkeypatch.setattr(agora_sdk_module.importlib, "import_module", interleaving_import)
+    monkeypatch.setattr(importlib, "import_module", interleaving_import)  # what the loader calls
     errors: list[BaseException] = []
 
     def load(done: threading.Event | None) -> None:
@@ -263,9 +271,7 @@ async def test_default_log_dir_is_per_user_and_per_process(stand_in: StandIn, mo
     assert user in str(log_path.parent.parent.name)
 
 
-async def test_log_dir_from_the_environment(
-    stand_in: StandIn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+async def test_log_dir_from_the_environment(stand_in: StandIn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("STREAMCLIENT_AGORA_LOG_DIR", str(tmp_path / "from-env"))
     transport = AgoraTransport()
     await transport.join(PARAMS, timeout=10)
