@@ -623,8 +623,11 @@ class AgoraTransport:
                 while code in _NOT_IN_CHANNEL:
                     conn = self._require_connection()  # a terminal state ends the retries
                     logger.debug("send refused with %s (not in the channel); retrying in %.2f s", code, delay)
-                    with anyio.move_on_after(delay):
-                        await self._connected.wait()  # back in the channel: retry at once
+                    if self._connected.is_set():  # the SDK has not told us about the drop yet: plain back-off
+                        await anyio.sleep(delay)
+                    else:
+                        with anyio.move_on_after(delay):
+                            await self._connected.wait()  # back in the channel: retry at once
                     delay = min(delay * 2, 1.0)
                     code = await self._run(_send_on_connection, conn, payload)
         except TimeoutError:

@@ -392,6 +392,7 @@ async def test_not_in_channel_is_retried_then_closed(fake: Any, log_dir: Path, c
     fake.SCRIPT.send_codes = [code] * 10_000
     with pytest.raises(TransportClosedError, match="not in the channel"):
         await transport.send(b"frame", timeout=0.3)
+    assert 10_000 - len(fake.SCRIPT.send_codes) <= 6  # backed off (0.05 s doubling), never a busy loop
     await transport.leave()
 
 
