@@ -324,6 +324,9 @@ def make_safe_connection_inner(sdk: AgoraSDK) -> type[Any] | None:
     base: Any = sdk.RTCConnectionObserverInner
     if base is None:
         return None
+    cached = _SAFE_INNER_CLASSES.get(base)
+    if cached is not None:
+        return cached
 
     def state_trampoline(name: str) -> Callable[..., None]:
         def trampoline(self: Any, agora_rtc_conn: Any, conn_info: Any, reason: int) -> None:  # noqa: ARG001
@@ -369,7 +372,13 @@ def make_safe_connection_inner(sdk: AgoraSDK) -> type[Any] | None:
         _on_user_left=_on_user_left,
         _on_token_privilege_will_expire=_on_token_privilege_will_expire,
     )
-    return type("NullSafeConnectionObserverInner", (base,), namespace)
+    safe: type[Any] = type("NullSafeConnectionObserverInner", (base,), namespace)
+    _SAFE_INNER_CLASSES[base] = safe
+    return safe
+
+
+#: One NULL-safe subclass per SDK structure class (the SDK is loaded once per process; tests reload it).
+_SAFE_INNER_CLASSES: dict[Any, type[Any]] = {}
 
 
 def _register_connection_observer(sdk: AgoraSDK, conn: Any, observer: Any) -> int:
