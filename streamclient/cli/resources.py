@@ -48,6 +48,11 @@ JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table."
 TimeoutOption = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per HTTP request.")
 
 
+def _total(count: int | None) -> str:
+    """A list's total, or ``?`` when the answer gave none."""
+    return "?" if count is None else str(count)
+
+
 def register(app: typer.Typer) -> None:
     """Add the REST API command groups to ``app``."""
     app.add_typer(sessions_app, name="sessions")
@@ -193,7 +198,7 @@ def sessions_list(
         return await client.sessions.list(status=status, page=page, size=size)
 
     result: SessionPage = _call(base_url, timeout, fetch)
-    title = f"Sessions ({result.count})" if all_pages else f"Sessions (page {page}, {result.count} total)"
+    title = f"Sessions ({result.count})" if all_pages else f"Sessions (page {page}, {_total(result.count)} total)"
     _emit(as_json, result, title, SESSION_COLUMNS, _session_rows(result.items))
 
 
@@ -278,7 +283,7 @@ def avatars_upload(
                 status.update(f"avatar {avatar_id}: {_status(current.status)} ({elapsed:.0f} s)")
 
             return await client.avatars.wait_until_ready(
-                avatar_id, timeout=wait_timeout, interval=interval, on_progress=progress
+                avatar, timeout=wait_timeout, interval=interval, on_progress=progress
             )
 
     a = _call(base_url, timeout, upload)
@@ -307,7 +312,13 @@ def voices_list(
         ),
     )
     rows = [[v.voice_id, v.name, v.gender, v.language, v.support_stream] for v in result.items]
-    _emit(as_json, result, f"Voices ({result.count} total)", ("voice_id", "name", "gender", "language", "stream"), rows)
+    _emit(
+        as_json,
+        result,
+        f"Voices ({_total(result.count)} total)",
+        ("voice_id", "name", "gender", "language", "stream"),
+        rows,
+    )
 
 
 @languages_app.command("list")
