@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from streamclient.session._options import SessionOptions
+from streamclient.session._sentences import SentenceSegmenter
 from streamclient.session._session import AvatarSession, attach, connect
+from streamclient.session._speech import StreamTurn
 from streamclient.session.events import (
     AvatarJoined,
     AvatarLeft,
@@ -35,6 +37,7 @@ __all__ = (
     "EventsDropped",
     "FrameDropped",
     "MessageIncomplete",
+    "SentenceSegmenter",
     "SessionClosed",
     "SessionEvent",
     "SessionExpiring",
@@ -42,6 +45,7 @@ __all__ = (
     "SessionStats",
     "SpeakingStarted",
     "SpeakingStopped",
+    "StreamTurn",
     "Turn",
     "TurnResult",
     "TurnTimings",
