@@ -10,7 +10,7 @@ Where a piece ends:
 * after a sentence end: ``. ! ? …`` followed by white space (closing quotes and brackets stay with the sentence),
   or a CJK full stop, exclamation or question mark (no space needed). A ``.`` does not end a sentence in
   ``3.14``, after a known abbreviation (``Mr.``, ``Dr.``, ``vs.``), a dotted one (``e.g.``, ``U.S.``) or an
-  initial (``J. R. R.``);
+  initial (a capital letter: ``J. R. R.``);
 * after a line break;
 * after a clause mark (``, ; :`` followed by white space, or a CJK comma, enumeration comma, semicolon or colon),
   once the piece is at least ``clause_min_chars`` long, so a long sentence starts sooner while short ones keep
@@ -49,6 +49,11 @@ _ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "
 
 def _has_word(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
+
+
+def _initial(word: str) -> bool:
+    """Whether ``word`` (before a ".") is an initial, as in "J. R. R. Tolkien"."""
+    return len(word) == 1 and word.isupper()
 
 
 def _first_word(text: str) -> int:
@@ -197,7 +202,7 @@ class SentenceSegmenter:
         if self._buf[i:j] != ".":
             return True
         word = self._word_before(i)
-        return not ("." in word or len(word) == 1 or word.lower() in _ABBREVIATIONS)
+        return not ("." in word or _initial(word) or word.lower() in _ABBREVIATIONS)
 
     def _certain_end(self, i: int, j: int) -> bool:
         """Whether the marks ``buf[i:j]`` end a sentence whatever comes next."""
@@ -205,7 +210,7 @@ class SentenceSegmenter:
         if marks != ".":
             return "." not in marks
         word = self._word_before(i)
-        return len(word) >= 2 and word.isalpha() and word.lower() not in _ABBREVIATIONS
+        return word.isalpha() and not _initial(word) and word.lower() not in _ABBREVIATIONS
 
     def _soft_cut(self, limit: int) -> int | None:
         """Where to cut the buffer within ``limit`` after white space or a CJK mark, if anywhere.

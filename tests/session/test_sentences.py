@@ -113,6 +113,7 @@ def test_sentences_are_cut_when_their_last_token_arrives() -> None:
         ("Really?! Yes", ["Really?! ", "Yes"]),
         ("Wait... what", ["Wait... ", "what"]),
         ("No. That is wrong.", ["No. ", "That is wrong."]),
+        ("It is a. Or b.", ["It is a. ", "Or b."]),  # a lower-case letter is no initial
         ("line one\nline two", ["line one\n", "line two"]),
         ("你好。今天很好！好的", ["你好。", "今天很好！", "好的"]),  # noqa: RUF001
     ],
