@@ -39,6 +39,21 @@ def test_llm_streaming_bot_stops_at_barge_in() -> None:
     assert int(lines["sentences sent"]) >= 2
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="pipecat-ai needs Python >= 3.11 (no extra to install)")
+def test_pipecat_bot_answers_and_is_interrupted() -> None:
+    out = run("examples/pipecat_bot.py")
+    lines = out.splitlines()
+    avatar = [line for line in lines if line.startswith("avatar")]
+    assert avatar[0].startswith("avatar: A streaming avatar is a digital human that talks in real time.")
+    assert avatar[1].startswith("avatar (interrupted): You just start talking.")
+    assert "never heard" not in avatar[1]  # cut before the end
+    assert avatar[2] == "avatar: Sure, I will keep it short."
+    context = lines[lines.index("context:") + 1 :]
+    assert "  user: Stop, that's enough." in context
+    assert any(line == "  assistant: " + avatar[1].removeprefix("avatar (interrupted): ") for line in context)
+    assert lines[-1] == "open sessions: 0"
+
+
 def test_transcript_logger(tmp_path: Path) -> None:
     target = tmp_path / "log.jsonl"
     out = run("-m", "examples.transcript_logger", str(target))
