@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -114,15 +115,19 @@ async def main() -> None:
                 session_id = sessions[0].session_id
                 assert session_id is not None
                 room = emulator.room_for(session_id)
-                assert room is not None and room.avatar is not None
+                assert room is not None
+                assert room.avatar is not None
                 avatar = room.avatar
+
+                def sentences_sent(count: int) -> Callable[[], bool]:
+                    return lambda: len(avatar.received_texts) >= count
+
                 for question in ("What is a streaming avatar?", "How do I interrupt you?"):
                     done = turn_done
                     print(f"user: {question}")
                     await room.inject_user_speech(question)
                     if question.startswith("How"):  # barge in once the avatar is on its second sentence
-                        said = len(avatar.received_texts)
-                        await emulator.wait_until(lambda: len(avatar.received_texts) >= said + 2, timeout=15)
+                        await emulator.wait_until(sentences_sent(len(avatar.received_texts) + 2), timeout=15)
                         print("user: Stop, that's enough.")
                         await room.inject_user_speech("Stop, that's enough.")
                         await done.wait()
