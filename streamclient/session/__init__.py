@@ -16,6 +16,9 @@ from streamclient.session.events import (
     EventsDropped,
     FrameDropped,
     MessageIncomplete,
+    ParticipantJoined,
+    ParticipantLeft,
+    ParticipantMessage,
     SessionClosed,
     SessionEvent,
     SessionExpiring,
@@ -23,10 +26,12 @@ from streamclient.session.events import (
     SpeakingStopped,
     UserTranscript,
 )
+from streamclient.session.room import AgoraRoom, ViewerToken
 from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult, TurnTimings
 
 __all__ = (
+    "AgoraRoom",
     "AvatarJoined",
     "AvatarLeft",
     "AvatarSession",
@@ -37,6 +42,9 @@ __all__ = (
     "EventsDropped",
     "FrameDropped",
     "MessageIncomplete",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "ParticipantMessage",
     "SentenceSegmenter",
     "SessionClosed",
     "SessionEvent",
@@ -50,6 +58,7 @@ __all__ = (
     "TurnResult",
     "TurnTimings",
     "UserTranscript",
+    "ViewerToken",
     "attach",
     "connect",
 )
