@@ -132,6 +132,7 @@ async def running_bot(
     api_key: str | None = None,
     metrics: bool = False,
     max_wait: float = 10.0,
+    duration: int = 120,
 ) -> AsyncIterator[Bot]:
     """``[akool.input(), user aggregator, scripted LLM, akool, recorder, assistant aggregator]``, running."""
     config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=speech_cps, reply_chunk_chars=12)
@@ -141,7 +142,7 @@ async def running_bot(
             akool = AkoolAvatarService(
                 avatar_id=AVATAR,
                 client=client,
-                create_options={"duration": 120},
+                create_options={"duration": duration},
                 session_options=OPTIONS,
                 max_wait=max_wait,  # (long: a loaded machine must not cut a sentence early)
             )

@@ -9,6 +9,7 @@ from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
     LLMTextFrame,
     MetricsFrame,
+    TTSSpeakFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
     TTSTextFrame,
@@ -123,4 +124,44 @@ async def test_a_failed_session_create_is_an_error_frame() -> None:
     assert "could not be started" in error.error
     assert isinstance(error.exception, InvalidTokenError)
     assert "wrong-key" not in error.error
+    assert bot.emulator.open_session_count() == 0
+
+
+async def test_end_frame_lets_the_avatar_finish_its_answer_before_closing() -> None:
+    async with running_bot([ANSWER], speech_cps=300.0) as bot:
+        room = await open_room(bot)
+        await room.inject_user_speech("What is a streaming avatar?")
+        await bot.emulator.wait_until(lambda: bool(room.avatar and room.avatar.speaking))
+        await bot.end()  # queued behind the LLM's answer; the service waits for the avatar to finish it
+        assert room.avatar is not None
+        received = room.avatar.received_texts
+        replies = room.avatar.replies
+    assert received == SENTENCES
+    assert replies == SENTENCES  # every sentence spoken to the end
+    assert bot.turns == [(ANSWER, False)]
+    assert bot.emulator.open_session_count() == 0
+
+
+async def test_a_tts_speak_frame_is_spoken_and_recorded() -> None:
+    async with running_bot([ANSWER]) as bot:
+        room = await open_room(bot)
+        await bot.worker.queue_frame(TTSSpeakFrame("Hello! How can I help you today?"))
+        await bot.wait_turns(1)
+        assert room.avatar is not None
+        received = room.avatar.received_texts
+    assert received == ["Hello! ", "How can I help you today?"]
+    assert bot.turns == [("Hello! How can I help you today?", False)]
+    assert bot.messages("assistant") == ["Hello! How can I help you today?"]
+
+
+async def test_a_session_that_ends_on_its_own_is_an_error_frame() -> None:
+    async with running_bot([ANSWER], duration=1) as bot:
+        with anyio.fail_after(20):
+            await bot.error_seen.wait()
+        assert bot.akool.session is None
+    # (the emulator ends it at its duration; the session sees the room close, or its own timer, first)
+    assert [e.error for e in bot.errors] in (
+        ["the AKOOL session ended (expired)"],
+        ["the AKOOL session ended (disconnected)"],
+    )
     assert bot.emulator.open_session_count() == 0
