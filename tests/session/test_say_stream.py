@@ -11,7 +11,7 @@ import pytest
 from streamclient.api import AsyncAkoolClient
 from streamclient.emulator import Emulator, EmulatorConfig
 from streamclient.emulator.handles import EmulatorHandle
-from streamclient.errors import InvalidArgumentError, ReplyTimeoutError, SessionClosedError
+from streamclient.errors import InvalidArgumentError, LocalProtocolError, ReplyTimeoutError, SessionClosedError
 from streamclient.session import AvatarSession, SessionOptions, StreamTurn, connect
 from streamclient.session.sync import connect_sync
 from streamclient.transport.loopback import LoopbackTransport
@@ -329,3 +329,18 @@ def test_the_sync_facade_streams_a_blocking_iterator(akool_emulator: EmulatorHan
     assert result.reply == ANSWER
     assert closed == [True]
     akool_emulator.wait_until(lambda: akool_emulator.open_session_count() == 0)
+
+
+async def test_a_say_held_behind_a_stream_is_still_checked_at_once() -> None:
+    llm = FakeLLM(tokens(ANSWER), stall_after=2)
+    async with loopback() as (session, avatar):
+        turn = session.say_stream(llm.stream(), max_wait=60)
+        await llm.stalled.wait()
+        with pytest.raises(LocalProtocolError):
+            session.say("")  # refused now, not when the stream ends
+        with pytest.raises(LocalProtocolError):
+            session.say("lone \ud800 surrogate")
+        llm.resume.set()
+        await turn
+        assert (await session.say("After.")).reply == "After."
+    assert avatar.received == [*SENTENCES, "After."]
