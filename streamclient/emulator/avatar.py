@@ -73,6 +73,8 @@ class AvatarConfig:
     reply_chunk_chars: int = 60
     responder: Responder | None = None
     languages: frozenset[str] = DEFAULT_LANGUAGES
+    #: voice ids ``vid`` may name (the emulator passes its voice list); ``None`` accepts any
+    voices: frozenset[str] | None = None
     max_frame_bytes: int = 960
     pacing: PacingLimits = field(default_factory=PacingLimits)
 
@@ -278,6 +280,8 @@ class Avatar:
         for key, value in (*data.items(), *vparams.items()):
             if key in ("vid", "vurl", "bgurl") and not isinstance(value, str):
                 return _CODE_PARAM_ERROR, f"{key} must be a string"
+            if key == "vid" and self.config.voices is not None and value not in self.config.voices:
+                return _CODE_PARAM_ERROR, f"unknown vid {value!r}"
         if mode is not None:
             self.mode = mode
         if lang is not None:
