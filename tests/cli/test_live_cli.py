@@ -44,6 +44,7 @@ def test_say_json_prints_events_as_json_lines() -> None:
         "event": "bot_message",
         "message_id": events[names.index("bot_message")]["message_id"],
         "text": "Hello from a script.",
+        "unpaired_surrogates": 0,
     } in events
     assert names[-1] == "session_closed"
 
