@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from streamclient.session._options import CommandParams, CreateOptions, SessionOptions
+from streamclient.session._sentences import SentenceSegmenter
 from streamclient.session._session import AvatarSession, attach, connect
+from streamclient.session._speech import StreamTurn
 from streamclient.session.events import (
     AvatarJoined,
     AvatarLeft,
@@ -45,6 +47,7 @@ __all__ = (
     "ParticipantJoined",
     "ParticipantLeft",
     "ParticipantMessage",
+    "SentenceSegmenter",
     "SessionClosed",
     "SessionEvent",
     "SessionExpiring",
@@ -52,6 +55,7 @@ __all__ = (
     "SessionStats",
     "SpeakingStarted",
     "SpeakingStopped",
+    "StreamTurn",
     "Turn",
     "TurnResult",
     "TurnTimings",

@@ -1,9 +1,9 @@
 """A throwaway virtual environment with streamclient installed from its wheel, as a user installs it.
 
 Built once per test session: ``pip wheel --no-deps`` builds the wheel (hatchling, in pip's isolated build env),
-``venv --without-pip`` makes the environment, and this interpreter's pip installs ``streamclient[cli]``, pytest and
-pytest-asyncio into it (``pip --python``; from the pip cache or the index). Nothing from the repository is on its
-path: commands run with the working directory in a temporary folder outside the repository, without
+``venv --without-pip`` makes the environment, and this interpreter's pip installs ``streamclient[cli,pipecat]``,
+pytest and pytest-asyncio into it (``pip --python``; from the pip cache or the index). Nothing from the repository
+is on its path: commands run with the working directory in a temporary folder outside the repository, without
 ``PYTHONPATH`` and without AKOOL credentials (so everything talks to the embedded emulator).
 """
 
@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The extras the examples need (pipecat installs nothing on Python 3.10, where pipecat-ai does not exist).
+EXTRAS = "cli,pipecat"
 #: What a user's test project installs next to the wheel (the ranges of our own dev extra).
 TEST_TOOLS = ("pytest>=8,<10", "pytest-asyncio>=0.24,<2")
 INSTALL_TIMEOUT = 600
@@ -72,7 +74,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledEnv:
     bin_dir = target / ("Scripts" if os.name == "nt" else "bin")
     python = bin_dir / ("python.exe" if os.name == "nt" else "python")
     install = subprocess.run(
-        [*pip, "--python", str(python), "install", "--quiet", f"{wheel}[cli]", *TEST_TOOLS],
+        [*pip, "--python", str(python), "install", "--quiet", f"{wheel}[{EXTRAS}]", *TEST_TOOLS],
         capture_output=True,
         text=True,
         timeout=INSTALL_TIMEOUT,
