@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from hypothesis import settings
 
 # Property tests assert behaviour, not speed: a loaded CI machine must not turn a slow example into a failure.
 settings.register_profile("streamclient", deadline=None)
 settings.load_profile("streamclient")
+
+
+@pytest.fixture(autouse=True)
+def _private_session_ledger(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Every test (and every CLI subprocess it starts) records sessions in a ledger of its own, never the user's.
+
+    The budget variables are cleared so that a developer's own limits cannot change what a test sees.
+    """
+    path = tmp_path_factory.mktemp("ledger") / "ledger.sqlite3"
+    monkeypatch.setenv("STREAMCLIENT_LEDGER", str(path))
+    monkeypatch.delenv("STREAMCLIENT_MAX_OPEN_SESSIONS", raising=False)
+    monkeypatch.delenv("STREAMCLIENT_MAX_DURATION", raising=False)
+    yield path

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from streamclient.api._guard import Budget, CreateGuard
+from streamclient.api._http import HttpCore
 from streamclient.api._resource import Resource, iterate_pages
 from streamclient.api._validate import require_choice, require_id, require_int, require_text
 from streamclient.api.models import Session, SessionPage, SessionStatus
@@ -64,7 +66,15 @@ def _credentials(value: BaseModel | Mapping[str, Any] | None) -> dict[str, Any] 
 
 
 class Sessions(Resource):
-    """Live-avatar sessions. Reached as ``client.sessions``."""
+    """Live-avatar sessions. Reached as ``client.sessions``.
+
+    Every create and close goes through ``guard`` (``_guard.py``): the budget check, the session ledger, and the
+    record of what this process has open.
+    """
+
+    def __init__(self, core: HttpCore, guard: CreateGuard | None = None) -> None:
+        super().__init__(core)
+        self.guard = guard or CreateGuard(None, Budget(), timeout=core.timeout)
 
     async def create(
         self,
@@ -113,6 +123,7 @@ class Sessions(Resource):
 
         Raises:
             InvalidArgumentError: an argument is invalid; nothing was sent.
+            BudgetExceededError: ``max_open_sessions`` or ``max_duration`` would be passed; nothing was sent.
             AkoolError: the service refused (the subclass for the code, e.g. ``InsufficientQuotaError``).
             APIError: no usable answer (connection, timeout, HTTP status, malformed body).
         """
@@ -144,8 +155,10 @@ class Sessions(Resource):
             body["credentials"] = creds
         if extra_body:
             body.update(extra_body)
-        data = await self._core.request("POST", CREATE_PATH, json=body, idempotent=False)
-        session = self._parse(Session, data, method="POST", path=CREATE_PATH)
+        with self.guard.creating(self._core.base_url, body) as ticket:  # budget, ledger intent -> id / unknown
+            data = await self._core.request("POST", CREATE_PATH, json=body, idempotent=False)
+            session = self._parse(Session, data, method="POST", path=CREATE_PATH)
+            ticket.created(session.id)
         logger.info("created session %s (avatar %s, status %s)", session.id, avatar_id, session.status)
         return session
 
@@ -227,9 +240,10 @@ class Sessions(Resource):
             APIError: no usable answer.
         """
         sid = require_id("session_id", session_id)
-        try:
-            await self._core.request("POST", CLOSE_PATH, json={"id": sid}, idempotent=True)
-        except InvalidParameterError:
-            logger.info("close with 'id' was refused with 1003; repeating with 'session_id'")
-            await self._core.request("POST", CLOSE_PATH, json={"session_id": sid}, idempotent=True)
+        with self.guard.closing(self._core.base_url, sid):  # records the close in the ledger
+            try:
+                await self._core.request("POST", CLOSE_PATH, json={"id": sid}, idempotent=True)
+            except InvalidParameterError:
+                logger.info("close with 'id' was refused with 1003; repeating with 'session_id'")
+                await self._core.request("POST", CLOSE_PATH, json={"session_id": sid}, idempotent=True)
         logger.info("closed session %s", sid)
