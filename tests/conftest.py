@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,7 @@ settings.load_profile("streamclient")
 
 
 @pytest.fixture(autouse=True)
-def _private_session_ledger(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
+def _private_session_ledger(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test (and every CLI subprocess it starts) records sessions in a ledger of its own, never the user's.
 
     The budget variables are cleared so that a developer's own limits cannot change what a test sees.
@@ -25,4 +22,4 @@ def _private_session_ledger(
     monkeypatch.setenv("STREAMCLIENT_LEDGER", str(path))
     monkeypatch.delenv("STREAMCLIENT_MAX_OPEN_SESSIONS", raising=False)
     monkeypatch.delenv("STREAMCLIENT_MAX_DURATION", raising=False)
-    yield path
+    return path
