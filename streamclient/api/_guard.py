@@ -81,7 +81,7 @@ class Budget:
 
 def _nothing_created(exc: BaseException) -> bool:
     """Whether a failed create provably created nothing (refused by the service, or never sent)."""
-    if isinstance(exc, (AkoolError, InvalidArgumentError, BudgetExceededError)):
+    if isinstance(exc, (AkoolError, InvalidArgumentError, BudgetExceededError, ConfigurationError)):
         return True
     return isinstance(exc, APIConnectionError) and isinstance(exc.__cause__, _NOT_SENT)
 
