@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,10 @@ from hypothesis import settings
 # Property tests assert behaviour, not speed: a loaded CI machine must not turn a slow example into a failure.
 settings.register_profile("streamclient", deadline=None)
 settings.load_profile("streamclient")
+
+# Set at import, before any test module computes an environment for its subprocesses: nothing a test runs may write
+# to the user's own session ledger. (The autouse fixture below then gives each test a ledger of its own.)
+os.environ["STREAMCLIENT_LEDGER"] = str(Path(tempfile.mkdtemp(prefix="streamclient-test-ledger-")) / "ledger.sqlite3")
 
 
 @pytest.fixture(autouse=True)

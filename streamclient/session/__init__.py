@@ -21,6 +21,7 @@ from streamclient.session.events import (
     SpeakingStopped,
     UserTranscript,
 )
+from streamclient.session.signals import SignalStop, close_on_signals
 from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult, TurnTimings
 
@@ -40,6 +41,7 @@ __all__ = (
     "SessionExpiring",
     "SessionOptions",
     "SessionStats",
+    "SignalStop",
     "SpeakingStarted",
     "SpeakingStopped",
     "Turn",
@@ -47,5 +49,6 @@ __all__ = (
     "TurnTimings",
     "UserTranscript",
     "attach",
+    "close_on_signals",
     "connect",
 )
