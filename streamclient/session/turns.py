@@ -52,6 +52,8 @@ class TurnResult:
     reply: str
     interrupted: bool
     timings: TurnTimings
+    #: The reply started but never completed (chunks were lost), and the turn was not interrupted.
+    incomplete: bool = False
 
 
 class Turn:
@@ -126,6 +128,7 @@ class Turn:
             reply="".join(self.reply_parts),
             interrupted=self.interrupted,
             timings=timings,
+            incomplete=self.first_chunk_at is not None and not self.reply_complete and not self.interrupted,
         )
         self._done.set()
 
