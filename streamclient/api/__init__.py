@@ -38,6 +38,7 @@ from streamclient.api.models import (
     VoicePage,
 )
 from streamclient.api.params import ElevenLabsSettings, TurnDetection, VoiceParams
+from streamclient.api.sweep import SweepItem, SweepReport, sweep
 
 __all__ = (
     "DEFAULT_BASE_URL",
@@ -57,9 +58,12 @@ __all__ = (
     "Session",
     "SessionPage",
     "SessionStatus",
+    "SweepItem",
+    "SweepReport",
     "TRTCCredentials",
     "TurnDetection",
     "Voice",
     "VoicePage",
     "VoiceParams",
+    "sweep",
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import anyio
 import typer
@@ -26,7 +26,10 @@ from streamclient.errors import (
 )
 from streamclient.session.signals import SignalStop, close_on_signals
 
-__all__ = ("EXIT_CODES", "run_async")
+if TYPE_CHECKING:
+    from streamclient.api import AsyncAkoolClient, Session
+
+__all__ = ("EXIT_CODES", "create_unless_interrupted", "run_async")
 
 T = TypeVar("T")
 
@@ -125,3 +128,22 @@ def _interrupted(stop: SignalStop) -> str:
     if not closed and not still_open:
         text += ": no session was created"
     return text
+
+
+async def create_unless_interrupted(client: AsyncAkoolClient, avatar_id: str, **options: Any) -> Session:
+    """Create a session; if a signal arrives meanwhile, wait for the answer, close what was made, and re-raise.
+
+    AKOOL has no idempotency key: cancelling a create in flight would leave a session that nobody knows, billing.
+
+    Raises:
+        The create's error; or the cancellation, after the created session was closed.
+    """
+    with anyio.CancelScope(shield=True):
+        session = await client.sessions.create(avatar_id, **options)
+    try:
+        await anyio.lowlevel.checkpoint_if_cancelled()
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True), anyio.move_on_after(60):
+            await client.sessions.close(session.id)
+        raise
+    return session
