@@ -66,11 +66,30 @@ def normalize_base_url(base_url: str) -> str:
     return base_url.strip().rstrip("/")
 
 
+_ILLEGAL_HEADER = re.compile(r"""(Illegal header (?:value|name))\s+b?(['"])(?:\\.|(?!\2).)*\2""", re.IGNORECASE)
+
+
+class _NoHeaderValues(logging.Filter):
+    """Rewrites httpcore's DEBUG trace of a refused header ("Illegal header value b'...'"), which quotes the value."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        scrubbed = _ILLEGAL_HEADER.sub(r"\1 (not shown)", text)
+        if scrubbed != text:
+            record.msg, record.args = scrubbed, ()
+        return True
+
+
+for _name in ("httpcore.http11", "httpcore.http2", "httpcore.connection", "httpx"):
+    logging.getLogger(_name).addFilter(_NoHeaderValues())
+
+
 def _without_headers(text: str, request: httpx.Request) -> str:
     """``text`` with every request header value (credentials) replaced by ``***``, however it was quoted.
 
     httpx and h11 put the offending value into "Illegal header value b'...'" errors.
     """
+    text = _ILLEGAL_HEADER.sub(r"\1 (not shown)", text)
     for value in request.headers.values():
         for form in {value, repr(value.encode("utf-8", "replace")), repr(value)[1:-1], value.strip()}:
             if len(form) >= 4 and form in text:

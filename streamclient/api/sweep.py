@@ -160,6 +160,7 @@ async def sweep(
         item = _item(session, by_id.get(session.id), all_open=all_open, now=now)
         if item is not None:
             report.items.append(item)
+    report.items.sort(key=lambda i: (i.created_at is None, i.created_at or 0.0))  # the ledger's, oldest first
     if not close:
         return report
     for item in report.items:

@@ -1,0 +1,117 @@
+"""The CLI's doors: credentials from the environment, the transport check before a billed create, ``make demo``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from anyio.from_thread import start_blocking_portal
+from starlette.applications import Starlette
+from typer.testing import CliRunner
+
+from streamclient.cli.app import app
+from streamclient.emulator._serve import serve
+from streamclient.emulator.rest import rest_routes
+from streamclient.emulator.state import EmulatorState
+from streamclient.ledger import resolve_ledger
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "cli-PRIVATE-key-123"
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorState]:
+    state = EmulatorState(api_key=KEY)
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(serve(Starlette(routes=rest_routes(state)))) as url,
+    ):
+        monkeypatch.setenv("AKOOL_BASE_URL", url)
+        monkeypatch.delenv("AKOOL_CLIENT_ID", raising=False)
+        monkeypatch.delenv("AKOOL_CLIENT_SECRET", raising=False)
+        yield state
+
+
+@pytest.mark.parametrize("key", [KEY + "\n", f"  {KEY}\r\n", KEY + " "])
+def test_a_pasted_key_with_surrounding_whitespace_works(
+    emulator: EmulatorState, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    monkeypatch.setenv("AKOOL_API_KEY", key)
+    done = CliRunner().invoke(app, ["languages", "list", "--json"])
+    assert done.exit_code == 0, done.output
+    assert KEY not in done.output
+
+
+@pytest.mark.parametrize(("key", "kind"), [("cli-PRIVATE key", "a space"), ("cli-PRIVATE\nkey", "a control character")])
+def test_an_inner_space_or_newline_in_the_key_exits_2_naming_the_variable_only(
+    emulator: EmulatorState, monkeypatch: pytest.MonkeyPatch, key: str, kind: str
+) -> None:
+    monkeypatch.setenv("AKOOL_API_KEY", key)
+    for args in (["languages", "list"], ["say", "hello", "--real"]):
+        done = CliRunner().invoke(app, args)
+        assert done.exit_code == 2, done.output
+        assert f"AKOOL_API_KEY contains {kind}" in done.output
+        assert "PRIVATE" not in done.output
+        assert "Traceback" not in done.output
+    assert emulator.sessions == {}
+
+
+def test_real_without_the_agora_extra_fails_before_creating_anything(monkeypatch: pytest.MonkeyPatch) -> None:
+    if _agora_installed():  # pragma: no cover - this suite's venv has no agora extra; elsewhere, pretend
+        from streamclient.errors import TransportUnavailableError
+        from streamclient.transport import _agora_sdk
+
+        def missing() -> None:
+            raise TransportUnavailableError("The Agora SDK cannot be used: x. pip install 'streamclient[agora]'")
+
+        monkeypatch.setattr(_agora_sdk, "load_agora", missing)
+    monkeypatch.setenv("AKOOL_API_KEY", KEY)
+    monkeypatch.setenv("AKOOL_BASE_URL", "https://openapi.akool.invalid")  # not loopback: needs Agora
+    done = CliRunner().invoke(app, ["say", "hello", "--real"])
+    assert done.exit_code == 2, done.output
+    assert "pip install 'streamclient[agora]'" in done.output
+    ledger = resolve_ledger()
+    assert ledger is not None
+    assert ledger.open_entries() == []  # no create was even attempted
+
+
+def _agora_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("agora") is not None
+
+
+def test_make_demo_always_uses_the_embedded_emulator() -> None:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")  # pragma: no cover
+    plan = subprocess.run(["make", "-n", "demo"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "streamclient demo --emulator" in plan.stdout
+
+
+@pytest.mark.timeout(120)
+def test_demo_with_emulator_ignores_real_credentials() -> None:
+    env = {**os.environ, "AKOOL_API_KEY": "sk-real-key", "AKOOL_BASE_URL": "https://openapi.akool.invalid"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from streamclient.cli import main; main()",
+            "demo",
+            "--emulator",
+            "--speech-cps",
+            "3000",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "the embedded emulator" in done.stdout
+    assert "0 sessions left open" in done.stdout
