@@ -142,7 +142,7 @@ def test_an_inner_space_or_control_character_is_refused_naming_the_source_not_th
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigurationError) as caught:
-        AsyncAkoolClient(base_url="https://x.test", **kwargs)
+        AsyncAkoolClient(base_url="https://x.test", **kwargs)  # type: ignore[arg-type]
     assert named in str(caught.value)
     assert "PRIVATE" not in str(caught.value)
     assert "PRIVATE" not in repr(caught.value)

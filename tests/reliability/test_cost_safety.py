@@ -89,7 +89,7 @@ def say(*extra: str) -> list[str]:
 @pytest.mark.parametrize(
     ("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)], ids=["TERM", "HUP", "INT"]
 )
-async def test_a_signal_mid_reply_closes_the_session_and_exits_128_plus_signal(sig: int, code: int) -> None:
+async def test_a_signal_mid_reply_closes_the_session_and_exits_128_plus_signal(sig: signal.Signals, code: int) -> None:
     async with emulator() as emu:
 
         async def script(cli: Cli) -> None:
@@ -104,7 +104,7 @@ async def test_a_signal_mid_reply_closes_the_session_and_exits_128_plus_signal(s
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
-async def test_sigterm_and_sighup_in_chat_close_the_session(sig: int) -> None:
+async def test_sigterm_and_sighup_in_chat_close_the_session(sig: signal.Signals) -> None:
     async with emulator() as emu:
 
         async def script(cli: Cli) -> None:
