@@ -38,7 +38,7 @@ from streamclient.api.models import (
     VoicePage,
 )
 from streamclient.api.params import ElevenLabsSettings, TurnDetection, VoiceParams
-from streamclient.api.sweep import SweepItem, SweepReport, sweep
+from streamclient.api._sweep import SweepItem, SweepReport, sweep
 
 __all__ = (
     "DEFAULT_BASE_URL",
