@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from streamclient import _inflight
+
 # Property tests assert behaviour, not speed: a loaded CI machine must not turn a slow example into a failure.
 settings.register_profile("streamclient", deadline=None)
 settings.load_profile("streamclient")
@@ -28,4 +30,7 @@ def _private_session_ledger(tmp_path_factory: pytest.TempPathFactory, monkeypatc
     monkeypatch.setenv("STREAMCLIENT_LEDGER", str(path))
     monkeypatch.delenv("STREAMCLIENT_MAX_OPEN_SESSIONS", raising=False)
     monkeypatch.delenv("STREAMCLIENT_MAX_DURATION", raising=False)
+    # What "this process" created, as the signal helper reports it, starts empty for each test (as in a CLI run).
+    monkeypatch.setattr(_inflight, "_created", [])
+    monkeypatch.setattr(_inflight, "_open", {})
     return path
