@@ -71,6 +71,7 @@ class Turn:
         self.reply_parts: list[str] = []
         self.reply_key: Hashable | None = None
         self.reply_complete = False
+        self.reply_lost = False  # the reply expired with chunks missing
         self.interrupted = False
         self._done = anyio.Event()
         self._reply_started = anyio.Event()
@@ -128,7 +129,9 @@ class Turn:
             reply="".join(self.reply_parts),
             interrupted=self.interrupted,
             timings=timings,
-            incomplete=self.first_chunk_at is not None and not self.reply_complete and not self.interrupted,
+            incomplete=(self.reply_lost or self.first_chunk_at is not None)
+            and not self.reply_complete
+            and not self.interrupted,
         )
         self._done.set()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
 import subprocess
@@ -14,11 +16,15 @@ from anyio.from_thread import start_blocking_portal
 from starlette.applications import Starlette
 from typer.testing import CliRunner
 
+from streamclient.cli import demo
 from streamclient.cli.app import app
+from streamclient.emulator import Emulator, EmulatorConfig, FaultPlan
 from streamclient.emulator._serve import serve
+from streamclient.emulator.faults import Fault
 from streamclient.emulator.rest import rest_routes
 from streamclient.emulator.state import EmulatorState
 from streamclient.ledger import resolve_ledger
+from streamclient.session import SessionOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "cli-PRIVATE-key-123"
@@ -115,3 +121,22 @@ def test_demo_with_emulator_ignores_real_credentials() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "the embedded emulator" in done.stdout
     assert "0 sessions left open" in done.stdout
+
+
+def test_say_exits_1_with_a_clear_line_when_the_reply_comes_back_incomplete(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "Every reply is chunked by the avatar and some chunks may get lost on the way. " * 12
+    plan = FaultPlan(script={3: Fault.DROP})  # one chunk in the middle of the reply never arrives
+    config = EmulatorConfig(api_key=KEY, avatar_join_delay=0.05, speech_chars_per_second=5000.0, faults_to_client=plan)
+    # Give up on the missing chunk after 0.5 s instead of the default 30 s.
+    monkeypatch.setattr(demo, "SessionOptions", functools.partial(SessionOptions, message_timeout=0.5))
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(Emulator(config)) as emu:
+        monkeypatch.setenv("AKOOL_BASE_URL", emu.base_url)
+        monkeypatch.setenv("AKOOL_API_KEY", KEY)
+        done = CliRunner().invoke(app, ["say", text, "--real", "--json"])
+        assert emu.open_session_count() == 0
+    assert done.exit_code == 1, done.output
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["event"] == "result"
+    assert result["incomplete"] is True
+    assert 0 < len(result["reply"]) < len(text.strip())
+    assert f"the reply came back incomplete: only {len(result['reply'])} characters arrived" in done.stderr
