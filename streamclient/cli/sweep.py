@@ -55,7 +55,7 @@ def _print(report: SweepReport, *, closing: bool) -> None:
             elif item.session_id in report.failed:
                 action = f"close failed: {report.failed[item.session_id]}"
             elif item.closable:
-                action = "would close" if not closing else "close"
+                action = f"would close: {item.reason}"
             else:
                 action = f"kept: {item.reason}"
             cells = (
@@ -65,7 +65,7 @@ def _print(report: SweepReport, *, closing: bool) -> None:
                 _when(item.created_at),
                 _duration(item.billed),
                 _duration(item.remaining),
-                f"{item.owner} ({item.reason})" if item.closable else item.owner,
+                item.owner,
                 action,
             )
             table.add_row(*(Text(cell) for cell in cells))

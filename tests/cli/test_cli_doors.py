@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -140,3 +141,32 @@ def test_say_exits_1_with_a_clear_line_when_the_reply_comes_back_incomplete(monk
     assert result["incomplete"] is True
     assert 0 < len(result["reply"]) < len(text.strip())
     assert f"the reply came back incomplete: only {len(result['reply'])} characters arrived" in done.stderr
+
+
+def test_sweep_table_dry_run_and_yes(emulator: EmulatorState, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AKOOL_API_KEY", KEY)
+    monkeypatch.setenv("COLUMNS", "250")
+    runner = CliRunner()
+    created = runner.invoke(app, ["sessions", "create", "dvp_Tristan_cloth2_1080P", "--duration", "120", "--json"])
+    session_id = json.loads(created.stdout)["id"]
+    nothing = runner.invoke(app, ["sessions", "sweep"])
+    assert nothing.exit_code == 0, nothing.output
+    assert "no open session to sweep" in nothing.stdout  # its owner (this process) still runs
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+    ledger = resolve_ledger()
+    assert ledger is not None
+    with sqlite3.connect(ledger.path) as conn:
+        conn.execute("UPDATE sessions SET pid = ? WHERE session_id = ?", (int(dead.stdout), session_id))
+
+    shown = runner.invoke(app, ["sessions", "sweep"])
+    assert shown.exit_code == 0, shown.output
+    assert session_id in shown.stdout
+    assert "would close: owner process is gone" in shown.stdout
+    assert "run again with --yes" in shown.stdout
+    dry = runner.invoke(app, ["sessions", "sweep", "--yes", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert emulator.sessions[session_id].is_open
+    swept = runner.invoke(app, ["sessions", "sweep", "--yes"])
+    assert swept.exit_code == 0, swept.output
+    assert "closed" in swept.stdout
+    assert not emulator.sessions[session_id].is_open
