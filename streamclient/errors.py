@@ -10,6 +10,7 @@ client secrets, bearer tokens, Agora tokens).
     ├── ConfigurationError                  bad or missing settings (no credentials, bad base URL); before any I/O
     ├── InvalidArgumentError (ValueError)    a caller's argument failed validation; nothing was sent
     ├── BudgetExceededError                  a create would pass max_open_sessions / max_duration; nothing sent
+    ├── AgoraTokenError (ValueError)         an Agora token is malformed or fails a check (``reason``: Agora's code)
     ├── APIError                             the REST API failed (carries request method + URL, never headers)
     │   ├── APIConnectionError               no HTTP response at all (refused, reset, DNS)
     │   │   └── APITimeoutError
@@ -70,6 +71,7 @@ __all__ = (
     "APITimeoutError",
     "AccountBlockedError",
     "AccountNotFoundError",
+    "AgoraTokenError",
     "AkoolError",
     "AvatarJoinTimeoutError",
     "AvatarUploadError",
@@ -147,6 +149,18 @@ class BudgetExceededError(StreamClientError):
         self.limit = limit
         self.maximum = maximum
         self.requested = requested
+
+
+class AgoraTokenError(StreamClientError, ValueError):
+    """An Agora access token is malformed, or fails a check (signature, app id, channel, uid, expiry).
+
+    Attributes:
+        reason: Agora's connection-change reason for the refusal: 8 invalid token, 9 expired, 6 invalid app id.
+    """
+
+    def __init__(self, message: str, *, reason: int = 8) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 # --------------------------------------------------------------------------------------------- REST API

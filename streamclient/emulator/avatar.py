@@ -19,6 +19,8 @@ Behaviour:
   ``speed`` is 0.8-1.2, ``vid``/``vurl``/``bgurl`` strings), applied, and acked 1000, or 1003 with a message and
   nothing applied. ``set-action``: ``action`` / ``expression`` must be documented values (at least one), else 1003.
   Unknown commands: 1003.
+* In a caller's channel (bring-your-own credentials) the avatar presents its token before joining, through the
+  ``gate`` the emulator gives it: a refused token keeps it out (``join_refused`` holds Agora's reason), as Agora would.
 * Tests inject ASR transcripts with :meth:`Avatar.inject_user_speech`: sent as ``from: "user"`` chat; in mode 2
   the avatar then answers it like a client chat.
 """
@@ -45,6 +47,7 @@ from streamclient.codec.frames import ChatFrame, encode_frame
 from streamclient.codec.pacing import PacingLimits
 from streamclient.emulator.responders import Responder, SessionInfo, default_responder
 from streamclient.emulator.room import ERR_BITRATE_LIMIT, ERR_TOO_OFTEN, OK, PeerRole, Room, RoomPeer
+from streamclient.errors import AgoraTokenError
 from streamclient.transport.base import ConnectionState, ConnectionStateChanged, FrameReceived
 
 __all__ = ("DEFAULT_LANGUAGES", "Avatar", "AvatarConfig", "CommandRecord")
@@ -99,8 +102,12 @@ class Avatar:
         language: str = "en",
         voice_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        gate: Callable[[], float | None] | None = None,
     ) -> None:
         self.room = room
+        self._gate = gate
+        #: Agora's reason when the gate refused the avatar's token (it then never joins).
+        self.join_refused: int | None = None
         self.uid = uid
         self.config = config if config is not None else AvatarConfig()
         self.session_id = session_id
@@ -153,7 +160,18 @@ class Avatar:
         if self.room.closed:
             self.left.set()
             return
+        expires_at: float | None = None
+        if self._gate is not None:
+            try:
+                expires_at = self._gate()
+            except AgoraTokenError as exc:
+                self.join_refused = exc.reason
+                logger.warning("avatar %s: the channel refused its token (%s); it stays out", self.uid, exc.message)
+                self.left.set()
+                self.room.notify_changed()
+                return
         self._peer = self.room.join(self.uid, role=PeerRole.AVATAR)
+        self.room.set_token_expiry(self.uid, expires_at)
         self.joined.set()
         self.room.notify_changed()
         logger.debug("avatar %s joined room %s", self.uid, self.room.channel)

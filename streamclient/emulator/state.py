@@ -15,7 +15,11 @@ Behaviour choices where AKOOL documents nothing (akool-api-and-protocol.md §4, 
 * status: 1 (queueing) at create, 2 (processing = live) ``session_start_seconds`` later, 3 (completed) once closed
   or expired;
 * detail/close of an unknown id -> 1216; close of a closed session -> 1219;
-* avatar uploads go 1 -> 2 -> 3 one ``avatar_step_seconds`` apart (a URL containing ``fail`` ends in 4 instead).
+* avatar uploads go 1 -> 2 -> 3 one ``avatar_step_seconds`` apart (a URL containing ``fail`` ends in 4 instead);
+* bring-your-own ``credentials`` (agora: ``agora_uid``, ``agora_channel``, ``agora_token`` required,
+  ``agora_app_id`` optional; OAS ``Credentials``) put the avatar into the caller's channel with that uid and token
+  (missing or mistyped fields -> 1003); the answer echoes them. Whether the token is good is checked when the
+  avatar joins, as Agora would (the room server's business, not the REST side's).
 """
 
 from __future__ import annotations
@@ -57,6 +61,29 @@ LANGUAGES: tuple[dict[str, str], ...] = (
     {"lang_code": "de", "lang_name": "German", "url": ""},
     {"lang_code": "zh", "lang_name": "Chinese", "url": ""},
 )
+
+
+#: In AKOOL-hosted rooms the avatar's uid is the client's uid + this.
+AVATAR_UID_OFFSET = 1_000_000
+
+
+def _byo_credentials(raw: Any) -> dict[str, Any] | None:
+    """Validate bring-your-own agora ``credentials`` of a create body (1003 when malformed)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise EmulatorApiError(1003, "Parameter error: credentials must be an object")
+    uid, channel, token = raw.get("agora_uid"), raw.get("agora_channel"), raw.get("agora_token")
+    if isinstance(uid, bool) or not isinstance(uid, int) or not 0 < uid < 2**32:
+        raise EmulatorApiError(1003, "Parameter error: credentials.agora_uid must be a uid 1..2^32-1")
+    if not isinstance(channel, str) or not channel:
+        raise EmulatorApiError(1003, "Parameter error: credentials.agora_channel is required")
+    if not isinstance(token, str) or not token:
+        raise EmulatorApiError(1003, "Parameter error: credentials.agora_token is required")
+    app_id = raw.get("agora_app_id")
+    if app_id is not None and not isinstance(app_id, str):
+        raise EmulatorApiError(1003, "Parameter error: credentials.agora_app_id must be a string")
+    return dict(raw)
 
 
 class EmulatorApiError(Exception):
@@ -104,6 +131,11 @@ class EmulatedSession:
     app_id: str = ""
     stream_type: str = "agora"
     create_body: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The avatar's uid in the channel, and its token when the caller brought it (bring-your-own credentials).
+    avatar_uid: str = ""
+    avatar_token: str = field(default="", repr=False)
+    #: The caller brought the channel (``credentials`` at create): the room is the caller's, not the session's.
+    byo: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -314,6 +346,7 @@ class EmulatorState:
         knowledge_id = body.get("knowledge_id") or None
         if knowledge_id is not None and knowledge_id not in self.knowledge:
             raise EmulatorApiError(1232, "knowledge base not found")
+        byo = _byo_credentials(body.get("credentials"))
         if self.quota_seconds is not None and self._reserved_seconds() + float(duration) > self.quota_seconds:
             raise EmulatorApiError(1006, "Insufficient quota balance")
         now = self.clock()
@@ -337,6 +370,13 @@ class EmulatorState:
             app_id=self.app_id,
             create_body=dict(body),
         )
+        session.avatar_uid = str(session.client_uid + AVATAR_UID_OFFSET)
+        if byo is not None:
+            session.channel = byo["agora_channel"]
+            session.avatar_uid = str(byo["agora_uid"])
+            session.avatar_token = byo["agora_token"]
+            session.app_id = byo.get("agora_app_id") or ""
+            session.byo = True
         self.sessions[sid] = session
         logger.info("emulator: created session %s (avatar %s, %ds)", sid, avatar_id, session.duration)
         self._notify("session_created", session)
@@ -414,8 +454,8 @@ class EmulatorState:
         return min(ends) if ends else None
 
     def session_by_channel(self, channel: str) -> EmulatedSession | None:
-        """The session whose room is ``channel`` (open or not), or ``None``."""
-        return next((s for s in self.sessions.values() if s.channel == channel), None)
+        """The AKOOL-hosted session whose room is ``channel`` (open or not), or ``None`` (a caller's channel)."""
+        return next((s for s in self.sessions.values() if s.channel == channel and not s.byo), None)
 
     def check_join(self, *, channel: str, uid: str, token: str) -> EmulatedSession:
         """Validate a client's room join against the open session of ``channel``.
@@ -439,10 +479,10 @@ class EmulatorState:
         """The AKOOL ``SessionResponse`` for a session (credentials include ``credentials_extra``)."""
         self._refresh(session)
         credentials = {
-            "agora_uid": session.client_uid,
+            "agora_uid": int(session.avatar_uid) if session.byo else session.client_uid,
             "agora_app_id": session.app_id,
             "agora_channel": session.channel,
-            "agora_token": session.client_token,
+            "agora_token": session.avatar_token if session.byo else session.client_token,
             **self.credentials_extra,
         }
         return {

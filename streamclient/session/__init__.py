@@ -14,6 +14,9 @@ from streamclient.session.events import (
     EventsDropped,
     FrameDropped,
     MessageIncomplete,
+    ParticipantJoined,
+    ParticipantLeft,
+    ParticipantMessage,
     SessionClosed,
     SessionEvent,
     SessionExpiring,
@@ -21,11 +24,13 @@ from streamclient.session.events import (
     SpeakingStopped,
     UserTranscript,
 )
+from streamclient.session.room import AgoraRoom, ViewerToken
 from streamclient.session.signals import SignalStop, close_on_signals
 from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult, TurnTimings
 
 __all__ = (
+    "AgoraRoom",
     "AvatarJoined",
     "AvatarLeft",
     "AvatarSession",
@@ -36,6 +41,9 @@ __all__ = (
     "EventsDropped",
     "FrameDropped",
     "MessageIncomplete",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "ParticipantMessage",
     "SessionClosed",
     "SessionEvent",
     "SessionExpiring",
@@ -48,6 +56,7 @@ __all__ = (
     "TurnResult",
     "TurnTimings",
     "UserTranscript",
+    "ViewerToken",
     "attach",
     "close_on_signals",
     "connect",

@@ -6,11 +6,11 @@ credentials to :class:`~streamclient.transport.JoinParams` lives here.
 
 from __future__ import annotations
 
-from streamclient.api.models import AgoraCredentials, Session
+from streamclient.api.models import AgoraCredentials, LiveKitCredentials, Session
 from streamclient.errors import ConfigurationError
 from streamclient.transport.base import JoinParams, Transport
 
-__all__ = ("join_params_for", "transport_for")
+__all__ = ("expected_avatar_uid", "join_params_for", "transport_for")
 
 
 def _agora_credentials(info: Session) -> AgoraCredentials:
@@ -23,17 +23,26 @@ def _agora_credentials(info: Session) -> AgoraCredentials:
     return credentials
 
 
-def transport_for(info: Session) -> Transport:
-    """The transport for ``info``'s credentials: the emulator's room if they point at one, else Agora.
+def expected_avatar_uid(info: Session) -> str | None:
+    """The avatar's identity when the credentials name it (LiveKit's ``livekit_server_identity``), else ``None``."""
+    credentials = info.credentials
+    if isinstance(credentials, LiveKitCredentials) and credentials.livekit_server_identity:
+        return credentials.livekit_server_identity
+    return None
+
+
+def transport_for(info: Session, *, room_url: str | None = None) -> Transport:
+    """The transport for ``info``'s credentials: the emulator's room if they (or ``room_url``) point at one, else Agora.
 
     Raises:
         ConfigurationError: the stream type is not supported.
     """
     credentials = _agora_credentials(info)
-    if credentials.emulator_room_url:
+    url = room_url or credentials.emulator_room_url
+    if url:
         from streamclient.transport.room import RoomTransport
 
-        return RoomTransport(credentials.emulator_room_url)
+        return RoomTransport(url)
     from streamclient.transport.agora import AgoraTransport
 
     return AgoraTransport()

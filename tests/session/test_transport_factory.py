@@ -8,7 +8,7 @@ import pytest
 
 from streamclient.api.models import Session
 from streamclient.errors import ConfigurationError
-from streamclient.session._transport_factory import join_params_for, transport_for
+from streamclient.session._transport_factory import expected_avatar_uid, join_params_for, transport_for
 from streamclient.transport.agora import AgoraTransport
 from streamclient.transport.room import RoomTransport
 
@@ -47,3 +47,14 @@ def test_other_stream_types_are_a_clear_configuration_error(stream_type: str, cr
 def test_a_session_without_credentials_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError):
         join_params_for(Session.model_validate({"_id": "s1", "status": 1}))
+
+
+def test_the_avatar_is_named_by_a_livekit_server_identity_only() -> None:
+    livekit = {"livekit_url": "wss://x", "livekit_token": "t", "livekit_server_identity": "akool-avatar-agent"}
+    assert expected_avatar_uid(session("livekit", livekit)) == "akool-avatar-agent"
+    assert expected_avatar_uid(session("livekit", {"livekit_url": "wss://x", "livekit_token": "t"})) is None
+    assert expected_avatar_uid(session("agora", AGORA)) is None  # AKOOL-hosted Agora rooms name only our uid
+
+
+def test_a_room_url_overrides_the_credentials() -> None:
+    assert isinstance(transport_for(session("agora", AGORA), room_url="ws://127.0.0.1:1/room"), RoomTransport)
