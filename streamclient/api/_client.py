@@ -6,6 +6,8 @@ private event-loop thread instead of copying it.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 from functools import cached_property
 from pathlib import Path
@@ -14,7 +16,7 @@ from types import TracebackType
 import httpx
 
 from streamclient.api._auth import resolve_auth
-from streamclient.api._guard import Budget, CreateGuard
+from streamclient.api._guard import MAX_OPEN_ENV, Budget, CreateGuard
 from streamclient.api._http import DEFAULT_BASE_URL, HttpCore
 from streamclient.api._retry import RetryPolicy
 from streamclient.api.avatars import Avatars
@@ -26,6 +28,8 @@ from streamclient.errors import ConfigurationError
 from streamclient.ledger import SessionLedger, resolve_ledger
 
 __all__ = ("AsyncAkoolClient",)
+
+logger = logging.getLogger(__name__)
 
 
 class AsyncAkoolClient:
@@ -75,9 +79,14 @@ class AsyncAkoolClient:
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
         auth = resolve_auth(api_key, client_id, client_secret)
-        self._guard = CreateGuard(
-            resolve_ledger(ledger), Budget.resolve(max_open_sessions, max_duration), timeout=timeout
-        )
+        book = resolve_ledger(ledger)
+        budget = Budget.resolve(max_open_sessions, max_duration)
+        if book is None and max_open_sessions is None and budget.max_open_sessions is not None:
+            # From the environment, for every process; this client has no ledger to count with (the CLI's embedded
+            # emulator, for one). Passed in code, the same contradiction is an error (CreateGuard).
+            logger.info("%s is ignored by a client whose session ledger is off", MAX_OPEN_ENV)
+            budget = dataclasses.replace(budget, max_open_sessions=None)
+        self._guard = CreateGuard(book, budget, timeout=timeout)
         url = base_url or os.environ.get("AKOOL_BASE_URL") or DEFAULT_BASE_URL
         self._core = HttpCore(
             base_url=url,

@@ -203,9 +203,14 @@ def test_bad_budget_settings_are_refused(
         make_client(Recorder([envelope(SESSION)]))
 
 
-def test_max_open_sessions_needs_the_ledger(make_client: MakeClient) -> None:
+def test_max_open_sessions_needs_the_ledger(make_client: MakeClient, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError, match="ledger"):
         make_client(Recorder([envelope(SESSION)]), ledger=False, max_open_sessions=1)
+    # From the environment it applies to every process: a client without a ledger (the embedded emulator) ignores it.
+    monkeypatch.setenv("STREAMCLIENT_MAX_OPEN_SESSIONS", "1")
+    client = make_client(Recorder([envelope(SESSION)]), ledger=False, max_duration=60)
+    assert client.sessions.guard.budget.max_open_sessions is None
+    assert client.sessions.guard.budget.max_duration == 60
 
 
 # ------------------------------------------------------------------------------------------------ sweep
