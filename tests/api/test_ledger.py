@@ -251,3 +251,23 @@ async def test_sweep_without_a_ledger_needs_all_open(emulator: Emulator) -> None
             await sweep(client)
         report = await sweep(client, all_open=True)
         assert report.items == []
+
+
+async def test_a_lost_create_is_reported_and_all_open_resolves_it(emulator: Emulator) -> None:
+    emulator.state.delay_next("session/create", 0.5, after=True)  # created on the service, answer too late
+    async with emulator.client(timeout=0.1) as client:
+        ledger = client.ledger
+        assert ledger is not None
+        with pytest.raises(APITimeoutError):
+            await client.sessions.create(AVATAR, duration=300)
+        assert states(ledger) == [(None, "unknown")]
+    async with emulator.client() as client:
+        (lost,) = emulator.state.sessions.values()
+        report = await sweep(client)
+        assert report.lost_creates == 1
+        assert [(i.session_id, i.closable) for i in report.items] == [(lost.id, False)]  # not in the ledger
+        everything = await sweep(client, all_open=True, close=True)
+        assert everything.closed == [lost.id]
+        assert emulator.state.open_sessions() == []
+        assert states(ledger) == [(None, "swept")]
+        assert (await sweep(client)).lost_creates == 0
