@@ -16,6 +16,7 @@ client secrets, bearer tokens, Agora tokens).
     │   │   └── APITimeoutError
     │   ├── APIStatusError                   non-2xx HTTP status without an AKOOL error body
     │   ├── APIResponseError                 body is not JSON, not the AKOOL envelope, or fails the model
+    │   │   └── AvatarStatusUnavailableError an avatar upload's status record has no status
     │   └── AkoolError                       the body carried an AKOOL error ``code`` (!= 1000)
     │       ├── InvalidParameterError        1003   (codes: see ``AKOOL_ERRORS``; unknown ones stay AkoolError)
     │       ├── VerificationRequiredError    1004
@@ -53,6 +54,7 @@ client secrets, bearer tokens, Agora tokens).
     │   ├── TransportOverflowError           the receive buffer overflowed (policy: fail, never drop silently)
     │   └── TransportClosedError             used after leave or after the connection was lost
     └── SessionError                         the high-level avatar session
+        ├── JoinTokenMissingError            the session's credentials carry no token (detail/list answers)
         ├── AvatarJoinTimeoutError           the avatar never joined the channel
         ├── CommandError                     a command was acked with a code != 1000
         ├── CommandTimeoutError              no ack arrived in time
@@ -74,6 +76,7 @@ __all__ = (
     "AgoraTokenError",
     "AkoolError",
     "AvatarJoinTimeoutError",
+    "AvatarStatusUnavailableError",
     "AvatarUploadError",
     "BudgetExceededError",
     "CommandError",
@@ -88,6 +91,7 @@ __all__ = (
     "InvalidParameterError",
     "InvalidTokenError",
     "JoinError",
+    "JoinTokenMissingError",
     "KnowledgeBaseError",
     "KnowledgeBaseExistsError",
     "KnowledgeBaseNotFoundError",
@@ -203,6 +207,13 @@ class APIStatusError(APIError):
 
 class APIResponseError(APIError):
     """The body was not JSON, not the ``{code, msg, data}`` envelope, or did not match the model."""
+
+
+class AvatarStatusUnavailableError(APIResponseError):
+    """The documented status source of an avatar upload (``GET /api/open/v3/avatar/detail?id=``) gave no status.
+
+    Raised at once instead of polling until the timeout: waiting cannot make a missing field appear.
+    """
 
 
 class AkoolError(APIError):
@@ -472,6 +483,14 @@ class TransportClosedError(TransportError):
 
 class SessionError(StreamClientError):
     """The high-level avatar session failed."""
+
+
+class JoinTokenMissingError(SessionError):
+    """The session's credentials carry no token to join its channel with.
+
+    Session detail and list answers may leave the token out (the older docs' examples do): only the create answer
+    carries it. Join with the ``Session`` that ``sessions.create`` returned (``connect()`` does).
+    """
 
 
 class AvatarJoinTimeoutError(SessionError):

@@ -38,7 +38,7 @@ from streamclient.api.models import (
     Voice,
     VoicePage,
 )
-from streamclient.api.params import ElevenLabsSettings, TurnDetection, VoiceParams
+from streamclient.api.params import ElevenLabsSettings, FastDialogueVoiceParams, TurnDetection, VoiceParams
 
 __all__ = (
     "DEFAULT_BASE_URL",
@@ -50,6 +50,7 @@ __all__ = (
     "AvatarStatus",
     "Credentials",
     "ElevenLabsSettings",
+    "FastDialogueVoiceParams",
     "KnowledgeBase",
     "KnowledgeBasePage",
     "Language",

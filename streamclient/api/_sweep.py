@@ -79,8 +79,7 @@ class SweepReport:
     lost_creates: int = 0
 
 
-def _item(session: Session, entry: LedgerEntry | None, *, all_open: bool, now: float) -> SweepItem | None:
-    status = int(session.status)
+def _item(session: Session, status: int, entry: LedgerEntry | None, *, all_open: bool, now: float) -> SweepItem | None:
     if entry is None:
         reason = "not in the ledger" + ("" if all_open else " (closed only with --all-open)")
         return SweepItem(session.id, status, None, None, None, None, "not in the ledger", reason, all_open)
@@ -105,12 +104,14 @@ def _item(session: Session, entry: LedgerEntry | None, *, all_open: bool, now: f
     )
 
 
-async def _open_on_service(client: AsyncAkoolClient) -> dict[str, Session]:
-    found: dict[str, Session] = {}
-    for status in (SessionStatus.QUEUEING, SessionStatus.PROCESSING):
-        async for session in client.sessions.iter(status=status):
-            if int(session.status) in (1, 2):  # a service that ignores the filter must not get closed sessions closed
-                found[session.id] = session
+async def _open_on_service(client: AsyncAkoolClient) -> dict[str, tuple[Session, int]]:
+    """The open sessions with their status (a session without one is taken to have the status it was listed for)."""
+    found: dict[str, tuple[Session, int]] = {}
+    for wanted in (SessionStatus.QUEUEING, SessionStatus.PROCESSING):
+        async for session in client.sessions.iter(status=wanted):
+            status = int(wanted if session.status is None else session.status)
+            if status in (1, 2) and session.id:  # a service that ignores the filter: closed sessions are not swept
+                found[session.id] = (session, status)
     return found
 
 
@@ -156,8 +157,8 @@ async def sweep(
         for sid, entry in by_id.items():
             if sid not in open_now and entry.created_at is not None and entry.created_at < now - 5:
                 book.record_closed(sid, base_url=client.base_url, state="expired")  # the service ended it
-    for session in open_now.values():
-        item = _item(session, by_id.get(session.id), all_open=all_open, now=now)
+    for session, status in open_now.values():
+        item = _item(session, status, by_id.get(session.id), all_open=all_open, now=now)
         if item is not None:
             report.items.append(item)
     report.items.sort(key=lambda i: (i.created_at is None, i.created_at or 0.0))  # the ledger's, oldest first

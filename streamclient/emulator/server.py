@@ -37,20 +37,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 import anyio
 from anyio.abc import TaskGroup
 from starlette.applications import Starlette
 
 from streamclient.emulator._serve import serve
-from streamclient.emulator.avatar import DEFAULT_LANGUAGES, Avatar, AvatarConfig
+from streamclient.emulator.avatar import Avatar, AvatarConfig
 from streamclient.emulator.faults import FaultPlan
 from streamclient.emulator.recording import Recorder
 from streamclient.emulator.responders import Responder
 from streamclient.emulator.rest import rest_routes
 from streamclient.emulator.room import REASON_BANNED_BY_SERVER, Room, RoomLimits
 from streamclient.emulator.room_endpoint import JoinRefused, JoinRequest, room_route
-from streamclient.emulator.state import LANGUAGES, EmulatedSession, EmulatorState, JoinDenied
+from streamclient.emulator.shapes import ResponseShapes
+from streamclient.emulator.state import ACCEPTED_LANGUAGES, EmulatedSession, EmulatorState, JoinDenied
 from streamclient.errors import AgoraTokenError, InvalidArgumentError, TransportTimeoutError
 from streamclient.tokens.agora import check_rtc_token
 
@@ -88,6 +90,10 @@ class EmulatorConfig:
         default_mode: the avatar's mode when the session does not set ``mode_type``.
         agora_app_id: the Agora project whose channels the emulator hosts for bring-your-own credentials.
         agora_app_certificate: that project's certificate (tokens are checked with it); a secret.
+        shapes: which documented answer shape the REST side uses where the docs show several (defaults: the
+            docs' primary shapes; see :class:`~streamclient.emulator.shapes.ResponseShapes`).
+        reply_mid: ``"request"`` (default, as in the docs' examples): the avatar's reply reuses the mid of the chat
+            it answers; ``"fresh"``: every reply gets a new mid. Whether AKOOL reuses it is undocumented.
     """
 
     host: str = "127.0.0.1"
@@ -109,12 +115,17 @@ class EmulatorConfig:
     default_mode: int = 2
     agora_app_id: str | None = None
     agora_app_certificate: str | None = field(default=None, repr=False)
+    shapes: ResponseShapes = field(default_factory=ResponseShapes)
+    # -- data-stream variants the docs allow (issue 10, decoder side)
+    reply_mid: Literal["request", "fresh"] = "request"
 
     def __post_init__(self) -> None:
         if self.avatar_join_delay < 0 or self.speech_chars_per_second <= 0 or self.reply_chunk_chars < 1:
             raise InvalidArgumentError("EmulatorConfig: delays must be >= 0, speeds and chunk sizes > 0")
         if self.default_mode not in (1, 2):
             raise InvalidArgumentError("EmulatorConfig.default_mode must be 1 or 2")
+        if self.reply_mid not in ("request", "fresh"):
+            raise InvalidArgumentError("EmulatorConfig.reply_mid must be 'request' or 'fresh'")
         if (self.agora_app_id is None) != (self.agora_app_certificate is None):
             raise InvalidArgumentError("EmulatorConfig: give both agora_app_id and agora_app_certificate, or neither")
 
@@ -137,6 +148,7 @@ class Emulator:
             clock=clock,
             quota_seconds=self.config.quota_seconds,
             avatar_step_seconds=self.config.avatar_step_seconds,
+            shapes=self.config.shapes,
         )
         self._rooms: dict[str, Room] = {}  # by session id
         self._by_channel: dict[str, Room] = {}
@@ -292,7 +304,8 @@ class Emulator:
         else:
             room = self._open_room(session.channel, session_id=session.id)
             gate = None
-        languages = frozenset(lang["lang_code"] for lang in LANGUAGES) | DEFAULT_LANGUAGES
+        # set-params is checked against the same language and voice lists as session create (state.py)
+        elevenlabs = bool(session.voice_params.get("elevenlabs_settings"))
         avatar = Avatar(
             room,
             uid=session.avatar_uid,
@@ -301,7 +314,9 @@ class Emulator:
                 speech_chars_per_second=config.speech_chars_per_second,
                 reply_chunk_chars=config.reply_chunk_chars,
                 responder=config.responder,
-                languages=languages,
+                languages=ACCEPTED_LANGUAGES,
+                voices=None if elevenlabs else self.state.voice_ids(),
+                reply_mid=config.reply_mid,
             ),
             session_id=session.id,
             avatar_id=session.avatar_id,
@@ -309,6 +324,7 @@ class Emulator:
             language=session.language or "en",
             voice_id=session.voice_id,
             clock=self._clock,
+            recorder=self._recorder,
             gate=gate,
         )
         room.avatar = avatar

@@ -45,6 +45,7 @@ def test_say_json_prints_events_as_json_lines() -> None:
         "event": "bot_message",
         "message_id": events[names.index("bot_message")]["message_id"],
         "text": "Hello from a script.",
+        "unpaired_surrogates": 0,
     } in events
     assert names[-2:] == ["session_closed", "result"]
     ready = events[names.index("session_ready")]

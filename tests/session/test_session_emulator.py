@@ -9,8 +9,15 @@ import anyio
 import pytest
 
 from streamclient.api import AsyncAkoolClient
-from streamclient.emulator import Emulator, EmulatorConfig, FaultPlan
-from streamclient.errors import APIError, CommandError, ReplyTimeoutError, SessionClosedError
+from streamclient.emulator import Emulator, EmulatorConfig, FaultPlan, ResponseShapes
+from streamclient.errors import (
+    APIError,
+    CommandError,
+    ConfigurationError,
+    JoinTokenMissingError,
+    ReplyTimeoutError,
+    SessionClosedError,
+)
 from streamclient.session import (
     BotMessage,
     MessageIncomplete,
@@ -18,6 +25,7 @@ from streamclient.session import (
     SessionOptions,
     SpeakingStarted,
     SpeakingStopped,
+    attach,
     connect,
 )
 
@@ -25,9 +33,24 @@ AVATAR = "dvp_Tristan_cloth2_1080P"
 OPTIONS = SessionOptions(avatar_join_timeout=5, reply_timeout=15, command_timeout=5, close_timeout=5)
 
 
+_VARIANT: dict[str, object] = {}
+
+
+@pytest.fixture(autouse=True, params=["request", "fresh"], ids=["reply-reuses-mid", "reply-fresh-mid"])
+def reply_mid_variant(request: pytest.FixtureRequest) -> str:
+    """Every test here runs against both reply-mid behaviours the docs allow (EmulatorConfig.reply_mid)."""
+    _VARIANT["reply_mid"] = request.param
+    return str(request.param)
+
+
 @asynccontextmanager
 async def emulator(**config: object) -> AsyncIterator[tuple[Emulator, AsyncAkoolClient]]:
-    settings: dict[str, object] = {"avatar_join_delay": 0.05, "speech_chars_per_second": 3000.0, **config}
+    settings: dict[str, object] = {
+        "avatar_join_delay": 0.05,
+        "speech_chars_per_second": 3000.0,
+        **_VARIANT,
+        **config,
+    }
     async with Emulator(EmulatorConfig(**settings)) as emu:  # type: ignore[arg-type]
         async with AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
             yield emu, client
@@ -217,3 +240,53 @@ async def test_rate_limit_errors_slow_the_sender_and_nothing_is_lost() -> None:
     assert result.reply == text
     assert session.stats.send_retries > 0
     assert refused >= session.stats.send_retries
+
+
+async def test_replies_are_matched_to_turns_whatever_their_mid(reply_mid_variant: str) -> None:
+    async with emulator() as (emu, client):
+        async with connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=OPTIONS) as session:
+            events = session.events()
+            first = await session.say("First message.")
+            second = await session.say("Second message, a little longer.")
+            assert (first.reply, second.reply) == ("First message.", "Second message, a little longer.")
+            (room,) = emu.rooms.values()
+            assert room.avatar is not None
+            mids = room.avatar.reply_mids
+            await session.aclose()
+        replies = [e async for e in events if isinstance(e, BotMessage)]
+    assert [r.text for r in replies] == ["First message.", "Second message, a little longer."]
+    if reply_mid_variant == "request":
+        assert mids == [first.message_id, second.message_id]  # the reply carries the request's mid
+        assert [r.message_id for r in replies] == mids
+    else:
+        assert not set(mids) & {first.message_id, second.message_id}
+
+
+async def test_attach_to_a_tokenless_detail_fails_clearly_and_leaves_the_session_open() -> None:
+    # the emulator answers detail without a token, as the docs do (issue 10, case 3)
+    async with emulator() as (emu, client):
+        created = await client.sessions.create(AVATAR, duration=60)
+        try:
+            with pytest.raises(JoinTokenMissingError, match="create answer"):
+                async with attach(client, created.id, options=OPTIONS):
+                    pass
+            assert emu.open_session_count() == 1  # attach does not own the session
+        finally:
+            await client.sessions.close(created.id)
+
+
+async def test_attach_joins_when_the_detail_carries_the_token() -> None:
+    async with emulator(shapes=ResponseShapes(tokens_in_detail=True)) as (_, client):
+        created = await client.sessions.create(AVATAR, duration=60, mode_type=1)
+        async with attach(client, created.id, options=OPTIONS, close_on_exit=True) as session:
+            assert (await session.say("attached")).reply == "attached"
+
+
+@pytest.mark.parametrize("stream_type", ["livekit", "trtc"])
+async def test_other_stream_types_parse_end_to_end_then_refuse_to_join_and_close(stream_type: str) -> None:
+    async with emulator() as (emu, client):  # the helper asserts no session is left open
+        with pytest.raises(ConfigurationError, match=stream_type):
+            async with connect(client, avatar_id=AVATAR, stream_type=stream_type, options=OPTIONS):
+                pass
+        (session,) = emu.state.sessions.values()
+        assert (session.stream_type, session.close_reason) == (stream_type, "closed")
