@@ -24,11 +24,13 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from streamclient.api import AsyncAkoolClient, SessionStatus
 from streamclient.api.models import AvatarPage, SessionPage
-from streamclient.cli._runner import run_async
+from streamclient.cli._runner import create_unless_interrupted, run_async
 from streamclient.cli._service import require_credentials
+from streamclient.errors import LiveAvatarClosedError
 
 __all__ = ("register",)
 
@@ -110,7 +112,7 @@ def _emit(as_json: bool, payload: Any, title: str, columns: Sequence[str], rows:
     for index, column in enumerate(columns):
         table.add_column(column, no_wrap=index == 0)  # ids stay whole, so they can be copied
     for row in cells:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # server text is never markup
     Console(soft_wrap=True).print(table)
 
 
@@ -152,7 +154,8 @@ def sessions_create(
     session = _call(
         base_url,
         timeout,
-        lambda c: c.sessions.create(
+        lambda c: create_unless_interrupted(  # a signal meanwhile: the session is closed, not leaked
+            c,
             avatar_id,
             duration=duration,
             mode_type=mode_type,
@@ -209,12 +212,22 @@ def sessions_close(
     base_url: str | None = BaseUrlOption,
     timeout: float = TimeoutOption,
 ) -> None:
-    """Close a session (stops billing)."""
-    _call(base_url, timeout, lambda c: c.sessions.close(session_id))
+    """Close a session (stops billing). A session that is already closed is not an error (exit 0, with a note)."""
+
+    async def close(client: AsyncAkoolClient) -> bool:
+        try:
+            await client.sessions.close(session_id)
+        except LiveAvatarClosedError:
+            return False
+        return True
+
+    closed_now = _call(base_url, timeout, close)
     if as_json:
-        typer.echo(json.dumps({"id": session_id, "closed": True}))
-    else:
+        typer.echo(json.dumps({"id": session_id, "closed": True, "already_closed": not closed_now}))
+    elif closed_now:
         typer.echo(f"closed {session_id}")
+    else:
+        typer.echo(f"session {session_id} was already closed; nothing to do")
 
 
 # ------------------------------------------------------------------------------------------ other resources

@@ -27,6 +27,7 @@ from streamclient.session.events import (
     UserTranscript,
 )
 from streamclient.session.room import AgoraRoom, ViewerToken
+from streamclient.session.signals import SignalStop, close_on_signals
 from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult, TurnTimings
 
@@ -53,6 +54,7 @@ __all__ = (
     "SessionExpiring",
     "SessionOptions",
     "SessionStats",
+    "SignalStop",
     "SpeakingStarted",
     "SpeakingStopped",
     "StreamTurn",
@@ -62,5 +64,6 @@ __all__ = (
     "UserTranscript",
     "ViewerToken",
     "attach",
+    "close_on_signals",
     "connect",
 )

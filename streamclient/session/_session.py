@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from typing_extensions import Unpack
 
+from streamclient import _inflight
 from streamclient.codec import (
     CommandFrame,
     PacingLimits,
@@ -310,18 +311,22 @@ class AvatarSession:
                 return
             self._close_started = True
             deadline = anyio.current_time() + self._options.close_timeout
-            if self._outbound is not None:
-                self._outbound.stop()
-            transport = self._transport
-            if transport is not None:
-                if self._joined and self.speaking and reason != "disconnected":
-                    await self._send_interrupt_now(transport, deadline)
-                with anyio.move_on_after(max(0.1, deadline - anyio.current_time())):
-                    try:
-                        await transport.leave(timeout=max(0.1, min(5.0, deadline - anyio.current_time())))
-                    except TransportError as exc:
-                        logger.warning("leaving the channel failed: %s", exc)
-            await self._close_api_session(deadline)
+            label = f"session {self._session_id or '(not created)'} to close"
+            with _inflight.waiting_for(label, self._options.close_timeout) as waiting:  # for a 2nd Ctrl-C
+                if self._outbound is not None:
+                    self._outbound.stop()
+                transport = self._transport
+                if transport is not None:
+                    if self._joined and self.speaking and reason != "disconnected":
+                        waiting.what = f"{label}: interrupting the avatar"
+                        await self._send_interrupt_now(transport, deadline)
+                    waiting.what = f"{label}: leaving the channel"
+                    with anyio.move_on_after(max(0.1, deadline - anyio.current_time())):
+                        try:
+                            await transport.leave(timeout=max(0.1, min(5.0, deadline - anyio.current_time())))
+                        except TransportError as exc:
+                            logger.warning("leaving the channel failed: %s", exc)
+                await self._close_api_session(deadline)
             self._finish(reason)
 
     async def _send_interrupt_now(self, transport: Transport, deadline: float) -> None:

@@ -112,6 +112,7 @@ class TurnTracker:
         """The reply ``key`` expired with chunks missing: the turn resolves with what arrived."""
         turn = self._owners.get(key)
         if turn is not None and not turn.done:
+            turn.reply_lost = True
             self._finish(turn, now)
 
     def audio_start(self, now: float) -> None:

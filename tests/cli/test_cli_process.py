@@ -23,7 +23,8 @@ TIMEOUT = 60
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AKOOL_", "STREAMCLIENT_"))}
+    # Keeps STREAMCLIENT_LEDGER (tests/conftest.py): a subprocess never writes to the user's own session ledger.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AKOOL_") and k != "STREAMCLIENT_LOG"}
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
     return env
