@@ -2,7 +2,8 @@
 
 It drains the codec's outbox one datagram at a time (so an interrupt queued while a send is in flight goes out
 next and can still drop the rest of the message it cuts), sleeps exactly as long as the pacer asks, and turns the
-transport's verdicts into pacing (rate limits back off exponentially), turn failures or a lost channel.
+transport's verdicts into pacing (an accepted frame counts from when the call returned; a refused one leaves the
+window and is retried after a back-off that doubles), turn failures or a lost channel.
 """
 
 from __future__ import annotations
@@ -89,8 +90,10 @@ class Outbound:
             raise TransportClosedError(f"the channel closed while sending: {exc}") from exc
         except SendError as exc:
             self._stats.send_failures += 1
+            self._conn.not_sent(datagram)
             self._on_send_failed(datagram, exc)
             return True
+        self._conn.sent(datagram, now=anyio.current_time())
         self._backoff = self._initial_backoff
         self._stats.frames_sent += 1
         self._stats.bytes_sent += len(datagram)

@@ -428,9 +428,12 @@ class AvatarSession:
         """Stop the avatar now.
 
         The interrupt goes out ahead of every queued chat frame, and the unsent frames of the message being
-        transmitted are dropped, so the avatar never receives the rest of an interrupted message. Every turn that
-        was speaking or waiting for its reply resolves with ``interrupted=True`` once the ack arrives. Turns still
-        queued whole are sent afterwards, unless ``drop_queued`` (barge-in: drop everything not yet said).
+        transmitted are dropped, so the avatar never receives the rest of an interrupted message. The turn in
+        progress is cut whatever its stage: its frames still queued (it resolves with ``interrupted=True`` at once),
+        its last frame inside the transport call (likewise), waiting for its reply or speaking (it resolves with
+        ``interrupted=True`` when the ack arrives). When no turn has started, the oldest queued one is the turn in
+        progress. Other turns still queued whole are sent afterwards, unless ``drop_queued`` (barge-in: drop
+        everything not yet said). A reply that starts before the ack answers a cut message and belongs to no turn.
 
         Raises:
             CommandTimeoutError: no ack within ``timeout`` (default ``SessionOptions.command_timeout``).
@@ -443,10 +446,13 @@ class AvatarSession:
         cut = inbound.turns.mark_interrupted(interrupted.mid if interrupted is not None else None, unsent=drop_queued)
         now = anyio.current_time()
         for turn in cut:
-            if turn.sent_at is None:  # its text never fully went out: no reply will come
+            if turn.sent_at is None:  # not (fully) confirmed sent: its rest is dropped, no reply of its own will come
                 conn.cancel_chat(turn.message_id)
                 inbound.turns.resolve(turn, now)
-        return await self._await_ack(mid, "interrupt", timeout, on_ack=cut)
+        try:
+            return await self._await_ack(mid, "interrupt", timeout, on_ack=cut)
+        finally:
+            inbound.turns.interrupt_done()
 
     async def set_params(self, *, timeout: float | None = None, **params: Any) -> CommandAcked:
         """Change the avatar's parameters (``voice_id``, ``language``, ``mode``, ``background_url``, voice params).

@@ -7,6 +7,10 @@ sent; the next reply that starts (first bot chunk or ``audio_start``) belongs to
 A turn resolves when its reply message is complete and, if the avatar reported ``audio_start`` for it, once
 ``audio_end`` has arrived too; when its reply expired incomplete; when a newer reply starts; or when an interrupt
 that cut it is acknowledged. Replies nobody asked for (answers to the user's voice) belong to no turn.
+
+Between an interrupt and its ack, a reply that starts belongs to no turn either: the avatar stops before it acks, and
+the data stream is ordered, so such a reply answers a message the interrupt cut (its last frame was on its way when
+the interrupt was sent); it must not be taken for the answer of a turn sent after the interrupt.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class TurnTracker:
         self._owners: dict[Hashable, Turn | None] = {}
         self._current: Turn | None = None
         self._complete: set[str] = set()
+        self._unacked_interrupts = 0
 
     @property
     def current(self) -> Turn | None:
@@ -73,6 +78,8 @@ class TurnTracker:
             current = self._current
             if current is not None and not current.done and not current.reply_parts and current.reply_key is None:
                 turn = current  # audio_start arrived before the first chunk
+            elif self._unacked_interrupts:
+                turn = None  # a reply the avatar started before it saw the interrupt
             else:
                 turn = self._claim(now)
             self._owners[key] = turn  # None: a reply no turn asked for (the user's voice)
@@ -102,7 +109,7 @@ class TurnTracker:
         """The avatar started speaking."""
         turn = self._current
         if turn is None or turn.done or turn.audio_start_at is not None:
-            turn = self._claim(now)
+            turn = None if self._unacked_interrupts else self._claim(now)
         if turn is not None:
             turn.mark_audio_start(now)
 
@@ -116,13 +123,16 @@ class TurnTracker:
             self._finish(turn, now)
 
     def mark_interrupted(self, dropped_message_id: str | None, *, unsent: bool = False) -> list[Turn]:
-        """An interrupt went out: cut the turns that can no longer get a reply.
+        """An interrupt was queued: cut the turns that can no longer get a reply, until :meth:`interrupt_done`.
 
-        Those are the speaking turn, every turn waiting for its reply, the turn whose frames were dropped and, with
-        ``unsent``, the turns still queued whole. An interrupt stops the avatar's current reply and, in the
-        emulator, the replies queued behind it (what the real service does with queued replies is undocumented),
-        so no turn that was already sent may keep waiting for a reply that will not come.
+        Those are the speaking turn, every turn waiting for its reply, the turn being transmitted (frames dropped,
+        or its last frame inside the transport call: ``dropped_message_id``) and, with ``unsent``, the turns still
+        queued whole. When none of these exists, the oldest open turn is the one in progress (queued, its first
+        frame about to go) and is cut. An interrupt stops the avatar's current reply and, in the emulator, the
+        replies queued behind it (what the real service does with queued replies is undocumented), so no turn that
+        was already sent may keep waiting for a reply that will not come.
         """
+        self._unacked_interrupts += 1
         cut: list[Turn] = []
         if self._current is not None and not self._current.done:
             cut.append(self._current)
@@ -133,10 +143,18 @@ class TurnTracker:
                 cut.append(dropped)
         if unsent:
             cut.extend(t for t in self._by_mid.values() if not t.done and t.sent_at is None and t not in cut)
+        if not cut:
+            head = next((t for t in self._by_mid.values() if not t.done), None)
+            if head is not None:
+                cut.append(head)
         for turn in cut:
             turn.interrupted = True
         self._waiting.clear()
         return cut
+
+    def interrupt_done(self) -> None:
+        """An interrupt was acknowledged (or its wait ended): replies that start from now on are claimed again."""
+        self._unacked_interrupts = max(0, self._unacked_interrupts - 1)
 
     def resolve(self, turn: Turn, now: float) -> None:
         """Resolve ``turn`` now with what it has."""
