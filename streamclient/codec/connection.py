@@ -14,7 +14,7 @@ The caller moves bytes and time; this object holds all protocol state:
 * Sending is confirmed by the driver: :meth:`sent` when the transport accepted a datagram (its pacing record then
   runs from that moment, an upper bound of its arrival at the receiver), :meth:`retry_later` when it was refused for
   rate reasons (it leaves the pacing window and returns to its lane), :meth:`not_sent` when it was refused for good.
-* Message ids are short (a random per-connection prefix and a counter, 7-10 characters): every byte of a chat
+* Message ids are short (a random per-connection prefix and a counter, 3-5 characters): every byte of a chat
   frame's envelope is a byte of text less per paced second.
 """
 
@@ -113,7 +113,7 @@ class ProtocolConnection:
         self._chat: deque[tuple[str, bytes]] = deque()
         self._in_flight: str | None = None  # mid of the chat message partly sent (last frame not confirmed)
         self._unconfirmed: deque[bytes] = deque(maxlen=_UNCONFIRMED)  # taken datagrams not yet confirmed
-        self._mid_prefix = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii")[:6]
+        self._mid_prefix = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii")[:2]
         self._mid_counter = 0
         self._pending_commands: OrderedDict[str, str] = OrderedDict()
         self._cancelled: OrderedDict[str, None] = OrderedDict()  # recently cancelled chat mids (for retry_later)
@@ -123,11 +123,13 @@ class ProtocolConnection:
     # ------------------------------------------------------------------------------------------- sending
 
     def next_mid(self) -> str:
-        """A fresh message id, unique on this connection: a random 6-character prefix and a base-36 counter.
+        """A fresh message id, unique on this connection: a random 2-character prefix and a base-36 counter.
 
         Short on purpose (the official clients' ``msg-<milliseconds>`` is 17 characters, a uuid 22 to 36): each
-        byte saved in the envelope of a chat frame is one more byte of text per frame. Unlike milliseconds, a
-        counter cannot repeat; the random prefix keeps ids of different connections apart (36 random bits).
+        byte saved in the envelope of a chat frame is one more byte of text per frame, six frames a second. Unlike
+        milliseconds, a counter cannot repeat. Ids only need to be unique per sender within a channel (that is how
+        messages are reassembled); the random prefix also keeps apart two connections of the same uid, such as a
+        re-join after a dropped connection (1 in 4096 to collide).
         """
         self._mid_counter += 1
         return self._mid_prefix + _base36(self._mid_counter)

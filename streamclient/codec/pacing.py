@@ -10,8 +10,8 @@ emulator's room), on its own clock. A datagram handed to the transport at ``s`` 
 driver re-stamps the record with the time the transport call returned (:meth:`Pacer.restamp`, an upper bound of
 ``a`` when the transport reports the receiver's verdict), a datagram that waits for an older one to leave the window
 reaches the receiver at least ``W`` after it, on the sender's clock. The margin absorbs what remains: the receiver's
-clock running slower than ours, and jitter in its timestamps (20 ms by default: 2% of clock-rate skew or 20 ms of
-jitter). A datagram the receiver refused is not in its window, so :meth:`Pacer.unrecord` takes it out of ours.
+clock running slower than ours, and jitter in its timestamps (10 ms by default: 1% of clock-rate skew, or 10 ms of
+jitter; real clocks differ by parts per million). A datagram the receiver refused is not in its window, so :meth:`Pacer.unrecord` takes it out of ours.
 
 Priority lane: ordinary (chat) datagrams leave ``priority_reserve_bytes`` / ``priority_reserve_messages`` of each
 window unused, so a command such as ``interrupt`` (``priority=True``) normally goes out at once, and never waits
@@ -39,8 +39,8 @@ class PacingLimits:
     Attributes:
         bytes_per_second: bytes allowed in any rolling one-second window.
         messages_per_second: datagrams allowed in any rolling one-second window.
-        priority_reserve_bytes: part of the byte budget only the priority lane may use (two ``interrupt`` commands
-            fit in the default).
+        priority_reserve_bytes: part of the byte budget only the priority lane may use (an ``interrupt`` command
+            with the connection's short mid is 63 bytes: it always fits the default).
         priority_reserve_messages: part of the message budget only the priority lane may use.
         window_margin: seconds added to the one-second window on our clock, for the receiver's clock skew and
             jitter (see the module docstring).
@@ -48,9 +48,9 @@ class PacingLimits:
 
     bytes_per_second: int = 6000
     messages_per_second: int = 30
-    priority_reserve_bytes: int = 160
+    priority_reserve_bytes: int = 80
     priority_reserve_messages: int = 2
-    window_margin: float = 0.02
+    window_margin: float = 0.01
 
     def __post_init__(self) -> None:
         for name in ("bytes_per_second", "messages_per_second"):
@@ -77,9 +77,9 @@ class PacingLimits:
 def tiled_frame_bytes(limits: PacingLimits, max_frame_bytes: int) -> int:
     """The frame budget that lets whole chat frames fill the chat share of every window.
 
-    Chat may use ``bytes_per_second - priority_reserve_bytes`` bytes a window (5840 with the defaults). Frames of the
-    transport's full 1024 bytes fit only 5 times (5120 B), wasting 12% of the budget; 973-byte frames fit 6 times
-    (5838 B). Returns the largest size, at most ``max_frame_bytes``, with that property (at most the chat share itself).
+    Chat may use ``bytes_per_second - priority_reserve_bytes`` bytes a window (5920 with the defaults). Frames of the
+    transport's full 1024 bytes fit only 5 times (5120 B), wasting 14% of the budget; 986-byte frames fit 6 times
+    (5916 B). Returns the largest size, at most ``max_frame_bytes``, with that property (at most the chat share itself).
 
     Args:
         limits: the pacing limits.

@@ -224,7 +224,7 @@ class AvatarSession:
         max_frame = transport.limits.max_message_bytes
         if options.max_frame_bytes is not None:
             max_frame = min(max_frame, options.max_frame_bytes)
-        else:  # whole frames fill every paced window: 957 B at 6000 B/s instead of 5 x 1024 B (11% idle)
+        else:  # whole frames fill every paced window: 6 x 986 B at 6000 B/s instead of 5 x 1024 B (14% idle)
             max_frame = tiled_frame_bytes(pacing, max_frame)
         self._conn = ProtocolConnection(
             Role.CLIENT, max_frame_bytes=max_frame, pacing=pacing, message_timeout=options.message_timeout
