@@ -67,7 +67,8 @@ class Outcome:
 async def ours(emu: Emulator, client: AsyncAkoolClient, text: str) -> Outcome:
     """Deliver ``text`` with ``AvatarSession.say`` to the strict room."""
     async with connect(client, avatar_id=AVATAR, options=OPTIONS, duration=600) as session:
-        assert session.session_id is not None and session.transport is not None
+        assert session.session_id is not None
+        assert session.transport is not None
         room = emu.room_for(session.session_id)
         assert room is not None
         tap = RoomTap(room, str(session.transport.local_uid))

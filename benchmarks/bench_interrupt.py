@@ -26,7 +26,7 @@ import sys
 import time
 
 import anyio
-from _common import ENGLISH, FakeClient, RecordingTransport, RoomTap, acking_peer, percentile, print_table, text_of
+from _common import ENGLISH, FakeClient, RecordingTransport, acking_peer, percentile, print_table, text_of
 
 from streamclient.api import AsyncAkoolClient
 from streamclient.codec import ChatFrame, CommandFrame, decode_frame
@@ -120,7 +120,8 @@ async def emulator_rows() -> list[tuple[str, str, str]]:
         AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client,
         connect(client, avatar_id="dvp_Tristan_cloth2_1080P", mode_type=1, duration=600, options=OPTIONS) as session,
     ):
-        assert session.session_id is not None and session.transport is not None
+        assert session.session_id is not None
+        assert session.transport is not None
         room = emu.room_for(session.session_id)
         assert room is not None
         frames: list[bytes] = []

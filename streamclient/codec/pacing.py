@@ -11,7 +11,8 @@ driver re-stamps the record with the time the transport call returned (:meth:`Pa
 ``a`` when the transport reports the receiver's verdict), a datagram that waits for an older one to leave the window
 reaches the receiver at least ``W`` after it, on the sender's clock. The margin absorbs what remains: the receiver's
 clock running slower than ours, and jitter in its timestamps (10 ms by default: 1% of clock-rate skew, or 10 ms of
-jitter; real clocks differ by parts per million). A datagram the receiver refused is not in its window, so :meth:`Pacer.unrecord` takes it out of ours.
+jitter; real clocks differ by parts per million). A datagram the receiver refused is not in its window, so
+:meth:`Pacer.unrecord` takes it out of ours.
 
 Priority lane: ordinary (chat) datagrams leave ``priority_reserve_bytes`` / ``priority_reserve_messages`` of each
 window unused, so a command such as ``interrupt`` (``priority=True``) normally goes out at once, and never waits
