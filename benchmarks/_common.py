@@ -220,7 +220,8 @@ def official_frames(text: str, mid: str, cap: int = 950, units: int = 216) -> li
 
     def utf16_prefix(rest: str, n: int) -> str:
         # JS slices UTF-16 code units; Python cannot carry a lone surrogate, so a pair that would be split stays whole
-        out, count = [], 0
+        out: list[str] = []
+        count = 0
         for ch in rest:
             width = 2 if ord(ch) > 0xFFFF else 1
             if count + width > n and out:
