@@ -22,6 +22,8 @@ from streamclient.session.turns import Turn
 
 __all__ = ("TurnTracker",)
 
+_REMEMBERED_REPLIES = 64
+
 
 class TurnTracker:
     """Turn bookkeeping for one session. Runs on the event loop; every method is synchronous."""
@@ -177,6 +179,9 @@ class TurnTracker:
         self._by_mid.pop(turn.message_id, None)
         if self._current is turn:
             self._current = None
-        # Bounded memory: forget reply owners of finished turns once many have accumulated.
-        if len(self._owners) > 256:
-            self._owners = {k: t for k, t in self._owners.items() if t is not None and not t.done}
+        # A finished turn is not kept alive by its reply's key (later chunks of that reply belong to no turn), and
+        # only the newest keys are remembered: a session keeps no history, whatever it has said.
+        if turn.reply_key is not None and turn.reply_key in self._owners:
+            self._owners[turn.reply_key] = None
+        while len(self._owners) > _REMEMBERED_REPLIES:
+            del self._owners[next(iter(self._owners))]
