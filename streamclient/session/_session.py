@@ -16,6 +16,7 @@ Ownership and invariants:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,7 @@ class AvatarSession:
         self._inbound: Inbound | None = None
         self._outbound: Outbound | None = None
         self._timer_wakeup = anyio.Event()
+        self._timer_until = math.inf  # when the timer task wakes up by itself
         self._task_group: anyio.abc.TaskGroup | None = None
         self._joined = False
         self._closed_reason: str | None = None
@@ -531,9 +533,15 @@ class AvatarSession:
         transport, inbound = self._transport, self._inbound
         assert transport is not None
         assert inbound is not None
+        conn = self._conn
+        assert conn is not None
         async for event in transport.events():
             inbound.on_transport_event(event)
-            self._timer_wakeup.set()  # a new chunk may move the reassembler's next deadline
+            deadline = conn.next_deadline()
+            if deadline is not None and deadline < self._timer_until:
+                # Only a deadline earlier than the timer's own wake-up needs it now: waking it for every frame made
+                # each received frame cost a new event, cancel scope and timer handle (garbage for the collector).
+                self._timer_wakeup.set()
         if not self._close_started:
             await self._close("disconnected")
 
@@ -564,9 +572,11 @@ class AvatarSession:
                     deadlines.append(announce_at)
                 deadlines.append(self._expires_at)
             if deadlines:
-                with anyio.move_on_after(max(0.0, min(deadlines) - now)):
+                self._timer_until = min(deadlines)
+                with anyio.move_on_after(max(0.0, self._timer_until - now)):
                     await wakeup.wait()
             else:
+                self._timer_until = math.inf
                 await wakeup.wait()
 
 
