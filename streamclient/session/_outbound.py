@@ -81,8 +81,11 @@ class Outbound:
         """Send one datagram; False when the outbox must wait (rate limit)."""
         try:
             await self._transport.send(datagram, timeout=self._send_timeout)
-        except SendRateLimitedError:
+        except SendRateLimitedError as exc:
             self._stats.send_retries += 1
+            logger.warning(
+                "a %d-byte frame was refused for rate (%s); it is retried in %.2f s", len(datagram), exc, self._backoff
+            )
             self._conn.retry_later(datagram, now=anyio.current_time(), delay=self._backoff)
             self._backoff = min(_MAX_BACKOFF, self._backoff * 2)
             return False
