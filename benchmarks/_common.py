@@ -218,26 +218,25 @@ def official_frames(text: str, mid: str, cap: int = 950, units: int = 216) -> li
     def enc(chunk: str, idx: int, fin: bool) -> bytes:
         return encode_frame(ChatFrame(mid=mid, idx=idx, fin=fin, text=chunk))
 
-    def utf16_prefix(rest: str, n: int) -> str:
+    def utf16_end(start: int) -> int:
         # JS slices UTF-16 code units; Python cannot carry a lone surrogate, so a pair that would be split stays whole
-        out: list[str] = []
-        count = 0
-        for ch in rest:
-            width = 2 if ord(ch) > 0xFFFF else 1
-            if count + width > n and out:
+        end, count = start, 0
+        while end < len(text):
+            width = 2 if ord(text[end]) > 0xFFFF else 1
+            if count + width > units and end > start:
                 break
-            out.append(ch)
             count += width
-        return "".join(out)
+            end += 1
+        return end
 
     chunks: list[str] = []
-    rest = text
-    while rest:
-        chunk = utf16_prefix(rest, units)
+    start = 0
+    while start < len(text):
+        chunk = text[start : utf16_end(start)]
         while len(enc(chunk, len(chunks), False)) > cap and len(chunk) > 1:
             chunk = chunk[: math.ceil(len(chunk) / 2)]
         chunks.append(chunk)
-        rest = rest[len(chunk) :]
+        start += len(chunk)
     return [enc(c, i, i == len(chunks) - 1) for i, c in enumerate(chunks)]
 
 

@@ -24,6 +24,7 @@ interrupt-to-wire p99 < 20 ms; memory < 100 KB a session.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import random
 import re
@@ -60,6 +61,7 @@ from streamclient.transport.loopback import LoopbackTransport
 AVATAR_ID = "dvp_Tristan_cloth2_1080P"
 OPTIONS = SessionOptions(avatar_join_timeout=60, reply_timeout=20, close_timeout=20, join_timeout=60)
 TICK = 0.01
+OPEN_CONCURRENCY = 50
 STALL = 0.05
 FREEZE = True
 PROBE_TEXT = "This sentence is interrupted as soon as the avatar starts to speak it back. " * 2
@@ -169,22 +171,31 @@ async def measure(
     lags: list[float] = []
     rng = random.Random(n)
 
+    gate = anyio.Semaphore(OPEN_CONCURRENCY)  # opening and closing in waves: the API client's pool is bounded
+
     async def one(i: int) -> None:
+        stack = contextlib.AsyncExitStack()
         try:
-            async with open_one(i) as session:
-                counters.opened += 1
-                if counters.opened == n + 1:
-                    all_open.set()
-                await all_open.wait()
-                if i == n:
-                    await probe(session, stop, wire)
-                else:
-                    await talk(session, counters, stop, rng)
+            async with gate:
+                session = await stack.enter_async_context(open_one(i))
         except StreamClientError as exc:
             counters.errors.append(f"open: {type(exc).__name__}: {exc}")
-            counters.opened += 1
-            if counters.opened == n + 1:
-                all_open.set()
+            session = None
+        counters.opened += 1
+        if counters.opened == n + 1:
+            all_open.set()
+        if session is None:
+            return
+        try:
+            await all_open.wait()
+            if i == n:
+                await probe(session, stop, wire)
+            else:
+                await talk(session, counters, stop, rng)
+        finally:
+            with anyio.CancelScope(shield=True):
+                async with gate:
+                    await stack.aclose()
 
     async def ticker() -> None:
         while not stop.is_set():
