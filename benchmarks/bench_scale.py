@@ -193,9 +193,8 @@ async def measure(
             else:
                 await talk(session, counters, stop, rng)
         finally:
-            with anyio.CancelScope(shield=True):
-                async with gate:
-                    await stack.aclose()
+            async with gate:  # the session's own close is shielded; its task group must exit in this scope
+                await stack.aclose()
 
     async def ticker() -> None:
         while not stop.is_set():
