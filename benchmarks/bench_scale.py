@@ -310,7 +310,7 @@ async def run_emulator_process(n: int, seconds: float) -> dict[str, float]:
 
             result = await measure(n, open_one, seconds)
             # Every session left its `async with` inside measure(), so the emulator must have none open.
-            still_open = sum([(await client.sessions.list(status=s, size=1)).count for s in (1, 2)])
+            still_open = sum([(await client.sessions.list(status=s, size=1)).count or 0 for s in (1, 2)])
             if still_open:
                 print(f"  ({n} sessions: {still_open} still open in the emulator!)")
         return result

@@ -9,11 +9,13 @@ client secrets, bearer tokens, Agora tokens).
     StreamClientError
     ├── ConfigurationError                  bad or missing settings (no credentials, bad base URL); before any I/O
     ├── InvalidArgumentError (ValueError)    a caller's argument failed validation; nothing was sent
+    ├── AgoraTokenError (ValueError)         an Agora token is malformed or fails a check (``reason``: Agora's code)
     ├── APIError                             the REST API failed (carries request method + URL, never headers)
     │   ├── APIConnectionError               no HTTP response at all (refused, reset, DNS)
     │   │   └── APITimeoutError
     │   ├── APIStatusError                   non-2xx HTTP status without an AKOOL error body
     │   ├── APIResponseError                 body is not JSON, not the AKOOL envelope, or fails the model
+    │   │   └── AvatarStatusUnavailableError an avatar upload's status record has no status
     │   └── AkoolError                       the body carried an AKOOL error ``code`` (!= 1000)
     │       ├── InvalidParameterError        1003   (codes: see ``AKOOL_ERRORS``; unknown ones stay AkoolError)
     │       ├── VerificationRequiredError    1004
@@ -51,6 +53,7 @@ client secrets, bearer tokens, Agora tokens).
     │   ├── TransportOverflowError           the receive buffer overflowed (policy: fail, never drop silently)
     │   └── TransportClosedError             used after leave or after the connection was lost
     └── SessionError                         the high-level avatar session
+        ├── JoinTokenMissingError            the session's credentials carry no token (detail/list answers)
         ├── AvatarJoinTimeoutError           the avatar never joined the channel
         ├── CommandError                     a command was acked with a code != 1000
         ├── CommandTimeoutError              no ack arrived in time
@@ -69,8 +72,10 @@ __all__ = (
     "APITimeoutError",
     "AccountBlockedError",
     "AccountNotFoundError",
+    "AgoraTokenError",
     "AkoolError",
     "AvatarJoinTimeoutError",
+    "AvatarStatusUnavailableError",
     "AvatarUploadError",
     "CommandError",
     "CommandTimeoutError",
@@ -84,6 +89,7 @@ __all__ = (
     "InvalidParameterError",
     "InvalidTokenError",
     "JoinError",
+    "JoinTokenMissingError",
     "KnowledgeBaseError",
     "KnowledgeBaseExistsError",
     "KnowledgeBaseNotFoundError",
@@ -131,6 +137,18 @@ class InvalidArgumentError(StreamClientError, ValueError):
     """A caller's argument failed validation before anything was sent."""
 
 
+class AgoraTokenError(StreamClientError, ValueError):
+    """An Agora access token is malformed, or fails a check (signature, app id, channel, uid, expiry).
+
+    Attributes:
+        reason: Agora's connection-change reason for the refusal: 8 invalid token, 9 expired, 6 invalid app id.
+    """
+
+    def __init__(self, message: str, *, reason: int = 8) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 # --------------------------------------------------------------------------------------------- REST API
 
 
@@ -171,6 +189,13 @@ class APIStatusError(APIError):
 
 class APIResponseError(APIError):
     """The body was not JSON, not the ``{code, msg, data}`` envelope, or did not match the model."""
+
+
+class AvatarStatusUnavailableError(APIResponseError):
+    """The documented status source of an avatar upload (``GET /api/open/v3/avatar/detail?id=``) gave no status.
+
+    Raised at once instead of polling until the timeout: waiting cannot make a missing field appear.
+    """
 
 
 class AkoolError(APIError):
@@ -440,6 +465,14 @@ class TransportClosedError(TransportError):
 
 class SessionError(StreamClientError):
     """The high-level avatar session failed."""
+
+
+class JoinTokenMissingError(SessionError):
+    """The session's credentials carry no token to join its channel with.
+
+    Session detail and list answers may leave the token out (the older docs' examples do): only the create answer
+    carries it. Join with the ``Session`` that ``sessions.create`` returned (``connect()`` does).
+    """
 
 
 class AvatarJoinTimeoutError(SessionError):

@@ -35,6 +35,17 @@ def test_llm_streaming_bot_stops_at_barge_in() -> None:
     assert len(turns) == 4
 
 
+def test_shared_room_bot_answers_the_viewer_and_stops_at_barge_in() -> None:
+    out = run("-m", "examples.shared_room_bot")
+    lines = out.splitlines()
+    assert "viewer said: 'What can a streaming avatar do in my app?'" in lines
+    assert "bot answers" in lines
+    assert "bot interrupted the avatar (interrupted=True)" in lines
+    assert any(line.startswith("participant 3001 joined (not the avatar") for line in lines)
+    assert "session closed (closed)" in out
+    assert "007eJ" not in out  # no token (zlib-compressed "007" tokens start so) is ever printed
+
+
 def test_transcript_logger(tmp_path: Path) -> None:
     target = tmp_path / "log.jsonl"
     out = run("-m", "examples.transcript_logger", str(target))

@@ -31,6 +31,25 @@ CODEC_ALLOWED = {
     "streamclient.codec",
 }
 
+# Token minting is pure too: hashing and packing, no I/O (it reads the clock only when the caller gives no time).
+TOKENS_ALLOWED = {
+    "__future__",
+    "base64",
+    "binascii",
+    "collections",
+    "dataclasses",
+    "enum",
+    "hashlib",
+    "hmac",
+    "secrets",
+    "struct",
+    "time",
+    "typing",
+    "zlib",
+    "streamclient.errors",
+    "streamclient.tokens",
+}
+
 FORBIDDEN = {
     "errors": {
         "streamclient.codec",
@@ -73,6 +92,12 @@ def _allowed(module: str, allowed: set[str]) -> bool:
 def test_codec_imports_only_the_allow_list(path: Path) -> None:
     bad = {m for m in _imports(path) if not _allowed(m, CODEC_ALLOWED)}
     assert not bad, f"{path.name} imports {sorted(bad)}: the codec must stay sans-I/O"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "tokens").rglob("*.py")), ids=lambda p: p.name)
+def test_tokens_import_only_the_allow_list(path: Path) -> None:
+    bad = {m for m in _imports(path) if not _allowed(m, TOKENS_ALLOWED)}
+    assert not bad, f"{path.name} imports {sorted(bad)}: token minting must stay pure"
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))

@@ -37,7 +37,7 @@ from streamclient.api.models import (
     Voice,
     VoicePage,
 )
-from streamclient.api.params import ElevenLabsSettings, TurnDetection, VoiceParams
+from streamclient.api.params import ElevenLabsSettings, FastDialogueVoiceParams, TurnDetection, VoiceParams
 
 __all__ = (
     "DEFAULT_BASE_URL",
@@ -49,6 +49,7 @@ __all__ = (
     "AvatarStatus",
     "Credentials",
     "ElevenLabsSettings",
+    "FastDialogueVoiceParams",
     "KnowledgeBase",
     "KnowledgeBasePage",
     "Language",

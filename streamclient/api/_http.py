@@ -101,6 +101,7 @@ class HttpCore:
         params: dict[str, Any] | None = None,
         json: Any = None,
         idempotent: bool,
+        require_data: bool = True,
     ) -> Any:
         """Send one API call and return the envelope's ``data``.
 
@@ -110,9 +111,11 @@ class HttpCore:
             params: query parameters (``None`` values are dropped).
             json: JSON body.
             idempotent: whether repeating the call is harmless (see the module docstring).
+            require_data: whether a successful body must carry ``data``; ``False`` for the calls whose documented
+                success answer is a bare ``{"code": 1000, "msg": "OK"}`` (session close, knowledge delete).
 
         Returns:
-            The ``data`` member of a successful envelope.
+            The ``data`` member of a successful envelope (``None`` when it is absent and not required).
 
         Raises:
             AkoolError: the service answered with an AKOOL error code.
@@ -120,14 +123,22 @@ class HttpCore:
             APIResponseError: the body is not the envelope.
             APIConnectionError: no response (``APITimeoutError`` for timeouts).
         """
-        body = await self._call(method, path, params=params, json=json, idempotent=idempotent, authenticate=True)
-        return body["data"]
+        body = await self._call(
+            method, path, params=params, json=json, idempotent=idempotent, authenticate=True, require_data=require_data
+        )
+        return body.get("data")
 
     async def _token_headers(self, auth: TokenAuth) -> tuple[dict[str, str], SecretStr]:
         async with auth.lock:
             if auth.token is None:
                 body = await self._call(
-                    "POST", TOKEN_PATH, params=None, json=auth.token_body(), idempotent=True, authenticate=False
+                    "POST",
+                    TOKEN_PATH,
+                    params=None,
+                    json=auth.token_body(),
+                    idempotent=True,
+                    authenticate=False,
+                    require_data=False,
                 )
                 token = body.get("token")
                 data = body.get("data")
@@ -152,6 +163,7 @@ class HttpCore:
         json: Any,
         idempotent: bool,
         authenticate: bool,
+        require_data: bool,
     ) -> dict[str, Any]:
         policy = self.retry
         started = policy.clock()
@@ -179,7 +191,7 @@ class HttpCore:
             shown = str(request.url)
             retry_after: float | None = None
             try:
-                error = await self._send_once(request, shown, idempotent=idempotent, require_data=authenticate)
+                error = await self._send_once(request, shown, idempotent=idempotent, require_data=require_data)
                 if isinstance(error, dict):
                     return error
                 exc, retryable, retry_after = error
@@ -215,7 +227,8 @@ class HttpCore:
     ) -> dict[str, Any] | tuple[APIError, bool, float | None]:
         """Send once; return the body, or ``(error, retryable, retry_after)``; raise ``InvalidTokenError``.
 
-        ``require_data`` is false only for ``getToken``, whose token sits at the top level (§1.2).
+        ``require_data`` is false for ``getToken`` (its token sits at the top level, §1.2) and for the calls whose
+        documented success answer has no ``data`` (session close, knowledge delete).
         """
         method = request.method
         try:

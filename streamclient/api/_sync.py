@@ -34,7 +34,7 @@ from streamclient.api.models import (
     SessionStatus,
     VoicePage,
 )
-from streamclient.api.params import VoiceParams
+from streamclient.api.params import FastDialogueVoiceParams, VoiceParams
 from streamclient.api.sessions import Sessions
 from streamclient.api.voices import Voices
 
@@ -91,14 +91,14 @@ class SyncSessions(_Bridge):
         self,
         avatar_id: str,
         *,
-        duration: int | None = None,
+        duration: float | None = None,
         voice_id: str | None = None,
         voice_url: str | None = None,
         language: str | None = None,
         mode_type: int | None = None,
         knowledge_id: str | None = None,
         background_url: str | None = None,
-        voice_params: VoiceParams | Mapping[str, Any] | None = None,
+        voice_params: VoiceParams | FastDialogueVoiceParams | Mapping[str, Any] | None = None,
         stream_type: str | None = None,
         scene_mode: str | None = None,
         e2e_type: str | None = None,
@@ -166,9 +166,13 @@ class SyncAvatars(_Bridge):
         """Upload a streaming avatar (not retried once sent)."""
         return self._run(partial(self._res.upload, url=url, avatar_id=avatar_id, name=name, url_from=url_from))
 
+    def status(self, upload_id: str) -> Avatar:
+        """Fetch the status record of an avatar upload."""
+        return self._run(partial(self._res.status, upload_id))
+
     def wait_until_ready(
         self,
-        avatar_id: str,
+        upload: Avatar | str,
         *,
         timeout: float = 900.0,
         interval: float = 5.0,
@@ -176,7 +180,7 @@ class SyncAvatars(_Bridge):
     ) -> Avatar:
         """Poll until status 3 or 4 (``on_progress`` runs on the client's loop thread)."""
         return self._run(
-            partial(self._res.wait_until_ready, avatar_id, timeout=timeout, interval=interval, on_progress=on_progress)
+            partial(self._res.wait_until_ready, upload, timeout=timeout, interval=interval, on_progress=on_progress)
         )
 
 
@@ -247,7 +251,7 @@ class SyncKnowledge(_Bridge):
     def create(
         self,
         *,
-        name: str,
+        name: str | None = None,
         prologue: str | None = None,
         prompt: str | None = None,
         docs: Sequence[Mapping[str, Any]] | None = None,

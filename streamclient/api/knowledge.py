@@ -44,6 +44,8 @@ class Knowledge(Resource):
     async def list(self, *, page: int = 1, size: int = 10, name: str | None = None) -> KnowledgeBasePage:
         """Fetch one page of knowledge bases (``data`` as an array or as ``data.knowledge_list``, §7.5).
 
+        The bare array carries no total: ``count`` is then ``None`` and :meth:`iter` pages on until a short page.
+
         Args:
             page: page number, from 1.
             size: page size, 1..100.
@@ -86,7 +88,7 @@ class Knowledge(Resource):
     async def create(
         self,
         *,
-        name: str,
+        name: str | None = None,
         prologue: str | None = None,
         prompt: str | None = None,
         docs: Sequence[Mapping[str, Any]] | None = None,
@@ -95,7 +97,7 @@ class Knowledge(Resource):
         """Create a knowledge base (names are unique per team). Not retried once sent.
 
         Args:
-            name: the name (at most 100 characters).
+            name: the name (at most 100 characters; optional, as in the KB docs).
             prologue: the opening greeting (at most 2000).
             prompt: instructions for the LLM (at most 10000).
             docs: documents ``{name, url, size}``.
@@ -176,4 +178,5 @@ class Knowledge(Resource):
             APIError: the call failed (``KnowledgeBaseNotFoundError`` when unknown).
         """
         kid = require_id("knowledge_id", knowledge_id)
-        await self._core.request("DELETE", f"{BASE}/delete", json={"id": kid}, idempotent=True)
+        # The KB docs answer a bare {"code": 1000, "msg": "OK"}: no ``data`` to require.
+        await self._core.request("DELETE", f"{BASE}/delete", json={"id": kid}, idempotent=True, require_data=False)

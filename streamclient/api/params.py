@@ -6,11 +6,16 @@ Secrets (the ElevenLabs API key) are ``SecretStr``: hidden in ``repr``, revealed
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer
 
-__all__ = ("ElevenLabsSettings", "TurnDetection", "VoiceParams")
+__all__ = ("FAST_DIALOGUE_VOICES", "ElevenLabsSettings", "FastDialogueVoiceParams", "TurnDetection", "VoiceParams")
+
+#: The preset voices of ``scene_mode="fast_dialogue"`` (OAS ``FastDialogueVoiceParams.voice_id``); voices from the
+#: voice list are not available in that mode.
+FastDialogueVoice = Literal["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
+FAST_DIALOGUE_VOICES: tuple[str, ...] = get_args(FastDialogueVoice)
 
 
 class _Params(BaseModel):
@@ -51,4 +56,18 @@ class VoiceParams(_Params):
     stt_type: Literal["openai_realtime"] | None = None
     turn_detection: TurnDetection | None = None
     elevenlabs_settings: ElevenLabsSettings | None = None
-    voice_id: str | None = None  #: fast_dialogue only: an OpenAI realtime voice (alloy, ash, ..., cedar)
+
+
+class FastDialogueVoiceParams(BaseModel):
+    """``voice_params`` for ``scene_mode="fast_dialogue"`` (OAS: ``additionalProperties: false``).
+
+    Only a preset ``voice_id``, ``stt_language``, ``turn_detection`` and ``elevenlabs_settings``; any other field
+    (``speed``, ``pron_map``, ...) is refused before anything is sent.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    voice_id: FastDialogueVoice | None = None
+    stt_language: str | None = None
+    turn_detection: TurnDetection | None = None
+    elevenlabs_settings: ElevenLabsSettings | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -10,9 +11,9 @@ from pydantic import BaseModel, ValidationError
 
 from streamclient.api._resource import Resource, iterate_pages
 from streamclient.api._validate import require_choice, require_id, require_int, require_text
-from streamclient.api.models import Session, SessionPage, SessionStatus
-from streamclient.api.params import VoiceParams
-from streamclient.errors import InvalidArgumentError, InvalidParameterError
+from streamclient.api.models import DEFAULT_STREAM_TYPE, Session, SessionPage, SessionStatus, stream_type_of
+from streamclient.api.params import FastDialogueVoiceParams, VoiceParams
+from streamclient.errors import APIResponseError, InvalidArgumentError, InvalidParameterError
 
 __all__ = ("CREATE_PATH", "MAX_DURATION", "STREAM_TYPES", "Sessions")
 
@@ -31,36 +32,80 @@ SCENE_MODES = frozenset({"fast_dialogue", "meeting"})
 E2E_TYPES = frozenset({"openai"})
 
 
-def _voice_params(value: VoiceParams | Mapping[str, Any] | None) -> dict[str, Any] | None:
+#: Required fields of bring-your-own ``credentials`` per stream type (OAS ``Credentials``; TRTC uses ``trtc_sdk_*``).
+BYO_REQUIRED = {
+    "agora": ("agora_uid", "agora_channel", "agora_token"),
+    "livekit": ("livekit_url", "livekit_token"),
+    "trtc": ("trtc_sdk_app_id", "trtc_sdk_room_id", "trtc_sdk_user_id", "trtc_sdk_user_sig"),
+}
+#: Optional fields that are left out rather than sent empty.
+_BYO_OPTIONAL = frozenset({"agora_app_id", "livekit_room_name", "livekit_server_identity", "livekit_client_identity"})
+
+
+def _duration(value: Any) -> int | float:
+    """OAS ``duration``: a ``number`` of seconds, at most 3600; integral values are sent as integers (600.0 -> 600)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidArgumentError(f"duration must be a number of seconds, got {value!r}")
+    if not 0 < value <= MAX_DURATION:
+        raise InvalidArgumentError(f"duration must be > 0 and <= {MAX_DURATION} seconds, got {value!r}")
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _voice_params(
+    value: VoiceParams | FastDialogueVoiceParams | Mapping[str, Any] | None, *, scene_mode: str | None
+) -> dict[str, Any] | None:
+    """Validate ``voice_params``: ``FastDialogueVoiceParams`` for ``fast_dialogue`` (closed), else ``VoiceParams``."""
     if value is None:
         return None
+    schema: type[BaseModel] = FastDialogueVoiceParams if scene_mode == "fast_dialogue" else VoiceParams
     try:
-        model = value if isinstance(value, VoiceParams) else VoiceParams.model_validate(dict(value))
+        if isinstance(value, schema):
+            model: BaseModel = value
+        elif isinstance(value, BaseModel):
+            model = schema.model_validate(value.model_dump(exclude_none=True))
+        else:
+            model = schema.model_validate(dict(value))
     except (ValidationError, TypeError, ValueError) as exc:
         # Only the location and kind of each error: the values may contain an ElevenLabs key.
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in getattr(exc, "errors", list)()
         )
-        raise InvalidArgumentError(f"invalid voice_params: {problems or type(exc).__name__}") from None
+        raise InvalidArgumentError(
+            f"invalid voice_params ({schema.__name__}): {problems or type(exc).__name__}"
+        ) from None
     return model.model_dump(mode="json", exclude_none=True)
 
 
 def _credentials(value: BaseModel | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Bring-your-own room credentials as the request schema spells them (OAS ``Credentials``).
+
+    Models are dumped with their secrets revealed (request bodies are never logged); ``None`` and empty optional
+    fields are left out (no ``"agora_app_id": ""``); TRTC names become ``trtc_sdk_*`` (§7.2); the emulator-only
+    ``emulator_room_url`` is dropped.
+    """
     if value is None:
         return None
     if isinstance(value, BaseModel):
         raw: dict[str, Any] = {}
         for key, item in value.model_dump(exclude_none=True).items():
             raw[key] = item.get_secret_value() if hasattr(item, "get_secret_value") else item
-        if any(key.startswith("trtc_") for key in raw):  # the request schema spells them trtc_sdk_* (§7.2)
-            raw = {
-                key.replace("trtc_", "trtc_sdk_", 1) if not key.startswith("trtc_sdk_") else key: v
-                for key, v in raw.items()
-            }
-        return raw
-    if not isinstance(value, Mapping):
+        raw.pop("emulator_room_url", None)
+    elif isinstance(value, Mapping):
+        raw = dict(value)
+    else:
         raise InvalidArgumentError("credentials must be a mapping or a credentials model")
-    return dict(value)
+    raw = {
+        key.replace("trtc_", "trtc_sdk_", 1) if key.startswith("trtc_") and not key.startswith("trtc_sdk_") else key: v
+        for key, v in raw.items()
+        if not (key in _BYO_OPTIONAL and v in (None, ""))
+    }
+    kind = stream_type_of(raw)
+    if kind is None:
+        raise InvalidArgumentError("credentials carry no agora_*, livekit_* or trtc_sdk_* field")
+    missing = [key for key in BYO_REQUIRED[kind] if raw.get(key) in (None, "")]
+    if missing:
+        raise InvalidArgumentError(f"{kind} credentials need {', '.join(missing)}")
+    return raw
 
 
 class Sessions(Resource):
@@ -70,14 +115,14 @@ class Sessions(Resource):
         self,
         avatar_id: str,
         *,
-        duration: int | None = None,
+        duration: float | None = None,
         voice_id: str | None = None,
         voice_url: str | None = None,
         language: str | None = None,
         mode_type: int | None = None,
         knowledge_id: str | None = None,
         background_url: str | None = None,
-        voice_params: VoiceParams | Mapping[str, Any] | None = None,
+        voice_params: VoiceParams | FastDialogueVoiceParams | Mapping[str, Any] | None = None,
         stream_type: str | None = None,
         scene_mode: str | None = None,
         e2e_type: str | None = None,
@@ -93,7 +138,7 @@ class Sessions(Resource):
 
         Args:
             avatar_id: a streaming avatar id (``[A-Za-z0-9_-]``, e.g. ``dvp_Tristan_cloth2_1080P``).
-            duration: session length in seconds, 1..3600.
+            duration: session length in seconds, a number in (0, 3600] (OAS type ``number``: ``600.0`` is fine).
             voice_id: a voice id from the voice list (or an ElevenLabs voice id).
             voice_url: a custom voice model URL.
             language: a language code from the language list (``en``).
@@ -101,11 +146,15 @@ class Sessions(Resource):
             knowledge_id: a knowledge base id.
             background_url: a background image or video URL.
             voice_params: ``VoiceParams`` or an equivalent mapping (speed 0.8..1.2, pron_map, stt_language,
-                stt_type, turn_detection, elevenlabs_settings).
-            stream_type: ``agora`` (service default), ``livekit`` or ``trtc``.
+                stt_type, turn_detection, elevenlabs_settings); with ``scene_mode="fast_dialogue"`` it is checked
+                against ``FastDialogueVoiceParams`` instead (preset ``voice_id``, nothing else but stt_language,
+                turn_detection, elevenlabs_settings).
+            stream_type: ``agora`` (service default), ``livekit`` or ``trtc``; taken from ``credentials`` when
+                those are given and this is not.
             scene_mode: ``fast_dialogue`` (voice-only low latency; OAS) or ``meeting`` (LiveKit plugin).
             e2e_type: ``openai``; only with ``scene_mode="fast_dialogue"``.
-            credentials: bring-your-own room credentials (a mapping, or a credentials model).
+            credentials: bring-your-own room credentials (a mapping, or a credentials model), checked for the
+                fields OAS requires for their stream type.
             extra_body: further body fields, sent as given (for fields newer than this client).
 
         Returns:
@@ -114,11 +163,12 @@ class Sessions(Resource):
         Raises:
             InvalidArgumentError: an argument is invalid; nothing was sent.
             AkoolError: the service refused (the subclass for the code, e.g. ``InsufficientQuotaError``).
+            APIResponseError: the answer carried no session ``_id`` (nothing could close that session).
             APIError: no usable answer (connection, timeout, HTTP status, malformed body).
         """
         body: dict[str, Any] = {"avatar_id": require_id("avatar_id", avatar_id)}
         if duration is not None:
-            body["duration"] = require_int("duration", duration, minimum=1, maximum=MAX_DURATION)
+            body["duration"] = _duration(duration)
         if mode_type is not None:
             body["mode_type"] = require_choice("mode_type", mode_type, MODE_TYPES)
         if stream_type is not None:
@@ -136,16 +186,30 @@ class Sessions(Resource):
         for name, value in (("voice_url", voice_url), ("language", language), ("background_url", background_url)):
             if value is not None:
                 body[name] = require_text(name, value, max_length=4096)
-        params = _voice_params(voice_params)
+        params = _voice_params(voice_params, scene_mode=scene_mode)
         if params is not None:
             body["voice_params"] = params
         creds = _credentials(credentials)
         if creds is not None:
+            kind = stream_type_of(creds)
+            if stream_type is not None and kind != stream_type:
+                raise InvalidArgumentError(f"credentials are {kind} credentials but stream_type is {stream_type!r}")
+            if stream_type is None and kind != DEFAULT_STREAM_TYPE:
+                body["stream_type"] = kind  # the service would assume agora
             body["credentials"] = creds
         if extra_body:
             body.update(extra_body)
         data = await self._core.request("POST", CREATE_PATH, json=body, idempotent=False)
         session = self._parse(Session, data, method="POST", path=CREATE_PATH)
+        if not session.id:
+            url = self._core.base_url + CREATE_PATH
+            logger.error("POST %s: the answer carried no session _id; the session cannot be closed from here", url)
+            raise APIResponseError(
+                f"POST {url}: the answer carried no session '_id' (a session may have been created and cannot be "
+                "closed from here)",
+                method="POST",
+                url=url,
+            )
         logger.info("created session %s (avatar %s, status %s)", session.id, avatar_id, session.status)
         return session
 
@@ -165,7 +229,8 @@ class Sessions(Resource):
         """
         params = {"id": require_id("session_id", session_id)}
         data = await self._core.request("GET", DETAIL_PATH, params=params, idempotent=True)
-        return self._parse(Session, data, method="GET", path=DETAIL_PATH)
+        session = self._parse(Session, data, method="GET", path=DETAIL_PATH)
+        return session if session.id else session.model_copy(update={"id": session_id})
 
     async def list(self, *, status: SessionStatus | int | None = None, page: int = 1, size: int = 100) -> SessionPage:
         """Fetch one page of sessions.
@@ -173,10 +238,10 @@ class Sessions(Resource):
         Args:
             status: only sessions with this status (1..4).
             page: page number, from 1.
-            size: page size, 1..100.
+            size: page size, from 1 (OAS sets no maximum).
 
         Returns:
-            The page (``items`` and the total ``count``).
+            The page (``items`` and the total ``count``, ``None`` if the answer gave none).
 
         Raises:
             InvalidArgumentError: a bad filter or page; nothing was sent.
@@ -185,7 +250,7 @@ class Sessions(Resource):
         """
         params: dict[str, Any] = {
             "page": require_int("page", page, minimum=1),
-            "size": require_int("size", size, minimum=1, maximum=100),
+            "size": require_int("size", size, minimum=1),
         }
         if status is not None:
             params["status"] = int(require_choice("status", status, {1, 2, 3, 4}))
@@ -198,7 +263,7 @@ class Sessions(Resource):
 
         Args:
             status: only sessions with this status.
-            size: page size, 1..100.
+            size: page size, from 1.
 
         Yields:
             Each session, page after page, until a short or empty page or ``count`` is reached.
@@ -213,9 +278,11 @@ class Sessions(Resource):
     async def close(self, session_id: str) -> None:
         """Close a session: stops billing (always call it, e.g. in a ``finally``).
 
-        Sends ``{"id": ...}`` (OAS). Some AKOOL samples send ``{"session_id": ...}`` instead (§7.1): if the service
-        answers 1003 "parameter error" to ``id``, the call is repeated once with ``session_id``. Retried on
-        connection errors, timeouts, 429/5xx like a GET: closing twice cannot bill anything.
+        Sends ``{"id": ...}`` (OAS). The documented answer is a bare ``{"code": 1000, "msg": "OK"}`` (OAS); the
+        close-session page's sample adds ``data`` (``session_id``, ``status``, ``closed_at``): both are success.
+        Some AKOOL samples send ``{"session_id": ...}`` instead (§7.1): if the service answers 1003 "parameter
+        error" to ``id``, the call is repeated once with ``session_id``. Retried on connection errors, timeouts,
+        429/5xx like a GET: closing twice cannot bill anything.
 
         Args:
             session_id: the session's ``_id``.
@@ -228,8 +295,8 @@ class Sessions(Resource):
         """
         sid = require_id("session_id", session_id)
         try:
-            await self._core.request("POST", CLOSE_PATH, json={"id": sid}, idempotent=True)
+            await self._core.request("POST", CLOSE_PATH, json={"id": sid}, idempotent=True, require_data=False)
         except InvalidParameterError:
             logger.info("close with 'id' was refused with 1003; repeating with 'session_id'")
-            await self._core.request("POST", CLOSE_PATH, json={"session_id": sid}, idempotent=True)
+            await self._core.request("POST", CLOSE_PATH, json={"session_id": sid}, idempotent=True, require_data=False)
         logger.info("closed session %s", sid)

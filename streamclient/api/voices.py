@@ -34,7 +34,7 @@ class Voices(Resource):
         Args:
             voice_type: 1 your cloned voices, 2 AKOOL voices (the wire's ``type``).
             page: page number, from 1.
-            size: page size, 1..100.
+            size: page size, from 1.
             support_stream: ``True`` only voices usable for streaming, ``False`` only the others.
             style: filter by style.
             gender: filter by gender.
@@ -52,7 +52,7 @@ class Voices(Resource):
         params: dict[str, Any] = {
             "type": require_choice("voice_type", voice_type, {1, 2}),
             "page": require_int("page", page, minimum=1),
-            "size": require_int("size", size, minimum=1, maximum=100),
+            "size": require_int("size", size, minimum=1),  # the voice docs set no maximum
         }
         if support_stream is not None:
             params["support_stream"] = 1 if support_stream else 2

@@ -2,10 +2,15 @@
 
 It prints the REST base URL, the room URL and the API key to use. The API key of a local emulator is not a secret
 of the user's: it is random per run unless ``--api-key`` is given, and it only opens this process's fake service.
+
+``--agora-project`` makes it host shared rooms for the Agora project in ``AGORA_APP_ID`` / ``AGORA_APP_CERTIFICATE``
+(bring-your-own credentials; every token is checked). The certificate is a real secret: it is read from the
+environment only (a command line is visible to other users of the machine) and never printed.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -47,9 +52,25 @@ def emulator(
     reorder: Annotated[float, typer.Option("--reorder", min=0.0, max=1.0, help="Reorder probability per frame.")] = 0.0,
     delay: Annotated[float, typer.Option("--delay", min=0.0, max=1.0, help="Delay probability per frame.")] = 0.0,
     corrupt: Annotated[float, typer.Option("--corrupt", min=0.0, max=1.0, help="Corrupt probability per frame.")] = 0.0,
+    agora_project: Annotated[
+        bool,
+        typer.Option(
+            "--agora-project",
+            help="Host shared rooms for the Agora project in AGORA_APP_ID / AGORA_APP_CERTIFICATE (tokens checked).",
+        ),
+    ] = False,
 ) -> None:
     """Run a local AKOOL emulator (REST API, rooms, scripted avatar) until Ctrl-C."""
     from streamclient.emulator import EmulatorConfig, FaultPlan
+
+    app_id = certificate = None
+    if agora_project:
+        app_id, certificate = os.environ.get("AGORA_APP_ID"), os.environ.get("AGORA_APP_CERTIFICATE")
+        if not app_id or not certificate:
+            typer.echo(
+                "error: --agora-project needs AGORA_APP_ID and AGORA_APP_CERTIFICATE in the environment", err=True
+            )
+            raise typer.Exit(2)
 
     faults = FaultPlan(drop=drop, duplicate=duplicate, reorder=reorder, delay=delay, corrupt=corrupt)
     config = EmulatorConfig(
@@ -64,6 +85,8 @@ def emulator(
         seed=seed,
         faults_to_client=faults,
         faults_to_avatar=faults,
+        agora_app_id=app_id,
+        agora_app_certificate=certificate,
     )
     try:
         run_async(lambda: _run(config), stop_on_ctrl_c=True)  # Ctrl-C cancels the server cleanly
@@ -81,6 +104,8 @@ async def _run(config: EmulatorConfig) -> None:
         typer.echo(f"  room URL: {emu.room_url}\n  API key:  {emu.api_key}")
         if config.record_path is not None:
             typer.echo(f"  recording frames to {config.record_path}")
+        if config.agora_app_id is not None:
+            typer.echo(f"  Agora project: {config.agora_app_id} (shared rooms by channel; every token is checked)")
         typer.echo(f"point a client at it:\n  export AKOOL_BASE_URL={emu.base_url} AKOOL_API_KEY={emu.api_key}")
         sys.stdout.flush()
         await anyio.sleep_forever()

@@ -44,6 +44,11 @@ JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table."
 TimeoutOption = typer.Option(30.0, "--timeout", min=0.1, help="Seconds per HTTP request.")
 
 
+def _total(count: int | None) -> str:
+    """A list's total, or ``?`` when the answer gave none."""
+    return "?" if count is None else str(count)
+
+
 def register(app: typer.Typer) -> None:
     """Add the REST API command groups to ``app``."""
     app.add_typer(sessions_app, name="sessions")
@@ -179,7 +184,11 @@ def sessions_list(
 
     result = _call(base_url, timeout, fetch)
     items = result if isinstance(result, list) else result.items
-    title = f"Sessions ({len(items)})" if isinstance(result, list) else f"Sessions (page {page}, {result.count} total)"
+    title = (
+        f"Sessions ({len(items)})"
+        if isinstance(result, list)
+        else f"Sessions (page {page}, {_total(result.count)} total)"
+    )
     _emit(as_json, result, title, SESSION_COLUMNS, _session_rows(items))
 
 
@@ -264,7 +273,7 @@ def avatars_upload(
                 status.update(f"avatar {avatar_id}: {_status(current.status)} ({elapsed:.0f} s)")
 
             return await client.avatars.wait_until_ready(
-                avatar_id, timeout=wait_timeout, interval=interval, on_progress=progress
+                avatar, timeout=wait_timeout, interval=interval, on_progress=progress
             )
 
     a = _call(base_url, timeout, upload)
@@ -293,7 +302,13 @@ def voices_list(
         ),
     )
     rows = [[v.voice_id, v.name, v.gender, v.language, v.support_stream] for v in result.items]
-    _emit(as_json, result, f"Voices ({result.count} total)", ("voice_id", "name", "gender", "language", "stream"), rows)
+    _emit(
+        as_json,
+        result,
+        f"Voices ({_total(result.count)} total)",
+        ("voice_id", "name", "gender", "language", "stream"),
+        rows,
+    )
 
 
 @languages_app.command("list")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from streamclient.emulator.responders import Responder, SessionInfo, default_responder
     from streamclient.emulator.room import Room, RoomLimits
     from streamclient.emulator.server import Emulator, EmulatorConfig
+    from streamclient.emulator.shapes import ResponseShapes
     from streamclient.emulator.state import EmulatedSession, EmulatorState
 
 _EXPORTS = {
@@ -42,6 +43,7 @@ _EXPORTS = {
     "Record": "recording",
     "Recorder": "recording",
     "Responder": "responders",
+    "ResponseShapes": "shapes",
     "Room": "room",
     "RoomLimits": "room",
     "SessionInfo": "responders",
@@ -63,6 +65,7 @@ __all__ = (
     "Record",
     "Recorder",
     "Responder",
+    "ResponseShapes",
     "Room",
     "RoomLimits",
     "SessionInfo",

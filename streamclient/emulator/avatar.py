@@ -19,6 +19,8 @@ Behaviour:
   ``speed`` is 0.8-1.2, ``vid``/``vurl``/``bgurl`` strings), applied, and acked 1000, or 1003 with a message and
   nothing applied. ``set-action``: ``action`` / ``expression`` must be documented values (at least one), else 1003.
   Unknown commands: 1003.
+* In a caller's channel (bring-your-own credentials) the avatar presents its token before joining, through the
+  ``gate`` the emulator gives it: a refused token keeps it out (``join_refused`` holds Agora's reason), as Agora would.
 * Tests inject ASR transcripts with :meth:`Avatar.inject_user_speech`: sent as ``from: "user"`` chat; in mode 2
   the avatar then answers it like a client chat.
 """
@@ -45,6 +47,7 @@ from streamclient.codec.frames import ChatFrame, encode_frame
 from streamclient.codec.pacing import PacingLimits
 from streamclient.emulator.responders import Responder, SessionInfo, default_responder
 from streamclient.emulator.room import ERR_BITRATE_LIMIT, ERR_TOO_OFTEN, OK, PeerRole, Room, RoomPeer
+from streamclient.errors import AgoraTokenError
 from streamclient.transport.base import ConnectionState, ConnectionStateChanged, FrameReceived
 
 __all__ = ("DEFAULT_LANGUAGES", "Avatar", "AvatarConfig", "CommandRecord")
@@ -70,6 +73,8 @@ class AvatarConfig:
     reply_chunk_chars: int = 60
     responder: Responder | None = None
     languages: frozenset[str] = DEFAULT_LANGUAGES
+    #: voice ids ``vid`` may name (the emulator passes its voice list); ``None`` accepts any
+    voices: frozenset[str] | None = None
     max_frame_bytes: int = 960
     pacing: PacingLimits = field(default_factory=PacingLimits)
 
@@ -99,8 +104,12 @@ class Avatar:
         language: str = "en",
         voice_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        gate: Callable[[], float | None] | None = None,
     ) -> None:
         self.room = room
+        self._gate = gate
+        #: Agora's reason when the gate refused the avatar's token (it then never joins).
+        self.join_refused: int | None = None
         self.uid = uid
         self.config = config if config is not None else AvatarConfig()
         self.session_id = session_id
@@ -153,7 +162,18 @@ class Avatar:
         if self.room.closed:
             self.left.set()
             return
+        expires_at: float | None = None
+        if self._gate is not None:
+            try:
+                expires_at = self._gate()
+            except AgoraTokenError as exc:
+                self.join_refused = exc.reason
+                logger.warning("avatar %s: the channel refused its token (%s); it stays out", self.uid, exc.message)
+                self.left.set()
+                self.room.notify_changed()
+                return
         self._peer = self.room.join(self.uid, role=PeerRole.AVATAR)
+        self.room.set_token_expiry(self.uid, expires_at)
         self.joined.set()
         self.room.notify_changed()
         logger.debug("avatar %s joined room %s", self.uid, self.room.channel)
@@ -260,6 +280,8 @@ class Avatar:
         for key, value in (*data.items(), *vparams.items()):
             if key in ("vid", "vurl", "bgurl") and not isinstance(value, str):
                 return _CODE_PARAM_ERROR, f"{key} must be a string"
+            if key == "vid" and self.config.voices is not None and value not in self.config.voices:
+                return _CODE_PARAM_ERROR, f"unknown vid {value!r}"
         if mode is not None:
             self.mode = mode
         if lang is not None:

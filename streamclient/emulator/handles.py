@@ -177,6 +177,11 @@ class EmulatorHandle(_Handle):
         room = self._call(functools.partial(self._emulator.room_for, session_id))
         return None if room is None else RoomHandle(room, self._portal)
 
+    def room_for_channel(self, channel: str) -> RoomHandle | None:
+        """The room of a channel (a caller's shared room, with ``agora_app_id`` configured), or ``None``."""
+        room = self._call(functools.partial(self._emulator.room_for_channel, channel))
+        return None if room is None else RoomHandle(room, self._portal)
+
     def wait_until(self, condition: Callable[[], bool], *, timeout: float = 5.0) -> None:
         """Block until ``condition()`` (evaluated in this thread) is true.
 

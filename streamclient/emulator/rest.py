@@ -3,7 +3,9 @@
 ``rest_routes(state)`` returns Starlette routes; the full emulator app mounts them next to the room's websocket
 route. Every request is recorded in ``state.requests`` (method and path only), then scripted faults apply
 (``state.fail_next``/``delay_next``), then credentials are checked (except for ``getToken``), then the handler runs.
-Answers are HTTP 200 with ``{"code", "msg", "data"}`` (AKOOL reports errors in the body code).
+Answers are HTTP 200 with ``{"code", "msg", "data"}`` (AKOOL reports errors in the body code), shaped as the
+docs show them: session close and knowledge delete answer a bare ``{"code", "msg"}``; where the docs show several
+shapes, ``state.shapes`` (``ResponseShapes``) picks one.
 """
 
 from __future__ import annotations
@@ -29,11 +31,18 @@ Handler = Callable[[EmulatorState, Request], Awaitable[Any]]
 _V4 = "/api/open/v4"
 
 
+class _NoData:
+    """A handler's result for a success answer without ``data`` (``{"code": 1000, "msg": "OK"}``)."""
+
+
+NO_DATA = _NoData()
+
+
 def _envelope(
     code: int, msg: str, data: Any = None, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     body: dict[str, Any] = {"code": code, "msg": msg}
-    if code == 1000:
+    if code == 1000 and not isinstance(data, _NoData):
         body["data"] = data
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -61,9 +70,9 @@ def _int_param(request: Request, name: str, default: int | None, *, maximum: int
     return value
 
 
-def _page(request: Request, default_size: int) -> tuple[int, int]:
+def _page(request: Request, default_size: int, *, max_size: int | None = 100) -> tuple[int, int]:
     page = _int_param(request, "page", None)
-    size = _int_param(request, "size", None, maximum=100)
+    size = _int_param(request, "size", None, maximum=max_size)
     return page or 1, size or default_size
 
 
@@ -80,21 +89,29 @@ async def _session_create(state: EmulatorState, request: Request) -> Any:
 
 
 async def _session_detail(state: EmulatorState, request: Request) -> Any:
-    return state.session_data(state.get_session(request.query_params.get("id")))
+    session = state.get_session(request.query_params.get("id"))
+    return state.session_data(session, with_token=state.shapes.tokens_in_detail)
 
 
 async def _session_close(state: EmulatorState, request: Request) -> Any:
     body = await _json(request)
     # OAS sends {"id"}; AKOOL's code samples send {"session_id"} (akool-api-and-protocol.md §7.1): accept both.
     session = state.close_session(body.get("id") or body.get("session_id") or body.get("_id"))
-    return {"session_id": session.id, "status": "closed", "closed_at": session.closed_at}
+    if not state.shapes.close_with_data:
+        return NO_DATA  # OAS: the answer is the bare ApiResponse
+    closed_at = int((session.closed_at or 0.0) * 1000)  # the close-session sample: milliseconds
+    return {"session_id": session.id, "status": "closed", "closed_at": closed_at}
 
 
 async def _session_list(state: EmulatorState, request: Request) -> Any:
-    page, size = _page(request, 100)
+    page, size = _page(request, 100, max_size=None)  # OAS: no maximum for the session list
     status = _int_param(request, "status", None, maximum=4)
     count, items = state.list_sessions(status=status, page=page, size=size)
-    return {"count": count, "result": [state.session_data(s) for s in items]}
+    with_token = state.shapes.tokens_in_detail
+    return {
+        "count": count,
+        state.shapes.session_list_key: [state.session_data(s, with_token=with_token) for s in items],
+    }
 
 
 async def _avatar_list(state: EmulatorState, request: Request) -> Any:
@@ -110,27 +127,34 @@ async def _avatar_detail(state: EmulatorState, request: Request) -> Any:
     return {**state.get_avatar(request.query_params.get("avatar_id")), "platform": "open"}
 
 
+async def _upload_detail(state: EmulatorState, request: Request) -> Any:
+    return state.upload_records(request.query_params.get("id"))  # an array, keyed by the upload's _id
+
+
 async def _avatar_upload(state: EmulatorState, request: Request) -> Any:
-    return state.upload_avatar(await _json(request))
+    record = state.upload_avatar(await _json(request))
+    return [record] if state.shapes.upload_answer == "array" else record
 
 
-async def _voice_list(_state: EmulatorState, request: Request) -> Any:
-    page, size = _page(request, 10)
+async def _voice_list(state: EmulatorState, request: Request) -> Any:
+    page, size = _page(request, 10, max_size=None)  # the voice docs set no maximum
     voice_type = _int_param(request, "type", None, maximum=2)
     if voice_type is None:
         raise EmulatorApiError(1003, "Parameter error: type is required")
-    voices = (
-        [{"_id": f"voice_{v['voice_id']}", "support_stream": True, "status": 3, **v} for v in VOICES]
-        if voice_type == 2
-        else []
-    )
+    if voice_type == 2:
+        voices = [{"_id": f"voice_{v['voice_id']}", "support_stream": True, "status": 3, **v} for v in VOICES]
+    else:  # the account's clones: voice_id is null until a clone completes (voice docs)
+        voices = [{"support_stream": True, "preview": None, **clone} for clone in state.voice_clones]
     stream = request.query_params.get("support_stream")
     if stream == "2":
         voices = []
-    for key in ("gender", "name"):
-        wanted = request.query_params.get(key)
-        if wanted:
-            voices = [v for v in voices if str(v.get(key, "")).lower() == wanted.lower()]
+    gender = request.query_params.get("gender")
+    if gender:  # comma-separated alternatives (voice docs)
+        wanted = {g.strip().lower() for g in gender.split(",")}
+        voices = [v for v in voices if str(v.get("gender", "")).lower() in wanted]
+    name = request.query_params.get("name")
+    if name:  # "supports fuzzy search" (voice docs)
+        voices = [v for v in voices if name.lower() in str(v.get("name", "")).lower()]
     return {"count": len(voices), "page": page, "size": size, "result": voices[(page - 1) * size : page * size]}
 
 
@@ -142,7 +166,10 @@ async def _knowledge_list(state: EmulatorState, request: Request) -> Any:
     page, size = _page(request, 10)
     name = request.query_params.get("name")
     items = [kb for kb in state.knowledge.values() if not name or kb["name"] == name]
-    return items[(page - 1) * size : page * size]  # the KB docs show ``data`` as an array (§7.5)
+    page_items = items[(page - 1) * size : page * size]
+    if state.shapes.knowledge_list_shape == "knowledge_list":  # what the official demo reads (§7.5)
+        return {"count": len(items), "knowledge_list": page_items}
+    return page_items  # the KB docs show ``data`` as a bare array, without a total
 
 
 async def _knowledge_create(state: EmulatorState, request: Request) -> Any:
@@ -160,7 +187,7 @@ async def _knowledge_update(state: EmulatorState, request: Request) -> Any:
 async def _knowledge_delete(state: EmulatorState, request: Request) -> Any:
     body = await _json(request)
     state.delete_knowledge(body.get("id"))
-    return {}
+    return NO_DATA  # the KB docs' answer: {"code": 1000, "msg": "OK"}
 
 
 # ------------------------------------------------------------------------------------------------ routing
@@ -197,6 +224,8 @@ def _route(state: EmulatorState, path: str, method: str, handler: Handler, *, au
             if fault.delay and fault.delay_after:
                 await anyio.sleep(fault.delay)
         if handler is _get_token:
+            if state.shapes.token_location == "data":  # the SDK best-practice snippet reads data.token (§7.3)
+                return JSONResponse({"code": 1000, "msg": "OK", "data": data})
             return JSONResponse({"code": 1000, "msg": "OK", **data})  # token at the top level (§1.2)
         return _envelope(1000, "OK", data)
 
@@ -219,7 +248,7 @@ def rest_routes(state: EmulatorState) -> list[BaseRoute]:
         ("/api/open/v4/liveAvatar/session/list", "GET", _session_list),
         ("/api/open/v4/liveAvatar/avatar/list", "GET", _avatar_list),
         ("/api/open/v4/liveAvatar/avatar/detail", "GET", _avatar_detail),
-        ("/api/open/v3/avatar/detail", "GET", _avatar_detail),  # the seed document's polling endpoint
+        ("/api/open/v3/avatar/detail", "GET", _upload_detail),  # an upload's status record by _id (avatar docs)
         ("/api/open/v3/avatar/create", "POST", _avatar_upload),
         ("/api/open/v4/voice/list", "GET", _voice_list),
         ("/api/open/v3/language/list", "GET", _language_list),

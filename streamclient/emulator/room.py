@@ -23,6 +23,12 @@ without it they are delivered at once.
 
 When the room closes (session closed or expired), every peer gets ``PeerLeft`` for the others, then
 ``ConnectionStateChanged(FAILED, reason)`` and the end of its mailbox.
+
+Tokens: a peer admitted with an expiring token (:meth:`Room.set_token_expiry`, wall-clock epoch seconds) gets
+``TokenWillExpire`` ``TOKEN_WARNING_SECONDS`` before its join privilege lapses and, unless it renewed in time,
+``TokenExpired`` then ``ConnectionStateChanged(FAILED, 9)`` (TOKEN_EXPIRED) when it does; the others see
+``PeerLeft``. The watch runs inside :meth:`Room.run` and reads the injected ``wall_clock``, so tests move time with
+a fake clock instead of waiting (the watch looks at the clock at least every ``TOKEN_POLL_SECONDS``).
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ from streamclient.transport.base import (
     FrameReceived,
     PeerJoined,
     PeerLeft,
+    TokenExpired,
+    TokenWillExpire,
     TransportEvent,
 )
 from streamclient.transport.room import EventBuffer
@@ -62,6 +70,8 @@ __all__ = (
     "REASON_BANNED_BY_SERVER",
     "REASON_INTERRUPTED",
     "REASON_KEEP_ALIVE_TIMEOUT",
+    "REASON_TOKEN_EXPIRED",
+    "TOKEN_WARNING_SECONDS",
     "PeerRole",
     "Room",
     "RoomLimits",
@@ -80,6 +90,12 @@ ERR_BITRATE_LIMIT = -115
 REASON_INTERRUPTED = 2
 REASON_BANNED_BY_SERVER = 3
 REASON_KEEP_ALIVE_TIMEOUT = 14
+REASON_TOKEN_EXPIRED = 9
+
+#: Agora warns ``onTokenPrivilegeWillExpire`` this long before a token lapses (agora-python-sdk.md §7).
+TOKEN_WARNING_SECONDS = 30.0
+#: Longest wait between two looks at the wall clock while a token is being watched (fake clocks jump).
+TOKEN_POLL_SECONDS = 0.1
 
 _MAILBOX_SIZE = 4096
 
@@ -133,6 +149,9 @@ class RoomPeer:
         self.role = role
         self._mailbox: EventBuffer[TransportEvent] = EventBuffer(_MAILBOX_SIZE)
         self.lost_events = 0
+        #: When this peer's join privilege lapses (wall-clock epoch seconds), ``None`` if it never does.
+        self.token_expires_at: float | None = None
+        self.token_warned = False
 
     def __repr__(self) -> str:
         return f"RoomPeer(uid={self.uid!r}, role={self.role.value}, channel={self.room.channel!r})"
@@ -175,10 +194,15 @@ class Room:
         limits: RoomLimits | None = None,
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         recorder: Recorder | None = None,
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self.channel = channel
+        self._wall_clock = wall_clock
+        self._tokens_changed = anyio.Event()
+        #: Peers removed because their token lapsed, by uid (in order).
+        self.token_expired: list[str] = []
         self._on_change = on_change
         self.session_id = session_id
         self.limits = limits if limits is not None else RoomLimits()
@@ -263,6 +287,7 @@ class Room:
             peer._post(PeerJoined(other.uid))
             other._post(PeerJoined(uid))
         self._peers[uid] = peer
+        self._tokens_changed.set()
         self._windows[uid] = _RateWindow(self.limits)
         logger.debug("room %s: %s %s joined", self.channel, role.value, uid)
         self.notify_changed()
@@ -305,11 +330,52 @@ class Room:
         """Wait until the room is closed."""
         await self._closed.wait()
 
+    def set_token_expiry(self, uid: str, expires_at: float | None) -> None:
+        """Watch ``uid``'s token: it lapses at ``expires_at`` (epoch seconds; ``None``: never).
+
+        A renewal calls it again with the new token's time, which also re-arms the warning.
+        """
+        peer = self._peers.get(uid)
+        if peer is None:
+            return
+        peer.token_expires_at = expires_at
+        peer.token_warned = False
+        self._tokens_changed.set()
+
+    def check_tokens(self) -> None:
+        """Warn and remove the peers whose token is due, at the wall clock's current time (also run by the watch)."""
+        now = self._wall_clock()
+        for uid, peer in list(self._peers.items()):
+            expires_at = peer.token_expires_at
+            if expires_at is None:
+                continue
+            if now >= expires_at:
+                logger.info("room %s: the token of %s expired; removing it", self.channel, uid)
+                self.token_expired.append(uid)
+                peer._post(TokenExpired())
+                self.disconnect(uid, reason=REASON_TOKEN_EXPIRED)
+            elif not peer.token_warned and now >= expires_at - TOKEN_WARNING_SECONDS:
+                peer.token_warned = True
+                peer._post(TokenWillExpire())
+                self.notify_changed()
+
+    async def _watch_tokens(self) -> None:
+        while True:
+            self._tokens_changed = changed = anyio.Event()
+            self.check_tokens()
+            watched = [p.token_expires_at for p in self._peers.values() if p.token_expires_at is not None]
+            if not watched:
+                await changed.wait()
+                continue
+            with anyio.move_on_after(TOKEN_POLL_SECONDS):
+                await changed.wait()
+
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Host delayed deliveries until the room closes (start it with ``task_group.start``)."""
+        """Host delayed deliveries and the token watch until the room closes (start it with ``task_group.start``)."""
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                tg.start_soon(self._watch_tokens)
                 task_status.started()
                 await self._closed.wait()
                 tg.cancel_scope.cancel()

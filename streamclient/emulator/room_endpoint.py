@@ -11,14 +11,20 @@ Sub-protocol (one websocket per joined client; ``RoomTransport`` is the referenc
       text   {"op":"joined","uid":s}                                  join accepted; peer_joined events follow
       text   {"op":"join_error","reason":n,"message":s}               join refused (Agora reason code); socket closes
       text   {"op":"result","seq":n,"code":c}                         verdict for the send/renew ``seq``: 0 accepted,
-                                                                      -114 too large, -12 too often, -115 bitrate
+                                                                      -114 too large, -12 too often, -115 bitrate;
+                                                                      renew: -110 invalid token, -109 expired
       binary <1-byte uid length><uid UTF-8><frame bytes>               a frame from that peer (FrameReceived)
       text   {"op":"peer_joined","uid":s}
       text   {"op":"peer_left","uid":s,"reason":n}
       text   {"op":"state","state":n,"reason":n}                      connection state (5 FAILED: the socket closes)
+      text   {"op":"token","event":"will_expire"|"expired"}             the token lapses in 30 s / has lapsed
 
 Every send gets exactly one ``result``, so the client can report the room's verdict synchronously, the way the SDK's
 ``send_stream_message`` return code does. Tokens are never logged.
+
+With a ``check_token`` callable, every join and every renewal presents its token to it: it returns when the token
+lapses (the room then watches it, see :meth:`~streamclient.emulator.room.Room.set_token_expiry`) or raises
+:class:`JoinRefused` with Agora's reason (a refused renewal answers -110, or -109 for an expired token).
 """
 
 from __future__ import annotations
@@ -41,10 +47,12 @@ from streamclient.transport.base import (
     FrameReceived,
     PeerJoined,
     PeerLeft,
+    TokenExpired,
+    TokenWillExpire,
     TransportEvent,
 )
 
-__all__ = ("JoinRefused", "JoinRequest", "room_route")
+__all__ = ("JoinRefused", "JoinRequest", "TokenCheck", "room_route")
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +65,10 @@ REASON_INVALID_CHANNEL_NAME = 7
 REASON_INVALID_TOKEN = 8
 REASON_REJECTED_BY_SERVER = 10
 REASON_SAME_UID = 19
+REASON_TOKEN_EXPIRED = 9
+#: What a refused ``renew_token`` returns (the SDK's negated ERR_INVALID_TOKEN / ERR_TOKEN_EXPIRED).
+ERR_INVALID_TOKEN = -110
+ERR_TOKEN_EXPIRED = -109
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,13 +92,16 @@ class JoinRefused(Exception):
 
 #: Validates a join and returns the room to join; raises :class:`JoinRefused`.
 JoinResolver = Callable[[JoinRequest], Room]
+#: Checks the token of a join or renewal; returns when it lapses (epoch seconds, ``None``: never); raises
+#: :class:`JoinRefused`.
+TokenCheck = Callable[[JoinRequest], "float | None"]
 
 
-def room_route(path: str, resolve: JoinResolver) -> WebSocketRoute:
+def room_route(path: str, resolve: JoinResolver, *, check_token: TokenCheck | None = None) -> WebSocketRoute:
     """A Starlette websocket route serving the room sub-protocol at ``path``."""
 
     async def endpoint(websocket: WebSocket) -> None:
-        await _RoomConnection(websocket, resolve).serve()
+        await _RoomConnection(websocket, resolve, check_token).serve()
 
     return WebSocketRoute(path, endpoint)
 
@@ -98,9 +113,11 @@ def encode_frame_message(sender: str, data: bytes) -> bytes:
 
 
 class _RoomConnection:
-    def __init__(self, websocket: WebSocket, resolve: JoinResolver) -> None:
+    def __init__(self, websocket: WebSocket, resolve: JoinResolver, check_token: TokenCheck | None) -> None:
         self._ws = websocket
         self._resolve = resolve
+        self._check_token = check_token
+        self._request: JoinRequest | None = None
         self._lock = anyio.Lock()
 
     async def _send_json(self, obj: dict[str, Any]) -> None:
@@ -160,6 +177,8 @@ class _RoomConnection:
             await self._send_json({"op": "join_error", "reason": REASON_REJECTED_BY_SERVER, "message": str(exc)})
             return None
         try:
+            # The token first: a refused join must not open a shared room for its channel.
+            expires_at = self._check_token(request) if self._check_token is not None else None
             room = self._resolve(request)
             peer = room.join(request.uid, role=PeerRole.CLIENT)
         except JoinRefused as exc:
@@ -169,7 +188,9 @@ class _RoomConnection:
             await self._send_json({"op": "join_error", "reason": REASON_SAME_UID, "message": str(exc)})
             return None
         logger.debug("room %s: client %s joined over websocket", room.channel, request.uid)
+        self._request = request
         await self._send_json({"op": "joined", "uid": request.uid})
+        room.set_token_expiry(request.uid, expires_at)
         return peer
 
     async def _read(self, peer: RoomPeer) -> None:
@@ -193,7 +214,21 @@ class _RoomConnection:
             if op == "leave":
                 return
             if op == "renew_token":
-                await self._send_json({"op": "result", "seq": obj.get("seq", 0), "code": 0})
+                code = self._renew(peer, str(obj.get("token", "")))
+                await self._send_json({"op": "result", "seq": obj.get("seq", 0), "code": code})
+
+    def _renew(self, peer: RoomPeer, token: str) -> int:
+        """Check a renewal's token like a join's; on success the room watches the new expiry."""
+        if self._check_token is None or self._request is None:
+            return 0
+        request = JoinRequest(app_id=self._request.app_id, channel=peer.room.channel, uid=peer.uid, token=token)
+        try:
+            expires_at = self._check_token(request)
+        except JoinRefused as exc:
+            logger.info("room %s: renewal by %s refused: %s", peer.room.channel, peer.uid, exc.message)
+            return ERR_TOKEN_EXPIRED if exc.reason == REASON_TOKEN_EXPIRED else ERR_INVALID_TOKEN
+        peer.room.set_token_expiry(peer.uid, expires_at)
+        return 0
 
     async def _pump(self, peer: RoomPeer, scope: anyio.CancelScope) -> None:
         try:
@@ -213,3 +248,7 @@ class _RoomConnection:
             await self._send_json({"op": "peer_left", "uid": event.uid, "reason": event.reason})
         elif isinstance(event, ConnectionStateChanged):
             await self._send_json({"op": "state", "state": int(event.state), "reason": event.reason})
+        elif isinstance(event, TokenWillExpire):
+            await self._send_json({"op": "token", "event": "will_expire"})
+        elif isinstance(event, TokenExpired):
+            await self._send_json({"op": "token", "event": "expired"})

@@ -6,29 +6,49 @@ synchronous calls that never block. Time comes from the injected ``clock`` only,
 Behaviour choices where AKOOL documents nothing (akool-api-and-protocol.md §4, §5, §8):
 
 * errors are answered with HTTP 200 and the AKOOL body code, as the service does;
-* create: ``duration`` defaults to 600 s when absent; missing/invalid fields -> 1003; an unknown avatar -> 1008
-  "content not exist" (the avatar catalogue is "content"; 1014 is the newer "resource" wording and is not used);
-  an uploaded avatar that is not ready -> 1003;
-  an unknown ``knowledge_id`` -> 1232; a ``stream_type`` other than ``agora`` -> 1003 (the emulator hosts Agora-style
-  rooms only); quota exhausted -> 1006. Like AKOOL, the whole ``duration`` is reserved against the quota at create
-  and only the seconds actually open are billed;
+* answers take the documented shapes; where the docs show several, ``ResponseShapes`` picks one (``shapes.py``);
+* create: ``duration`` (a number, at most 3600) defaults to 600 s when absent; missing/invalid fields -> 1003; an
+  unknown avatar -> 1008 "content not exist" (the avatar catalogue is "content"; 1014 is the newer "resource"
+  wording and is not used); an uploaded avatar that is not ready -> 1003; an unknown ``knowledge_id`` -> 1232;
+  ``language`` must be a code of the language list (``af-ZA``) or its primary subtag (``af``: the docs' examples
+  use ``en``), ``voice_id`` a voice of the voice list (any id with ``elevenlabs_settings``), both -> 1003
+  otherwise, and the avatar checks set-params against the same sets; ``voice_params`` follow
+  ``FastDialogueVoiceParams`` (closed, preset voices) with ``scene_mode="fast_dialogue"``; ``stream_type`` agora,
+  livekit or trtc, answered with that provider's documented credential names (only agora rooms can be joined
+  here); bring-your-own ``credentials`` must carry the fields OAS requires for their stream type, and are stored
+  and echoed back; quota exhausted -> 1006. Like AKOOL, the whole ``duration`` is reserved against the quota at
+  create and only the seconds actually open are billed;
+* detail and list answers carry no RTC token by default (the older docs' examples): only create does;
 * status: 1 (queueing) at create, 2 (processing = live) ``session_start_seconds`` later, 3 (completed) once closed
   or expired;
 * detail/close of an unknown id -> 1216; close of a closed session -> 1219;
-* avatar uploads go 1 -> 2 -> 3 one ``avatar_step_seconds`` apart (a URL containing ``fail`` ends in 4 instead).
+* avatar uploads go 1 -> 2 -> 3 one ``avatar_step_seconds`` apart (a URL containing ``fail`` ends in 4 instead);
+* bring-your-own ``credentials`` (agora: ``agora_uid``, ``agora_channel``, ``agora_token`` required,
+  ``agora_app_id`` optional; OAS ``Credentials``) put the avatar into the caller's channel with that uid and token
+  (missing or mistyped fields -> 1003); the answer echoes them. Whether the token is good is checked when the
+  avatar joins, as Agora would (the room server's business, not the REST side's).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from streamclient.emulator.shapes import ResponseShapes
+
 __all__ = (
+    "ACCEPTED_LANGUAGES",
+    "FAST_DIALOGUE_VOICES",
+    "LANGUAGES",
     "OFFICIAL_AVATARS",
+    "VOICES",
+    "VOICE_CLONES",
     "EmulatedSession",
     "EmulatorApiError",
     "EmulatorState",
@@ -51,12 +71,75 @@ VOICES: tuple[dict[str, Any], ...] = (
     {"voice_id": "emu_voice_dave", "name": "Dave", "gender": "Male", "language": "English", "locale": "en-US"},
     {"voice_id": "emu_voice_lucia", "name": "Lucia", "gender": "Female", "language": "Spanish", "locale": "es-ES"},
 )
-LANGUAGES: tuple[dict[str, str], ...] = (
-    {"lang_code": "en", "lang_name": "English", "url": ""},
-    {"lang_code": "es", "lang_name": "Spanish", "url": ""},
-    {"lang_code": "de", "lang_name": "German", "url": ""},
-    {"lang_code": "zh", "lang_name": "Chinese", "url": ""},
+#: Voice clones of the account (voice list ``type=1``): ``voice_id`` stays ``null`` until a clone completes.
+VOICE_CLONES: tuple[dict[str, Any], ...] = (
+    {"_id": "emu_clone_0001", "voice_id": None, "name": "My clone (cloning)", "gender": "Male", "status": 2},
+    {"_id": "emu_clone_0002", "voice_id": "emu_clone_ready", "name": "My clone", "gender": "Female", "status": 3},
 )
+#: The language list, with codes as the docs' list returns them (``af-ZA``).
+LANGUAGES: tuple[dict[str, Any], ...] = tuple(
+    {"lang_code": code, "lang_name": name, "url": "", "need_voice_id": True}
+    for code, name in (
+        ("af-ZA", "Afrikaans (South Africa)"),
+        ("ar-SA", "Arabic (Saudi Arabia)"),
+        ("de-DE", "German (Germany)"),
+        ("en-GB", "English (United Kingdom)"),
+        ("en-US", "English (United States)"),
+        ("es-ES", "Spanish (Spain)"),
+        ("fr-FR", "French (France)"),
+        ("hi-IN", "Hindi (India)"),
+        ("it-IT", "Italian (Italy)"),
+        ("ja-JP", "Japanese (Japan)"),
+        ("ko-KR", "Korean (Korea)"),
+        ("nl-NL", "Dutch (Netherlands)"),
+        ("pl-PL", "Polish (Poland)"),
+        ("pt-BR", "Portuguese (Brazil)"),
+        ("ru-RU", "Russian (Russia)"),
+        ("tr-TR", "Turkish (Turkey)"),
+        ("zh-CN", "Chinese (Simplified)"),
+    )
+)
+#: What ``language`` (create) and ``lang`` (set-params) accept: each listed code and its primary subtag (``en``).
+ACCEPTED_LANGUAGES = frozenset(lang["lang_code"] for lang in LANGUAGES) | frozenset(
+    lang["lang_code"].split("-")[0] for lang in LANGUAGES
+)
+#: OAS ``FastDialogueVoiceParams``: preset voices, and the only fields allowed (``additionalProperties: false``).
+FAST_DIALOGUE_VOICES = frozenset(
+    {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
+)
+_FAST_DIALOGUE_FIELDS = frozenset({"voice_id", "stt_language", "turn_detection", "elevenlabs_settings"})
+#: OAS ``CreateAvatarRequest.avatar_id``.
+_UPLOAD_AVATAR_ID = re.compile(r"[a-zA-Z0-9]+")
+#: OAS ``Credentials``: the fields a bring-your-own room must give, per stream type (request names).
+_BYO_REQUIRED: dict[str, tuple[str, ...]] = {
+    "agora": ("agora_uid", "agora_channel", "agora_token"),
+    "livekit": ("livekit_url", "livekit_token"),
+    "trtc": ("trtc_sdk_app_id", "trtc_sdk_room_id", "trtc_sdk_user_id", "trtc_sdk_user_sig"),
+}
+_BYO_NUMBERS = frozenset({"agora_uid", "trtc_sdk_app_id"})
+
+
+#: In AKOOL-hosted rooms the avatar's uid is the client's uid + this.
+AVATAR_UID_OFFSET = 1_000_000
+
+
+def _byo_credentials(raw: Any) -> dict[str, Any] | None:
+    """Validate bring-your-own agora ``credentials`` of a create body (1003 when malformed)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise EmulatorApiError(1003, "Parameter error: credentials must be an object")
+    uid, channel, token = raw.get("agora_uid"), raw.get("agora_channel"), raw.get("agora_token")
+    if isinstance(uid, bool) or not isinstance(uid, int) or not 0 < uid < 2**32:
+        raise EmulatorApiError(1003, "Parameter error: credentials.agora_uid must be a uid 1..2^32-1")
+    if not isinstance(channel, str) or not channel:
+        raise EmulatorApiError(1003, "Parameter error: credentials.agora_channel is required")
+    if not isinstance(token, str) or not token:
+        raise EmulatorApiError(1003, "Parameter error: credentials.agora_token is required")
+    app_id = raw.get("agora_app_id")
+    if app_id is not None and not isinstance(app_id, str):
+        raise EmulatorApiError(1003, "Parameter error: credentials.agora_app_id must be a string")
+    return dict(raw)
 
 
 class EmulatorApiError(Exception):
@@ -94,7 +177,7 @@ class EmulatedSession:
     background_url: str | None
     knowledge_id: str | None
     voice_params: dict[str, Any]
-    duration: int
+    duration: float
     created_at: float
     closed_at: float | None = None
     close_reason: str | None = None
@@ -104,6 +187,14 @@ class EmulatedSession:
     app_id: str = ""
     stream_type: str = "agora"
     create_body: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: bring-your-own room credentials from the create body, as given (any stream type), else ``None``.
+    byo_credentials: dict[str, Any] | None = field(default=None, repr=False)
+    scene_mode: str | None = None
+    #: The avatar's uid in the channel, and its token when the caller brought it (bring-your-own credentials).
+    avatar_uid: str = ""
+    avatar_token: str = field(default="", repr=False)
+    #: The caller brought an agora channel (``credentials`` at create): the room is the caller's, not the session's.
+    byo: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -159,6 +250,7 @@ class EmulatorState:
         avatar_step_seconds: time between upload status steps 1 -> 2 -> 3.
         session_start_seconds: time from create (status 1) to live (status 2).
         app_id: the Agora-style app id put into credentials.
+        shapes: which documented answer shape to use where the docs show several.
     """
 
     def __init__(
@@ -172,6 +264,7 @@ class EmulatorState:
         avatar_step_seconds: float = 0.05,
         session_start_seconds: float = 0.05,
         app_id: str = "emulator-app",
+        shapes: ResponseShapes | None = None,
     ) -> None:
         self.api_key: str = api_key or secrets.token_urlsafe(24)
         self.client_id = client_id
@@ -181,6 +274,9 @@ class EmulatorState:
         self.avatar_step_seconds = avatar_step_seconds
         self.session_start_seconds = session_start_seconds
         self.app_id = app_id
+        self.shapes = shapes if shapes is not None else ResponseShapes()
+        #: the account's voice clones (voice list ``type=1``); tests may add their own.
+        self.voice_clones: list[dict[str, Any]] = [dict(clone) for clone in VOICE_CLONES]
         self.credentials_extra: dict[str, Any] = {}
         self.sessions: dict[str, EmulatedSession] = {}
         self.knowledge: dict[str, dict[str, Any]] = {}
@@ -295,25 +391,43 @@ class EmulatorState:
         if not isinstance(avatar_id, str) or not avatar_id:
             raise EmulatorApiError(1003, "Parameter error: avatar_id can not be empty")
         duration = body.get("duration", 600)
-        if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 < duration <= 3600:
-            raise EmulatorApiError(1003, "Parameter error: duration must be 1..3600 seconds")
+        if (
+            isinstance(duration, bool)
+            or not isinstance(duration, (int, float))
+            or not math.isfinite(duration)
+            or not 0 < duration <= 3600
+        ):
+            raise EmulatorApiError(1003, "Parameter error: duration must be a number of seconds, at most 3600")
         mode_type = body.get("mode_type")
-        if mode_type is not None and mode_type not in (1, 2):
+        if mode_type is not None and (isinstance(mode_type, bool) or mode_type not in (1, 2)):
             raise EmulatorApiError(1003, "Parameter error: mode_type must be 1 or 2")
         stream_type = body.get("stream_type", "agora")
-        if stream_type != "agora":
-            raise EmulatorApiError(1003, f"Parameter error: stream_type {stream_type!r} is not supported here")
+        if stream_type not in ("agora", "livekit", "trtc"):
+            raise EmulatorApiError(1003, "Parameter error: stream_type must be agora, livekit or trtc")
+        scene_mode = body.get("scene_mode")
+        if scene_mode is not None and scene_mode != "fast_dialogue":
+            raise EmulatorApiError(1003, "Parameter error: scene_mode must be fast_dialogue")
+        e2e_type = body.get("e2e_type")
+        if e2e_type is not None and (e2e_type != "openai" or scene_mode != "fast_dialogue"):
+            raise EmulatorApiError(1003, "Parameter error: e2e_type must be openai, with scene_mode fast_dialogue")
         voice_params = body.get("voice_params")
         voice_params = {} if voice_params is None else voice_params
         if not isinstance(voice_params, dict):
             raise EmulatorApiError(1003, "Parameter error: voice_params must be an object")
-        speed = voice_params.get("speed")
-        if speed is not None and (not isinstance(speed, (int, float)) or not 0.8 <= speed <= 1.2):
-            raise EmulatorApiError(1003, "Parameter error: voice_params.speed must be 0.8..1.2")
+        self._check_voice_params(voice_params, fast_dialogue=scene_mode == "fast_dialogue")
+        language = body.get("language") or None
+        if language is not None and language not in ACCEPTED_LANGUAGES:
+            raise EmulatorApiError(1003, f"Parameter error: language {language!r} is not in the language list")
+        voice_id = body.get("voice_id") or None
+        if voice_id is not None and not voice_params.get("elevenlabs_settings") and voice_id not in self.voice_ids():
+            raise EmulatorApiError(1003, f"Parameter error: voice_id {voice_id!r} is not in the voice list")
+        byo = self._check_byo_credentials(body.get("credentials"), stream_type)
         self._require_usable_avatar(avatar_id)
         knowledge_id = body.get("knowledge_id") or None
         if knowledge_id is not None and knowledge_id not in self.knowledge:
             raise EmulatorApiError(1232, "knowledge base not found")
+        if stream_type == "agora" and byo is not None:
+            byo = _byo_credentials(byo)  # the agora specifics: a uid 1..2^32-1, a string app id
         if self.quota_seconds is not None and self._reserved_seconds() + float(duration) > self.quota_seconds:
             raise EmulatorApiError(1006, "Insufficient quota balance")
         now = self.clock()
@@ -323,24 +437,74 @@ class EmulatorState:
             avatar_id=avatar_id,
             status=1,
             mode_type=mode_type,
-            language=body.get("language") or None,
-            voice_id=body.get("voice_id") or None,
+            language=language,
+            voice_id=voice_id,
             voice_url=body.get("voice_url") or None,
             background_url=body.get("background_url") or None,
             knowledge_id=knowledge_id,
             voice_params=dict(voice_params),
-            duration=int(duration),
+            duration=duration,
             created_at=now,
             channel=f"emu_{sid}",
             client_uid=100000 + secrets.randbelow(900000),
             client_token=secrets.token_urlsafe(32),
             app_id=self.app_id,
+            stream_type=stream_type,
             create_body=dict(body),
+            byo_credentials=byo,
+            scene_mode=scene_mode,
         )
+        session.avatar_uid = str(session.client_uid + AVATAR_UID_OFFSET)
+        if byo is not None and stream_type == "agora":  # the avatar joins the caller's channel
+            session.channel = byo["agora_channel"]
+            session.avatar_uid = str(byo["agora_uid"])
+            session.avatar_token = byo["agora_token"]
+            session.app_id = byo.get("agora_app_id") or ""
+            session.byo = True
         self.sessions[sid] = session
-        logger.info("emulator: created session %s (avatar %s, %ds)", sid, avatar_id, session.duration)
+        logger.info("emulator: created session %s (avatar %s, %gs)", sid, avatar_id, session.duration)
         self._notify("session_created", session)
         return session
+
+    @staticmethod
+    def _check_voice_params(voice_params: Mapping[str, Any], *, fast_dialogue: bool) -> None:
+        """OAS ``VoiceParams``, or ``FastDialogueVoiceParams`` (closed, preset voices) for fast dialogue."""
+        if fast_dialogue:
+            extra = sorted(set(voice_params) - _FAST_DIALOGUE_FIELDS)
+            if extra:
+                raise EmulatorApiError(1003, f"Parameter error: voice_params for fast_dialogue do not allow {extra}")
+            voice = voice_params.get("voice_id")
+            if voice is not None and voice not in FAST_DIALOGUE_VOICES:
+                raise EmulatorApiError(1003, "Parameter error: fast_dialogue voice_id must be one of the presets")
+            return
+        speed = voice_params.get("speed")
+        if speed is not None and (
+            isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.8 <= speed <= 1.2
+        ):
+            raise EmulatorApiError(1003, "Parameter error: voice_params.speed must be 0.8..1.2")
+
+    @staticmethod
+    def _check_byo_credentials(credentials: Any, stream_type: str) -> dict[str, Any] | None:
+        """Bring-your-own ``credentials``: the fields OAS requires for ``stream_type``, with their types."""
+        if credentials is None:
+            return None
+        if not isinstance(credentials, dict) or not credentials:
+            raise EmulatorApiError(1003, "Parameter error: credentials must be an object")
+        missing = [key for key in _BYO_REQUIRED[stream_type] if credentials.get(key) in (None, "")]
+        if missing:
+            raise EmulatorApiError(1003, f"Parameter error: {stream_type} credentials need {', '.join(missing)}")
+        for key, value in credentials.items():
+            number = key in _BYO_NUMBERS
+            if number and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise EmulatorApiError(1003, f"Parameter error: credentials.{key} must be a number")
+            if not number and value is not None and not isinstance(value, str):
+                raise EmulatorApiError(1003, f"Parameter error: credentials.{key} must be a string")
+        return dict(credentials)
+
+    def voice_ids(self) -> frozenset[str]:
+        """Every usable voice id: the AKOOL voices and the finished voice clones."""
+        clones = {c["voice_id"] for c in self.voice_clones if isinstance(c.get("voice_id"), str)}
+        return frozenset(v["voice_id"] for v in VOICES) | clones
 
     def _require_usable_avatar(self, avatar_id: str) -> None:
         if any(a["avatar_id"] == avatar_id for a in OFFICIAL_AVATARS):
@@ -414,8 +578,8 @@ class EmulatorState:
         return min(ends) if ends else None
 
     def session_by_channel(self, channel: str) -> EmulatedSession | None:
-        """The session whose room is ``channel`` (open or not), or ``None``."""
-        return next((s for s in self.sessions.values() if s.channel == channel), None)
+        """The AKOOL-hosted session whose room is ``channel`` (open or not), or ``None`` (a caller's channel)."""
+        return next((s for s in self.sessions.values() if s.channel == channel and not s.byo), None)
 
     def check_join(self, *, channel: str, uid: str, token: str) -> EmulatedSession:
         """Validate a client's room join against the open session of ``channel``.
@@ -435,16 +599,36 @@ class EmulatorState:
             raise JoinDenied("the token does not match the session's credentials", reason="bad_token")
         return session
 
-    def session_data(self, session: EmulatedSession) -> dict[str, Any]:
-        """The AKOOL ``SessionResponse`` for a session (credentials include ``credentials_extra``)."""
+    def session_data(self, session: EmulatedSession, *, with_token: bool = True) -> dict[str, Any]:
+        """The AKOOL ``SessionResponse`` for a session.
+
+        Args:
+            session: the session.
+            with_token: include the RTC token (create answers; detail and list only with
+                ``ResponseShapes.tokens_in_detail``).
+
+        Returns:
+            The answer's ``data``: bring-your-own credentials are echoed (agora ones with ``credentials_extra``,
+            e.g. the emulator's room URL); otherwise the documented names of the session's stream type (agora ones
+            with ``credentials_extra``).
+        """
         self._refresh(session)
-        credentials = {
-            "agora_uid": session.client_uid,
-            "agora_app_id": session.app_id,
-            "agora_channel": session.channel,
-            "agora_token": session.client_token,
-            **self.credentials_extra,
-        }
+        if session.byo:  # the caller's agora channel: its credentials echoed, with the emulator's room URL
+            credentials = {
+                "agora_uid": int(session.avatar_uid),
+                "agora_app_id": session.app_id,
+                "agora_channel": session.channel,
+                "agora_token": session.avatar_token,
+                **self.credentials_extra,
+            }
+        elif session.byo_credentials is not None:  # livekit/trtc rooms of the caller: echoed as given
+            credentials = dict(session.byo_credentials)
+        else:
+            credentials = self._hosted_credentials(session)
+            if session.stream_type == "agora":  # the room relay speaks the Agora-style join only
+                credentials.update(self.credentials_extra)
+        if not with_token:
+            credentials = {k: v for k, v in credentials.items() if not k.endswith(("_token", "_user_sig"))}
         return {
             "_id": session.id,
             "uid": 1,
@@ -454,6 +638,31 @@ class EmulatorState:
             "avatar_id": session.avatar_id,
             "duration": session.duration,
             "credentials": credentials,
+        }
+
+    def _hosted_credentials(self, session: EmulatedSession) -> dict[str, Any]:
+        """The credentials of an emulator-hosted room, with the documented names of the session's stream type."""
+        if session.stream_type == "livekit":
+            return {
+                "livekit_url": "wss://livekit.emulator.invalid",
+                "livekit_token": session.client_token,
+                "livekit_room_name": session.channel,
+                "livekit_client_identity": f"client-{session.client_uid}",
+                "livekit_server_identity": f"avatar-{session.client_uid}",
+            }
+        if session.stream_type == "trtc":
+            prefix = "trtc_sdk_" if self.shapes.trtc_names == "trtc_sdk" else "trtc_"
+            return {
+                f"{prefix}app_id": 1400000000,
+                f"{prefix}room_id": session.channel,
+                f"{prefix}user_id": str(session.client_uid),
+                f"{prefix}user_sig": session.client_token,
+            }
+        return {
+            "agora_uid": session.client_uid,
+            "agora_app_id": session.app_id,
+            "agora_channel": session.channel,
+            "agora_token": session.client_token,
         }
 
     # --------------------------------------------------------------------------------------------- avatars
@@ -466,28 +675,30 @@ class EmulatorState:
         return 4 if status == 3 and upload.fails else status
 
     def avatars(self) -> list[dict[str, Any]]:
-        """The catalogue: official avatars (``from`` 2), then uploads (``from`` 3) with their current status."""
+        """The v4 catalogue (OAS ``Avatar``: no ``status``): official avatars (``from`` 2), then uploads (``from`` 3).
+
+        An upload is ``available`` once it is ready (status 3); its status itself is only in ``upload_records``.
+        """
         official = [
             {
                 "_id": f"official_{a['avatar_id']}",
+                "uid": 1,
                 "type": 2,
                 "from": 2,
                 "available": True,
-                "status": 3,
                 "url": "",
                 "thumbnailUrl": "",
                 **a,
             }
             for a in OFFICIAL_AVATARS
         ]
-        uploads = []
-        for upload in self._uploads.values():
-            status = self._upload_status(upload)
-            uploads.append({**upload.avatar, "status": status, "available": status == 3})
+        uploads = [
+            {**upload.avatar, "available": self._upload_status(upload) == 3} for upload in self._uploads.values()
+        ]
         return official + uploads
 
     def get_avatar(self, avatar_id: Any) -> dict[str, Any]:
-        """One avatar (1003 missing id, 1008 unknown)."""
+        """One avatar of the v4 catalogue (1003 missing id, 1008 unknown)."""
         if not isinstance(avatar_id, str) or not avatar_id:
             raise EmulatorApiError(1003, "Parameter error: avatar_id can not be empty")
         for avatar in self.avatars():
@@ -495,31 +706,60 @@ class EmulatorState:
                 return avatar
         raise EmulatorApiError(1008, "The content you get does not exist")
 
+    def upload_records(self, record_id: Any) -> list[dict[str, Any]]:
+        """``GET /api/open/v3/avatar/detail?id=``: the upload's record, with ``status``, in an array (avatar docs).
+
+        Keyed by the upload's ``_id`` (1003 missing id, 1008 unknown).
+        """
+        if not isinstance(record_id, str) or not record_id:
+            raise EmulatorApiError(1003, "Parameter error: id can not be empty")
+        for upload in self._uploads.values():
+            if upload.avatar["_id"] == record_id:
+                return [{**upload.avatar, "status": self._upload_status(upload)}]
+        raise EmulatorApiError(1008, "The content you get does not exist")
+
     def upload_avatar(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Accept an avatar upload (1003 bad fields, 1222 id taken)."""
+        """Accept an avatar upload validated like OAS ``CreateAvatarRequest`` (1003 bad fields, 1222 id taken)."""
         avatar_id, url, name = body.get("avatar_id"), body.get("url"), body.get("name")
-        if not all(isinstance(v, str) and v for v in (avatar_id, url, name)) or not str(avatar_id).isalnum():
-            raise EmulatorApiError(1003, "Parameter error: url, avatar_id (letters and digits) and name are required")
-        if body.get("type") not in (2, "2") or body.get("url_from") not in (1, 2):
-            raise EmulatorApiError(1003, "Parameter error: type must be 2 and url_from 1 or 2")
+        if not all(isinstance(v, str) and v for v in (avatar_id, url, name)):
+            raise EmulatorApiError(1003, "Parameter error: url, avatar_id and name are required strings")
+        if not _UPLOAD_AVATAR_ID.fullmatch(str(avatar_id)):
+            raise EmulatorApiError(1003, "Parameter error: avatar_id can only contain a-zA-Z0-9")
+        kind, url_from = body.get("type"), body.get("url_from")
+        if isinstance(kind, bool) or kind != 2 or not isinstance(kind, int):
+            raise EmulatorApiError(1003, "Parameter error: type must be the integer 2")
+        if isinstance(url_from, bool) or not isinstance(url_from, int) or url_from not in (1, 2):
+            raise EmulatorApiError(1003, "Parameter error: url_from must be the integer 1 or 2")
         if avatar_id in self._uploads or any(a["avatar_id"] == avatar_id for a in OFFICIAL_AVATARS):
             raise EmulatorApiError(1222, "Resource already exist")
-        avatar = {"_id": secrets.token_hex(12), "avatar_id": avatar_id, "name": name, "url": url, "type": 2, "from": 3}
+        avatar = {
+            "_id": secrets.token_hex(12),
+            "uid": 1,
+            "avatar_id": avatar_id,
+            "name": name,
+            "url": url,
+            "type": 2,
+            "from": 3,
+        }
         self._uploads[str(avatar_id)] = _Upload(avatar, self.clock(), "fail" in str(url))
         return {**avatar, "status": 1}
 
     # ---------------------------------------------------------------------------------- knowledge bases
 
     def create_knowledge(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Create a knowledge base (1003 bad fields, 1233 name exists)."""
+        """Create a knowledge base (1003 bad fields, 1233 name exists); ``name`` is optional (KB docs)."""
         name = body.get("name")
-        if not isinstance(name, str) or not name or len(name) > 100:
-            raise EmulatorApiError(1003, "Parameter error: name is required (at most 100 characters)")
-        if any(kb["name"] == name for kb in self.knowledge.values()):
+        if name is not None and (not isinstance(name, str) or len(name) > 100):
+            raise EmulatorApiError(1003, "Parameter error: name must be a string of at most 100 characters")
+        name = name or ""
+        if name and any(kb["name"] == name for kb in self.knowledge.values()):
             raise EmulatorApiError(1233, "knowledge base already exists")
         now = int(time.time() * 1000)
         kb = {
             "_id": secrets.token_hex(12),
+            "team_id": "emulator-team",
+            "uid": 1,
+            "user_type": 2,
             "name": name,
             "prologue": body.get("prologue", ""),
             "prompt": body.get("prompt", ""),

@@ -14,6 +14,9 @@ from streamclient.session.events import (
     EventsDropped,
     FrameDropped,
     MessageIncomplete,
+    ParticipantJoined,
+    ParticipantLeft,
+    ParticipantMessage,
     SessionClosed,
     SessionEvent,
     SessionExpiring,
@@ -21,10 +24,12 @@ from streamclient.session.events import (
     SpeakingStopped,
     UserTranscript,
 )
+from streamclient.session.room import AgoraRoom, ViewerToken
 from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult, TurnTimings
 
 __all__ = (
+    "AgoraRoom",
     "AvatarJoined",
     "AvatarLeft",
     "AvatarSession",
@@ -35,6 +40,9 @@ __all__ = (
     "EventsDropped",
     "FrameDropped",
     "MessageIncomplete",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "ParticipantMessage",
     "SessionClosed",
     "SessionEvent",
     "SessionExpiring",
@@ -46,6 +54,7 @@ __all__ = (
     "TurnResult",
     "TurnTimings",
     "UserTranscript",
+    "ViewerToken",
     "attach",
     "connect",
 )

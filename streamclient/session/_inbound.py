@@ -1,8 +1,14 @@
 """Everything that arrives: transport events and decoded frames become session events, turn progress and acks.
 
 Runs on the event loop, synchronously, from the session's reader task (and its timer, for expired messages). It
-never raises and never waits: what needs I/O (closing after a lost connection) is handed back through
-``on_connection_failed``.
+never raises and never waits: what needs I/O (closing after a lost connection, renewing the token) is handed back
+through ``on_connection_failed`` and ``on_token_will_expire``.
+
+Who is the avatar: when its uid is known (``avatar_uid``: bring-your-own credentials, or a LiveKit server identity)
+only that participant is the avatar; otherwise the first other participant to join is (AKOOL-hosted rooms hold just
+the two of us), with a warning when another one appears. Frames from anyone else are kept apart: their chat becomes
+``ParticipantMessage``, the rest is counted in ``stats.frames_from_others``; none of it touches a turn, an ack or
+the speaking state, and participants coming and going change nothing for the turn in progress.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ from streamclient.session.events import (
     ConnectionChanged,
     FrameDropped,
     MessageIncomplete,
+    ParticipantJoined,
+    ParticipantLeft,
+    ParticipantMessage,
     SpeakingStarted,
     SpeakingStopped,
     UserTranscript,
@@ -83,6 +92,8 @@ class Inbound:
         local_uid: Callable[[], str | None],
         on_connection_failed: Callable[[], None],
         label: str,
+        avatar_uid: str | None = None,
+        on_token_will_expire: Callable[[], bool] | None = None,
     ) -> None:
         self._conn = conn
         self._fanout = fanout
@@ -92,9 +103,13 @@ class Inbound:
         self._label = label
         self.turns = TurnTracker(on_resolved=self._turn_resolved)
         self.acks: dict[str, PendingAck] = {}
+        self._expected_avatar = avatar_uid
+        self._on_token_will_expire = on_token_will_expire
         self.avatar_uid: str | None = None
         self.avatar_joined = anyio.Event()
         self.speaking = False
+        #: Other participants in the channel (not us, not the avatar).
+        self.participants: set[str] = set()
 
     def on_transport_event(self, event: TransportEvent) -> None:
         """Handle one event from the transport."""
@@ -102,26 +117,28 @@ class Inbound:
             case FrameReceived(sender=sender, data=data):
                 self._stats.frames_received += 1
                 self._stats.bytes_received += len(data)
+                if not self._from_avatar(sender):
+                    self._stats.frames_from_others += 1
                 self._conn.receive_data(data, sender=sender, now=anyio.current_time())
                 self.dispatch(self._conn.events_received())
             case PeerJoined(uid=uid):
-                # The credentials name only our uid: the avatar is the first other participant.
-                if uid != self._local_uid() and self.avatar_uid in (None, uid):
-                    self.avatar_uid = uid
-                    self._fanout.publish(AvatarJoined(uid))
-                    self.avatar_joined.set()
+                self._peer_joined(uid)
             case PeerLeft(uid=uid, reason=reason):
                 if uid == self.avatar_uid:
                     self.speaking = False
                     self._fanout.publish(AvatarLeft(uid, reason))
+                elif uid in self.participants:
+                    self.participants.discard(uid)
+                    self._fanout.publish(ParticipantLeft(uid, reason))
             case ConnectionStateChanged(state=state, reason=reason):
                 self._fanout.publish(ConnectionChanged(state.name, reason))
                 if state is ConnectionState.FAILED:
                     self._on_connection_failed()
             case TokenWillExpire():
-                logger.warning(
-                    "session %s: the channel token expires soon (AKOOL has no renewal endpoint)", self._label
-                )
+                if self._on_token_will_expire is None or not self._on_token_will_expire():
+                    logger.warning(
+                        "session %s: the channel token expires soon (AKOOL has no renewal endpoint)", self._label
+                    )
             case TokenExpired():
                 logger.warning("session %s: the channel token expired", self._label)
             case SendFailed(code=code):
@@ -130,11 +147,55 @@ class Inbound:
             case MessagesLost(missed=missed):
                 self._stats.messages_lost += missed
 
+    def _peer_joined(self, uid: str) -> None:
+        if uid == self._local_uid():
+            return
+        if self._expected_avatar is not None:
+            is_avatar = uid == self._expected_avatar
+        else:
+            # The credentials name only our uid: the avatar is the first other participant.
+            is_avatar = self.avatar_uid in (None, uid)
+            if not is_avatar:
+                logger.warning(
+                    "session %s: participant %s joined besides the avatar %s; the avatar was taken to be the first "
+                    "to join (name it with bring-your-own credentials to be sure)",
+                    self._label,
+                    uid,
+                    self.avatar_uid,
+                )
+        if is_avatar:
+            self.avatar_uid = uid
+            self._fanout.publish(AvatarJoined(uid))
+            self.avatar_joined.set()
+        elif uid not in self.participants:
+            self.participants.add(uid)
+            self._fanout.publish(ParticipantJoined(uid))
+
+    def _from_avatar(self, sender: str) -> bool:
+        if self._expected_avatar is not None:
+            return sender == self._expected_avatar
+        return self.avatar_uid is None or sender == self.avatar_uid
+
+    def _from_other(self, event: CodecEvent) -> None:
+        """What a participant other than the avatar sent: kept apart."""
+        match event:
+            case ChatDelta(sender=sender, source=source, mid=mid, text=text):
+                self._fanout.publish(ParticipantMessage(sender, mid, text, source, final=False))
+            case ChatMessage(sender=sender, source=source, mid=mid, text=text):
+                self._fanout.publish(ParticipantMessage(sender, mid, text, source, final=True))
+            case _:
+                logger.debug(
+                    "session %s: %s from participant %s kept apart", self._label, type(event).__name__, event.sender
+                )
+
     def dispatch(self, events: list[CodecEvent]) -> None:
         """Handle what the codec decoded (or expired)."""
         now = anyio.current_time()
         publish = self._fanout.publish
         for event in events:
+            if not self._from_avatar(event.sender):
+                self._from_other(event)
+                continue
             match event:
                 case ChatDelta(source="user", mid=mid, text=text):
                     publish(UserTranscript(mid, text, final=False))

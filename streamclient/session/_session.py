@@ -11,6 +11,9 @@ Ownership and invariants:
   session keeps billing. Creation itself is shielded too: a cancellation that arrives while the create request is in
   flight waits for the answer, then closes the session it created.
 * Nothing here reads or logs a token; ``repr`` shows the session id and state only.
+* With a caller-owned ``room`` (:class:`~streamclient.session.room.AgoraRoom`), the create carries the avatar's
+  bring-your-own credentials, we join as the room's bot uid, the avatar is the room's avatar uid (nobody else is
+  taken for it), and our token is renewed on ``TokenWillExpire`` with a fresh one (``renew_token``).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from streamclient.session._fanout import EventFanout, EventSubscription
 from streamclient.session._inbound import Inbound, PendingAck
 from streamclient.session._options import SessionOptions
 from streamclient.session._outbound import Outbound
-from streamclient.session._transport_factory import join_params_for, transport_for
+from streamclient.session._transport_factory import expected_avatar_uid, join_params_for, transport_for
 from streamclient.session._waits import first_of
 from streamclient.session.events import (
     CommandAcked,
@@ -53,6 +56,7 @@ from streamclient.session.events import (
     SessionEvent,
     SessionExpiring,
 )
+from streamclient.session.room import AgoraRoom
 from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult
 from streamclient.transport.base import (
@@ -84,9 +88,18 @@ class AvatarSession:
         transport: Transport | None = None,
         options: SessionOptions | None = None,
         close_on_exit: bool = True,
+        room: AgoraRoom | None = None,
     ) -> None:
         if (session_id is None) == (create is None):
             raise InvalidArgumentError("give exactly one of session_id (attach) or create (connect)")
+        if room is not None and not isinstance(room, AgoraRoom):
+            raise InvalidArgumentError(f"room must be an AgoraRoom, not {type(room).__name__}")
+        if room is not None and create is not None and create.get("credentials") is not None:
+            raise InvalidArgumentError("give room= or credentials=, not both (the room makes the credentials)")
+        self._room = room
+        self._renewing = False
+        #: How many times our channel token was renewed.
+        self.token_renewals = 0
         self._client = client
         self._create = create
         self._session_id = session_id
@@ -126,6 +139,11 @@ class AvatarSession:
     def avatar_uid(self) -> str | None:
         """The avatar's uid in the channel, once it joined."""
         return self._inbound.avatar_uid if self._inbound is not None else None
+
+    @property
+    def room(self) -> AgoraRoom | None:
+        """The caller-owned room this session lives in, if any (mint viewer tokens with it)."""
+        return self._room
 
     @property
     def speaking(self) -> bool:
@@ -205,8 +223,11 @@ class AvatarSession:
         if self._create is not None:
             # Shielded: once the request may have reached the server we must learn the session id, or a
             # cancellation here would leak a billed session. The API client's own timeout bounds this wait.
+            create = self._create
+            if self._room is not None:
+                create = {**create, "credentials": self._room.avatar_credentials(create.get("duration"))}
             with anyio.CancelScope(shield=True):
-                info = await self._client.sessions.create(**self._create)
+                info = await self._client.sessions.create(**create)
             self._info = info
             self._session_id = info.id
             duration = self._create.get("duration")
@@ -217,7 +238,7 @@ class AvatarSession:
             assert self._session_id is not None
             info = self._info = await self._client.sessions.get(self._session_id)
         if self._transport is None:
-            self._transport = transport_for(info)
+            self._transport = transport_for(info, room_url=self._room.room_url if self._room is not None else None)
         transport = self._transport
         pacing = PacingLimits(
             bytes_per_second=transport.limits.bytes_per_second,
@@ -238,8 +259,11 @@ class AvatarSession:
             local_uid=lambda: transport.local_uid,
             on_connection_failed=self._on_connection_failed,
             label=info.id,
+            avatar_uid=str(self._room.avatar_uid) if self._room is not None else expected_avatar_uid(info),
+            on_token_will_expire=self._on_token_will_expire if self._room is not None else None,
         )
-        await transport.join(join_params_for(info), timeout=options.join_timeout)
+        params = self._room.join_params() if self._room is not None else join_params_for(info)
+        await transport.join(params, timeout=options.join_timeout)
         self._joined = True
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
@@ -342,6 +366,33 @@ class AvatarSession:
     def _wake_writer(self) -> None:
         if self._outbound is not None:
             self._outbound.wake()
+
+    def _on_token_will_expire(self) -> bool:
+        """Start renewing our channel token (once at a time); True when a renewal is under way."""
+        if self._task_group is None or self._close_started or self._room is None:
+            return False
+        if not self._renewing:
+            self._renewing = True
+            self._task_group.start_soon(self._renew_token, name="streamclient-renew-token")
+        return True
+
+    async def _renew_token(self) -> None:
+        """Mint a fresh token for our uid and hand it to the transport.
+
+        A failure is logged: the channel then drops us when the old token lapses, and the session closes as
+        disconnected.
+        """
+        room, transport = self._room, self._transport
+        assert room is not None
+        assert transport is not None
+        try:
+            await transport.renew_token(room.mint_token(room.bot_uid), timeout=self._options.send_timeout)
+            self.token_renewals += 1
+            logger.info("session %s: channel token renewed", self._session_id)
+        except StreamClientError as exc:
+            logger.error("session %s: renewing the channel token failed: %s", self._session_id, exc)
+        finally:
+            self._renewing = False
 
     def _on_connection_failed(self) -> None:
         if self._task_group is not None and not self._close_started:
@@ -586,6 +637,7 @@ def connect(
     avatar_id: str,
     transport: Transport | None = None,
     options: SessionOptions | None = None,
+    room: AgoraRoom | None = None,
     **create_options: Any,
 ) -> AvatarSession:
     """Create a streaming-avatar session and return it, to be entered with ``async with``.
@@ -599,6 +651,9 @@ def connect(
         avatar_id: the streaming avatar to use.
         transport: a transport to use instead of the one the credentials call for.
         options: timeouts and bounds.
+        room: an Agora channel the caller owns (:class:`~streamclient.session.room.AgoraRoom`): the avatar is sent
+            into it with bring-your-own credentials, we join as the room's bot uid, and our token is renewed before
+            it lapses. Without it the session joins the room AKOOL creates.
         **create_options: any other field of ``client.sessions.create`` (``duration``, ``mode_type``, ``voice_id``,
             ``language``, ``knowledge_id``, ``background_url``, ``voice_params``, ...).
 
@@ -606,7 +661,7 @@ def connect(
         The session (not yet started).
     """
     return AvatarSession(
-        client, create={"avatar_id": avatar_id, **create_options}, transport=transport, options=options
+        client, create={"avatar_id": avatar_id, **create_options}, transport=transport, options=options, room=room
     )
 
 

@@ -27,6 +27,9 @@ __all__ = (
     "EventsDropped",
     "FrameDropped",
     "MessageIncomplete",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "ParticipantMessage",
     "SessionClosed",
     "SessionEvent",
     "SessionExpiring",
@@ -102,6 +105,36 @@ class AvatarLeft:
 
 
 @dataclass(frozen=True, slots=True)
+class ParticipantJoined:
+    """Someone other than the avatar and us joined the channel (a viewer, another bot)."""
+
+    uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantLeft:
+    """A participant other than the avatar left (``reason`` as the transport reports it)."""
+
+    uid: str
+    reason: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantMessage:
+    """A chat message from a participant other than the avatar: kept apart, never taken for the avatar's reply.
+
+    ``source`` is the frame's ``from`` (``"user"``, ``"bot"`` or ``None``); ``final`` once the message completed
+    (earlier events carry its chunks as they arrive).
+    """
+
+    uid: str
+    message_id: str
+    text: str
+    source: str | None
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionChanged:
     """The channel connection changed state (``state`` is a ConnectionState name, ``reason`` the SDK's code)."""
 
@@ -160,6 +193,9 @@ SessionEvent: TypeAlias = (
     | CommandAcked
     | AvatarJoined
     | AvatarLeft
+    | ParticipantJoined
+    | ParticipantLeft
+    | ParticipantMessage
     | ConnectionChanged
     | MessageIncomplete
     | FrameDropped

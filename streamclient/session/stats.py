@@ -24,5 +24,7 @@ class SessionStats:
     messages_lost: int = 0
     commands_sent: int = 0
     turns_completed: int = 0
+    #: frames from participants other than the avatar (kept apart: never taken for the avatar's reply)
+    frames_from_others: int = 0
     #: seconds from a turn's last frame sent to its first reply chunk, for the most recent 100 turns
     reply_latencies: deque[float] = field(default_factory=lambda: deque(maxlen=100))

@@ -8,7 +8,8 @@ messages for control, binary messages for frames, and one ``result`` per send ca
 :class:`~streamclient.errors.FrameTooLargeError`, -12 / -115 -> :class:`~streamclient.errors.SendRateLimitedError`).
 
 Events: ``ConnectionStateChanged(CONNECTED, 1)`` once joined, then ``PeerJoined`` / ``PeerLeft`` /
-``FrameReceived`` as they happen. When the room drops us (disconnect fault, session closed or expired) we get
+``FrameReceived`` as they happen, and ``TokenWillExpire`` / ``TokenExpired`` when the room checks tokens. When the
+room drops us (disconnect fault, session closed or expired, token lapsed) we get
 ``ConnectionStateChanged(FAILED, reason)`` and the stream ends; a socket that dies without a word gives
 ``FAILED`` with reason 14 (keep-alive timeout). After :meth:`RoomTransport.leave` the stream ends with
 ``ConnectionStateChanged(DISCONNECTED, 5)``.
@@ -36,10 +37,12 @@ import anyio
 
 from streamclient.errors import (
     FrameTooLargeError,
+    InvalidArgumentError,
     JoinError,
     SendError,
     SendRateLimitedError,
     TransportClosedError,
+    TransportError,
     TransportOverflowError,
     TransportTimeoutError,
     TransportUnavailableError,
@@ -51,6 +54,8 @@ from streamclient.transport.base import (
     JoinParams,
     PeerJoined,
     PeerLeft,
+    TokenExpired,
+    TokenWillExpire,
     TransportEvent,
     TransportLimits,
     check_frame,
@@ -75,6 +80,7 @@ _ERR_TOO_OFTEN = -12
 _ERR_NOT_IN_CHANNEL = -113
 _ERR_SIZE_TOO_LARGE = -114
 _ERR_BITRATE_LIMIT = -115
+_ERR_TOKEN_EXPIRED = -109
 
 
 def _set_nodelay(transport: Any) -> None:
@@ -275,9 +281,22 @@ class RoomTransport:
         raise SendError(f"the room refused the frame with code {code}", code=code)
 
     async def renew_token(self, token: str, *, timeout: float = 5.0) -> None:
-        """Replace the channel token (the emulator accepts any token once joined)."""
+        """Replace the channel token (call on ``TokenWillExpire``); the room checks it like a join's.
+
+        Raises:
+            InvalidArgumentError: the token is empty.
+            TransportClosedError: not joined.
+            TransportError: the room refused the token (code -110 invalid, -109 expired).
+            TransportTimeoutError: not done in time.
+        """
+        if not isinstance(token, str) or not token:
+            raise InvalidArgumentError("the new token must be a non-empty string")
         seq = self._next_seq()
-        await self._request(json.dumps({"op": "renew_token", "seq": seq, "token": token}), timeout=timeout, seq=seq)
+        message = json.dumps({"op": "renew_token", "seq": seq, "token": token})
+        code = await self._request(message, timeout=timeout, seq=seq)
+        if code != 0:
+            what = "expired" if code == _ERR_TOKEN_EXPIRED else "invalid"
+            raise TransportError(f"the room refused the new token as {what} (code {code})")
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) % 2**32
@@ -360,6 +379,8 @@ class RoomTransport:
             self._post(PeerJoined(str(obj["uid"])))
         elif op == "peer_left":
             self._post(PeerLeft(str(obj["uid"]), int(obj.get("reason", 0))))
+        elif op == "token":
+            self._post(TokenExpired() if obj.get("event") == "expired" else TokenWillExpire())
         elif op == "state":
             state = ConnectionState(int(obj["state"]))
             self._post(ConnectionStateChanged(state, int(obj.get("reason", 0))))

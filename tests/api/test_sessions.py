@@ -9,6 +9,7 @@ import pytest
 
 from streamclient.api import (
     AgoraCredentials,
+    FastDialogueVoiceParams,
     LiveKitCredentials,
     Session,
     SessionPage,
@@ -36,13 +37,24 @@ AVATAR = "dvp_Tristan_cloth2_1080P"
     [
         ({"duration": 0}, "duration"),
         ({"duration": 4000}, "duration"),
-        ({"duration": 1.5}, "duration"),
+        ({"duration": -1}, "duration"),
+        ({"duration": float("nan")}, "duration"),
+        ({"duration": float("inf")}, "duration"),
+        ({"duration": "600"}, "duration"),
         ({"duration": True}, "duration"),
         ({"mode_type": 5}, "mode_type"),
         ({"voice_params": {"speed": 2.0}}, "speed"),
         ({"voice_params": {"speed": 0.5}}, "speed"),
         ({"voice_params": {"turn_detection": {"type": "loud", "threshold": 3}}}, "turn_detection"),
         ({"voice_params": "fast"}, "voice_params"),
+        ({"scene_mode": "fast_dialogue", "voice_params": {"speed": 1.0}}, "FastDialogueVoiceParams"),
+        ({"scene_mode": "fast_dialogue", "voice_params": {"voice_id": "emu_voice_dave"}}, "voice_id"),
+        ({"scene_mode": "fast_dialogue", "voice_params": VoiceParams(speed=1.0)}, "speed"),
+        ({"credentials": {"agora_uid": 5, "agora_channel": "c"}}, "agora_token"),
+        ({"credentials": {"livekit_url": "wss://lk"}}, "livekit_token"),
+        ({"credentials": {"trtc_sdk_app_id": 1}}, "trtc_sdk_room_id"),
+        ({"credentials": {"room": "x"}}, "credentials"),
+        ({"stream_type": "agora", "credentials": {"livekit_url": "u", "livekit_token": "t"}}, "stream_type"),
         ({"stream_type": "webrtc"}, "stream_type"),
         ({"scene_mode": "slow"}, "scene_mode"),
         ({"e2e_type": "openai"}, "e2e_type"),
@@ -75,7 +87,7 @@ async def test_bad_avatar_ids_send_nothing(make_client: MakeClient, avatar_id: A
         lambda c: c.sessions.close(""),
         lambda c: c.sessions.get("a b"),
         lambda c: c.sessions.list(status=7),
-        lambda c: c.sessions.list(size=101),
+        lambda c: c.sessions.list(size=0),
         lambda c: c.sessions.list(page=0),
     ],
 )
@@ -102,8 +114,6 @@ async def test_create_sends_every_documented_field_and_omits_unset_ones(make_cli
             background_url="https://bg.example/x.png",
             voice_params=VoiceParams(speed=1.1, pron_map={"akool": "ai ku er"}, stt_type="openai_realtime"),
             stream_type="agora",
-            scene_mode="fast_dialogue",
-            e2e_type="openai",
             credentials=AgoraCredentials(agora_uid=5, agora_channel="mine", agora_token="T"),
         )
     minimal, full = handler.bodies()
@@ -119,10 +129,61 @@ async def test_create_sends_every_documented_field_and_omits_unset_ones(make_cli
         "background_url": "https://bg.example/x.png",
         "voice_params": {"speed": 1.1, "pron_map": {"akool": "ai ku er"}, "stt_type": "openai_realtime"},
         "stream_type": "agora",
-        "scene_mode": "fast_dialogue",
-        "e2e_type": "openai",
-        "credentials": {"agora_uid": 5, "agora_app_id": "", "agora_channel": "mine", "agora_token": "T"},
+        # agora_app_id is optional (OAS): a model without it sends no "agora_app_id": "" (issue 10, case 7)
+        "credentials": {"agora_uid": 5, "agora_channel": "mine", "agora_token": "T"},
     }
+
+
+async def test_fast_dialogue_voice_params_follow_their_own_schema(make_client: MakeClient) -> None:
+    handler = Recorder([envelope(SESSION)])
+    async with make_client(handler) as client:
+        await client.sessions.create(
+            AVATAR,
+            scene_mode="fast_dialogue",
+            e2e_type="openai",
+            voice_params=FastDialogueVoiceParams(voice_id="alloy", stt_language="en"),
+        )
+        await client.sessions.create(
+            AVATAR,
+            scene_mode="fast_dialogue",
+            voice_params={"voice_id": "cedar", "turn_detection": {"type": "semantic_vad"}},
+        )
+    first, second = handler.bodies()
+    assert first["voice_params"] == {"voice_id": "alloy", "stt_language": "en"}
+    assert (first["scene_mode"], first["e2e_type"]) == ("fast_dialogue", "openai")
+    assert second["voice_params"] == {"voice_id": "cedar", "turn_detection": {"type": "semantic_vad"}}
+
+
+@pytest.mark.parametrize(("duration", "sent"), [(600.0, 600), (600, 600), (90.5, 90.5), (3600.0, 3600)])
+async def test_duration_is_an_oas_number(make_client: MakeClient, duration: float, sent: float) -> None:
+    handler = Recorder([envelope(SESSION)])
+    async with make_client(handler) as client:
+        await client.sessions.create(AVATAR, duration=duration)
+    assert handler.bodies()[0]["duration"] == sent
+    assert type(handler.bodies()[0]["duration"]) is type(sent)
+
+
+async def test_session_list_size_has_no_maximum(make_client: MakeClient) -> None:
+    handler = Recorder([envelope({"count": 0, "result": []})])
+    async with make_client(handler) as client:
+        await client.sessions.list(size=500)
+    assert handler.requests[0].url.params["size"] == "500"
+
+
+@pytest.mark.parametrize(
+    ("credentials", "stream_type"),
+    [
+        (LiveKitCredentials.model_validate({"livekit_url": "wss://lk", "livekit_token": "T"}), "livekit"),
+        ({"trtc_sdk_app_id": 1, "trtc_sdk_room_id": "r", "trtc_sdk_user_id": "u", "trtc_sdk_user_sig": "S"}, "trtc"),
+    ],
+)
+async def test_byo_credentials_imply_their_stream_type(
+    make_client: MakeClient, credentials: Any, stream_type: str
+) -> None:
+    handler = Recorder([envelope(SESSION)])
+    async with make_client(handler) as client:
+        await client.sessions.create(AVATAR, credentials=credentials)
+    assert handler.bodies()[0]["stream_type"] == stream_type
 
 
 async def test_byo_trtc_credentials_use_the_request_names(make_client: MakeClient) -> None:
@@ -219,6 +280,7 @@ async def test_session_lifecycle_against_the_loopback_server(emulator: Emulator,
         assert isinstance(session.credentials, AgoraCredentials)
         assert session.credentials.emulator_room_url == "ws://127.0.0.1:1/room"
         emulated = emulator.state.sessions[session.id]
+        assert session.credentials.agora_token is not None  # the create answer carries the token
         assert session.credentials.agora_token.get_secret_value() == emulated.client_token
         assert session.credentials.agora_channel == emulated.channel
         assert emulated.voice_params == {"speed": 1.0}

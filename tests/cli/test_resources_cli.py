@@ -91,7 +91,7 @@ def test_other_json_outputs(emulator: EmulatorState, runner: CliRunner) -> None:
     emulator.create_knowledge({"name": "faq"})
     assert json.loads(runner.invoke(app, ["knowledge", "list", "--json"]).stdout)["items"][0]["name"] == "faq"
     langs = json.loads(runner.invoke(app, ["languages", "list", "--json"]).stdout)
-    assert {"lang_code": "en", "lang_name": "English", "url": ""} in langs
+    assert {"lang_code": "af-ZA", "lang_name": "Afrikaans (South Africa)", "url": "", "need_voice_id": True} in langs
     avatar = json.loads(runner.invoke(app, ["avatars", "get", AVATAR, "--json"]).stdout)
     assert avatar["avatar_id"] == AVATAR
 

@@ -112,12 +112,18 @@ async def test_set_params_validated_acked_and_applied() -> None:
     async with Emulator(fast_config()) as emu, client_peer(emu, mode_type=2) as peer:
         avatar = peer.room.avatar
         assert avatar is not None
-        ok = await peer.ack(await peer.command(set_params(mode=1, language="es", voice_id="v1", speed=1.1)))
+        ok = await peer.ack(
+            await peer.command(set_params(mode=1, language="es", voice_id="emu_voice_lucia", speed=1.1))
+        )
         assert (ok.code, ok.msg) == (1000, "OK")
-        assert (avatar.mode, avatar.language, avatar.voice_id, avatar.speed) == (1, "es", "v1", 1.1)
+        assert (avatar.mode, avatar.language, avatar.voice_id, avatar.speed) == (1, "es", "emu_voice_lucia", 1.1)
+        listed = await peer.ack(await peer.command(set_params(language="af-ZA")))  # a code as the list gives it
+        assert (listed.code, avatar.language) == (1000, "af-ZA")
         bad = [
             CommandFrame(mid="b1", cmd="set-params", data={"mode": 3}),
             CommandFrame(mid="b2", cmd="set-params", data={"lang": "xx"}),
+            CommandFrame(mid="b2v", cmd="set-params", data={"vparams": {"vid": "v1"}}),  # not in the voice list
+            CommandFrame(mid="b2w", cmd="set-params", data={"vid": "v1"}),
             CommandFrame(mid="b3", cmd="set-params", data={"vparams": {"speed": 2.0}}),
             CommandFrame(mid="b4", cmd="set-params", data={"vparams": "fast"}),
             CommandFrame(mid="b5", cmd="dance"),
@@ -126,7 +132,7 @@ async def test_set_params_validated_acked_and_applied() -> None:
             result = await peer.ack(await peer.command(frame))
             assert result.code == 1003, frame
             assert result.msg
-        assert (avatar.mode, avatar.language, avatar.speed) == (1, "es", 1.1)  # nothing applied
+        assert (avatar.mode, avatar.language, avatar.speed) == (1, "af-ZA", 1.1)  # nothing applied
         # mode 1 now: the avatar retells
         await peer.say("retell me")
         await peer.wait_for(lambda: len(peer.messages()) == 1)

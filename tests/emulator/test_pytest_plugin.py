@@ -18,6 +18,8 @@ def test_sync_usage(akool_emulator, akool_sync_client):
     session = akool_sync_client.sessions.create("dvp_Tristan_cloth2_1080P", mode_type=1)
     room = akool_emulator.room_for(session.id)
     assert room is not None
+    assert akool_emulator.room_for_channel(room.channel).channel == room.channel
+    assert akool_emulator.room_for_channel("no-such-channel") is None
     akool_emulator.wait_until(lambda: room.avatar.joined)
     room.set_faults(to_client=FaultPlan(drop=1.0))
     room.inject_user_speech("hi")

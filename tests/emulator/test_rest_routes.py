@@ -34,11 +34,13 @@ async def test_envelope_and_session_flow(served: tuple[EmulatorState, httpx.Asyn
     assert set(created["data"]["credentials"]) == {"agora_uid", "agora_app_id", "agora_channel", "agora_token"}
     detail = (await http.get("/api/open/v4/liveAvatar/session/detail", params={"id": sid})).json()
     assert detail["data"]["_id"] == sid
+    # the docs' detail and list examples carry no token: only the create answer does
+    assert set(detail["data"]["credentials"]) == {"agora_uid", "agora_app_id", "agora_channel"}
     listed = (await http.get("/api/open/v4/liveAvatar/session/list", params={"size": 1})).json()
     assert listed["data"]["count"] == 1
+    assert "agora_token" not in listed["data"]["result"][0]["credentials"]
     closed = (await http.post("/api/open/v4/liveAvatar/session/close", json={"session_id": sid})).json()
-    assert closed["code"] == 1000
-    assert closed["data"]["session_id"] == sid
+    assert closed == {"code": 1000, "msg": "OK"}  # OAS: the bare ApiResponse, no data
     again = (await http.post("/api/open/v4/liveAvatar/session/close", json={"id": sid})).json()
     assert again == {"code": 1219, "msg": "liveAvatar closed"}
     assert ("POST", "/api/open/v4/liveAvatar/session/close") in state.requests
@@ -99,18 +101,26 @@ async def test_bad_bodies_and_params(served: tuple[EmulatorState, httpx.AsyncCli
 
 
 async def test_knowledge_and_avatar_routes(served: tuple[EmulatorState, httpx.AsyncClient]) -> None:
-    _, http = served
+    state, http = served
+    state.avatar_step_seconds = 3600.0  # the upload stays queueing for the whole test
     kb = (await http.post("/api/open/v4/knowledge/create", json={"name": "n"})).json()["data"]
     assert (await http.get("/api/open/v4/knowledge/list")).json()["data"] == [kb]
     updated = (await http.post("/api/open/v4/knowledge/update", json={"id": kb["_id"], "prompt": "p"})).json()
     assert updated["data"]["prompt"] == "p"
     deleted = await http.request("DELETE", "/api/open/v4/knowledge/delete", json={"id": kb["_id"]})
-    assert deleted.json()["code"] == 1000
+    assert deleted.json() == {"code": 1000, "msg": "OK"}  # the KB docs' answer, no data
     missing = (await http.get("/api/open/v4/knowledge/detail", params={"id": kb["_id"]})).json()
     assert missing["code"] == 1232
-    for path in ("/api/open/v4/liveAvatar/avatar/detail", "/api/open/v3/avatar/detail"):
-        avatar = (await http.get(path, params={"avatar_id": AVATAR})).json()["data"]
-        assert avatar["avatar_id"] == AVATAR
+    avatar = (await http.get("/api/open/v4/liveAvatar/avatar/detail", params={"avatar_id": AVATAR})).json()["data"]
+    assert avatar["avatar_id"] == AVATAR
+    assert "status" not in avatar  # OAS AvatarDetail has no status
+    upload = {"url": "https://v.example/me.mp4", "avatar_id": "me1", "name": "Me", "type": 2, "url_from": 1}
+    uploaded = (await http.post("/api/open/v3/avatar/create", json=upload)).json()["data"]
+    records = (await http.get("/api/open/v3/avatar/detail", params={"id": uploaded["_id"]})).json()["data"]
+    assert isinstance(records, list)
+    assert [(r["_id"], r["status"]) for r in records] == [(uploaded["_id"], 1)]
+    unknown = (await http.get("/api/open/v3/avatar/detail", params={"avatar_id": "me1"})).json()
+    assert unknown["code"] == 1003  # keyed by the upload's _id (``id``), not avatar_id
 
 
 async def test_serve_frees_the_port_and_can_run_twice() -> None:

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from streamclient.emulator.shapes import ResponseShapes
 from streamclient.emulator.state import EmulatedSession, EmulatorApiError, EmulatorState, JoinDenied
+from streamclient.errors import InvalidArgumentError
 
 AVATAR = "dvp_Tristan_cloth2_1080P"
 
@@ -49,8 +51,18 @@ def state(clock: Clock) -> EmulatorState:
         ({"avatar_id": AVATAR, "duration": 3601}, 1003),
         ({"avatar_id": AVATAR, "duration": "600"}, 1003),
         ({"avatar_id": AVATAR, "mode_type": 5}, 1003),
-        ({"avatar_id": AVATAR, "stream_type": "livekit"}, 1003),
+        ({"avatar_id": AVATAR, "duration": float("nan")}, 1003),
+        ({"avatar_id": AVATAR, "stream_type": "webrtc"}, 1003),
         ({"avatar_id": AVATAR, "voice_params": {"speed": 2.0}}, 1003),
+        ({"avatar_id": AVATAR, "language": "xx"}, 1003),
+        ({"avatar_id": AVATAR, "voice_id": "v1"}, 1003),
+        ({"avatar_id": AVATAR, "scene_mode": "fast_dialogue", "voice_params": {"speed": 1.0}}, 1003),
+        ({"avatar_id": AVATAR, "scene_mode": "fast_dialogue", "voice_params": {"voice_id": "emu_voice_dave"}}, 1003),
+        ({"avatar_id": AVATAR, "e2e_type": "openai"}, 1003),
+        ({"avatar_id": AVATAR, "credentials": {"agora_uid": 1, "agora_channel": "c"}}, 1003),
+        ({"avatar_id": AVATAR, "credentials": {"agora_uid": "1", "agora_channel": "c", "agora_token": "t"}}, 1003),
+        ({"avatar_id": AVATAR, "stream_type": "livekit", "credentials": {"livekit_url": "wss://x"}}, 1003),
+        ({"avatar_id": AVATAR, "stream_type": "trtc", "credentials": {"trtc_app_id": 1, "trtc_room_id": "r"}}, 1003),
         ({"avatar_id": AVATAR, "voice_params": []}, 1003),
         ({"avatar_id": "dvp_Nobody"}, 1008),
         ({"avatar_id": AVATAR, "knowledge_id": "nope"}, 1232),
@@ -174,21 +186,38 @@ def test_upload_steps(state: EmulatorState, clock: Clock) -> None:
     with pytest.raises(EmulatorApiError) as not_ready:
         state.create_session({"avatar_id": "me1"})
     assert not_ready.value.code == 1003
+    record_id = state.get_avatar("me1")["_id"]
+    assert "status" not in state.get_avatar("me1")  # the v4 detail has no status (OAS); the v3 record has it
+    assert state.get_avatar("me1")["available"] is False
     clock.now += 1
-    assert state.get_avatar("me1")["status"] == 2
+    assert [r["status"] for r in state.upload_records(record_id)] == [2]
     clock.now += 1
-    assert state.get_avatar("me1")["status"] == 3
+    assert [r["status"] for r in state.upload_records(record_id)] == [3]
+    assert state.get_avatar("me1")["available"] is True
     state.create_session({"avatar_id": "me1"})
-    state.upload_avatar({"avatar_id": "bad1", "url": "https://fail", "name": "B", "type": 2, "url_from": 2})
+    bad = state.upload_avatar({"avatar_id": "bad1", "url": "https://fail", "name": "B", "type": 2, "url_from": 2})
     clock.now += 5
-    assert state.get_avatar("bad1")["status"] == 4
+    assert state.upload_records(bad["_id"])[0]["status"] == 4
     for body, code in [
         ({"avatar_id": "me1", "url": "u", "name": "n", "type": 2, "url_from": 1}, 1222),
         ({"avatar_id": "has_underscore", "url": "u", "name": "n", "type": 2, "url_from": 1}, 1003),
+        ({"avatar_id": "ünï", "url": "u", "name": "n", "type": 2, "url_from": 1}, 1003),  # OAS: ^[a-zA-Z0-9]+$
         ({"avatar_id": "ok2", "url": "u", "name": "n", "type": 1, "url_from": 1}, 1003),
+        ({"avatar_id": "ok2", "url": "u", "name": "n", "type": "2", "url_from": 1}, 1003),  # integer enum [2]
+        ({"avatar_id": "ok2", "url": "u", "name": "n", "type": 2, "url_from": 3}, 1003),
+        ({"avatar_id": "ok2", "url": "u", "name": "n", "type": 2, "url_from": True}, 1003),
+        ({"avatar_id": "ok2", "url": "u", "type": 2, "url_from": 1}, 1003),  # all required
+        ({"avatar_id": "ok2", "name": "n", "type": 2, "url_from": 1}, 1003),
     ]:
         with pytest.raises(EmulatorApiError) as caught:
             state.upload_avatar(body)
+        assert caught.value.code == code
+
+
+def test_upload_records_need_a_known_id(state: EmulatorState) -> None:
+    for record_id, code in [(None, 1003), ("", 1003), ("nope", 1008)]:
+        with pytest.raises(EmulatorApiError) as caught:
+            state.upload_records(record_id)
         assert caught.value.code == code
 
 
@@ -215,3 +244,19 @@ def test_a_failing_listener_does_not_break_the_state(state: EmulatorState, caplo
     session = state.create_session({"avatar_id": AVATAR})
     state.close_session(session.id)
     assert "boom" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"close_with_data": "yes"}, {"session_list_key": "items"}, {"trtc_names": "sdk"}, {"tokens_in_detail": 1}],
+)
+def test_response_shapes_refuse_undocumented_choices(options: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgumentError, match="ResponseShapes"):
+        ResponseShapes(**options)
+
+
+def test_response_shape_variants_cover_each_documented_alternative() -> None:
+    variants = ResponseShapes.variants()
+    assert variants[0] == ResponseShapes()
+    assert variants[0].describe() == "docs defaults"
+    assert len({v.describe() for v in variants}) == len(variants) == 9

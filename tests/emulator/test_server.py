@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from streamclient.api import AsyncAkoolClient
+from streamclient.api import AgoraCredentials, AsyncAkoolClient
 from streamclient.codec.events import ChatMessage
 from streamclient.emulator import Emulator, EmulatorConfig, FaultPlan
 from streamclient.errors import InvalidArgumentError, JoinError, SendRateLimitedError, TransportTimeoutError
@@ -72,11 +72,14 @@ async def test_join_checks_map_to_agora_reasons() -> None:
     async with Emulator(fast_config()) as emu, AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
         session = await client.sessions.create(AVATAR_ID)
         creds = session.credentials
+        assert isinstance(creds, AgoraCredentials)
+        assert creds.agora_app_id is not None
+        assert creds.agora_token is not None
         good = {
-            "app_id": creds.agora_app_id,  # type: ignore[union-attr]
-            "channel": creds.agora_channel,  # type: ignore[union-attr]
-            "uid": str(creds.agora_uid),  # type: ignore[union-attr]
-            "token": creds.agora_token.get_secret_value(),  # type: ignore[union-attr]
+            "app_id": creds.agora_app_id,
+            "channel": creds.agora_channel,
+            "uid": str(creds.agora_uid),
+            "token": creds.agora_token.get_secret_value(),
         }
         cases = [
             ({"token": "wrong"}, 8),

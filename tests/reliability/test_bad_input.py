@@ -108,7 +108,8 @@ BAD_RESPONSES: dict[str, tuple[Callable[[], httpx.Response], type[StreamClientEr
     "data is a list": (reply(json.dumps({"code": 1000, "msg": "OK", "data": [SESSION]})), APIResponseError),
     "id is a number": (reply(json.dumps({"code": 1000, "msg": "OK", "data": {**SESSION, "_id": 5}})), APIResponseError),
     "status is text": (reply(json.dumps({"code": 1000, "data": {**SESSION, "status": "live"}})), APIResponseError),
-    "huge body": (reply(b'{"code":1000,"msg":"' + b"x" * 20_000_000 + b'","data":{}}'), APIResponseError),
+    # 20 MB in a field of the wrong type (``data: {}`` alone is a valid, empty session detail since issue 10)
+    "huge body": (reply(b'{"code":1000,"msg":"OK","data":{"status":"' + b"x" * 20_000_000 + b'"}}'), APIResponseError),
     "deep nesting": (reply("[" * 100_000 + "]" * 100_000), APIResponseError),
     "invalid utf-8": (reply(b'{"code":1000,"msg":"\xff\xfe","data":{}}'), APIResponseError),
     "http 418 plain text": (reply("I'm a teapot", 418, "text/plain"), APIStatusError),

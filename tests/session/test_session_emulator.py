@@ -11,8 +11,15 @@ import anyio
 import pytest
 
 from streamclient.api import AsyncAkoolClient
-from streamclient.emulator import Emulator, EmulatorConfig, FaultPlan
-from streamclient.errors import APIError, CommandError, ReplyTimeoutError, SessionClosedError
+from streamclient.emulator import Emulator, EmulatorConfig, FaultPlan, ResponseShapes
+from streamclient.errors import (
+    APIError,
+    CommandError,
+    ConfigurationError,
+    JoinTokenMissingError,
+    ReplyTimeoutError,
+    SessionClosedError,
+)
 from streamclient.session import (
     BotMessage,
     MessageIncomplete,
@@ -20,6 +27,7 @@ from streamclient.session import (
     SessionOptions,
     SpeakingStarted,
     SpeakingStopped,
+    attach,
     connect,
 )
 
@@ -257,3 +265,33 @@ async def test_the_issue_repro_interrupt_right_after_say_cuts_the_turn() -> None
             assert turn.done  # resolved no later than the ack
             result = await turn.wait(timeout=1)
     assert result.interrupted
+
+
+async def test_attach_to_a_tokenless_detail_fails_clearly_and_leaves_the_session_open() -> None:
+    # the emulator answers detail without a token, as the docs do (issue 10, case 3)
+    async with emulator() as (emu, client):
+        created = await client.sessions.create(AVATAR, duration=60)
+        try:
+            with pytest.raises(JoinTokenMissingError, match="create answer"):
+                async with attach(client, created.id, options=OPTIONS):
+                    pass
+            assert emu.open_session_count() == 1  # attach does not own the session
+        finally:
+            await client.sessions.close(created.id)
+
+
+async def test_attach_joins_when_the_detail_carries_the_token() -> None:
+    async with emulator(shapes=ResponseShapes(tokens_in_detail=True)) as (_, client):
+        created = await client.sessions.create(AVATAR, duration=60, mode_type=1)
+        async with attach(client, created.id, options=OPTIONS, close_on_exit=True) as session:
+            assert (await session.say("attached")).reply == "attached"
+
+
+@pytest.mark.parametrize("stream_type", ["livekit", "trtc"])
+async def test_other_stream_types_parse_end_to_end_then_refuse_to_join_and_close(stream_type: str) -> None:
+    async with emulator() as (emu, client):  # the helper asserts no session is left open
+        with pytest.raises(ConfigurationError, match=stream_type):
+            async with connect(client, avatar_id=AVATAR, stream_type=stream_type, options=OPTIONS):
+                pass
+        (session,) = emu.state.sessions.values()
+        assert (session.stream_type, session.close_reason) == (stream_type, "closed")

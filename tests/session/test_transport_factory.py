@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from streamclient.api.models import Session
-from streamclient.errors import ConfigurationError
-from streamclient.session._transport_factory import join_params_for, transport_for
+from streamclient.errors import ConfigurationError, JoinTokenMissingError
+from streamclient.session._transport_factory import expected_avatar_uid, join_params_for, transport_for
 from streamclient.transport.agora import AgoraTransport
 from streamclient.transport.room import RoomTransport
 
@@ -47,3 +47,28 @@ def test_other_stream_types_are_a_clear_configuration_error(stream_type: str, cr
 def test_a_session_without_credentials_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError):
         join_params_for(Session.model_validate({"_id": "s1", "status": 1}))
+
+
+def test_credentials_without_a_token_parse_but_refuse_to_join() -> None:
+    # the older docs' session detail and list examples: no agora_token (issue 10, case 3)
+    info = session("agora", {"agora_uid": 100000, "agora_app_id": "", "agora_channel": ""})
+    with pytest.raises(JoinTokenMissingError, match="create answer"):
+        transport_for(info)
+    with pytest.raises(JoinTokenMissingError, match="create answer"):
+        join_params_for(info)
+
+
+def test_a_null_app_id_joins_with_an_empty_one() -> None:
+    params = join_params_for(session("agora", {**AGORA, "agora_app_id": None}))
+    assert params.app_id == ""
+
+
+def test_the_avatar_is_named_by_a_livekit_server_identity_only() -> None:
+    livekit = {"livekit_url": "wss://x", "livekit_token": "t", "livekit_server_identity": "akool-avatar-agent"}
+    assert expected_avatar_uid(session("livekit", livekit)) == "akool-avatar-agent"
+    assert expected_avatar_uid(session("livekit", {"livekit_url": "wss://x", "livekit_token": "t"})) is None
+    assert expected_avatar_uid(session("agora", AGORA)) is None  # AKOOL-hosted Agora rooms name only our uid
+
+
+def test_a_room_url_overrides_the_credentials() -> None:
+    assert isinstance(transport_for(session("agora", AGORA), room_url="ws://127.0.0.1:1/room"), RoomTransport)

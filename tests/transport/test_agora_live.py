@@ -40,6 +40,7 @@ async def test_live_chat_round_trip() -> None:
         try:
             credentials = session.credentials
             assert isinstance(credentials, AgoraCredentials), "the session carries no Agora credentials"
+            assert credentials.agora_token is not None, "the create answer carries no agora_token"
             app_id = credentials.agora_app_id or os.environ.get("AGORA_APP_ID", "")
             if not app_id:
                 pytest.fail("the session has no agora_app_id; set AGORA_APP_ID")
