@@ -282,8 +282,6 @@ class ProtocolConnection:
         elif frame.mid not in self._cancelled:
             self._chat.appendleft((frame.mid, datagram))
             self._in_flight = frame.mid if frame.idx > 0 else None
-        elif self._in_flight == frame.mid:
-            self._in_flight = None
 
     def pending_chat_frames(self) -> int:
         """Chat frames still queued."""

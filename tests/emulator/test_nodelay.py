@@ -20,7 +20,7 @@ def _tcp_sockets() -> list[tuple[str, socket.socket]]:
     """(protocol module, socket) of every open TCP asyncio transport in this process."""
     found: list[tuple[str, socket.socket]] = []
     for obj in gc.get_objects():
-        if isinstance(obj, asyncio.Transport) and not obj.is_closing():
+        if issubclass(type(obj), asyncio.Transport) and not obj.is_closing():  # type(): weak proxies stay shut
             sock = obj.get_extra_info("socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6) and sock.fileno() >= 0:
                 found.append((type(obj.get_protocol()).__module__, sock))
