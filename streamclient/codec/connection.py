@@ -67,7 +67,11 @@ class Role(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Interrupted:
-    """What ``send_interrupt`` cut: ``dropped`` queued frames of the chat message ``mid``."""
+    """What ``send_interrupt`` cut: ``dropped`` queued frames of the chat message ``mid``.
+
+    ``dropped`` is 0 when the message's last frame was taken and is not yet confirmed sent: the message is cut,
+    although nothing of it is left to drop.
+    """
 
     mid: str
     dropped: int
