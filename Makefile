@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/streamclient demo
+	$(BIN)/streamclient demo --emulator  # never the real service, even with AKOOL_API_KEY set
 
 test: lint typecheck unit
 

@@ -9,6 +9,7 @@ client secrets, bearer tokens, Agora tokens).
     StreamClientError
     ├── ConfigurationError                  bad or missing settings (no credentials, bad base URL); before any I/O
     ├── InvalidArgumentError (ValueError)    a caller's argument failed validation; nothing was sent
+    ├── BudgetExceededError                  a create would pass max_open_sessions / max_duration; nothing sent
     ├── AgoraTokenError (ValueError)         an Agora token is malformed or fails a check (``reason``: Agora's code)
     ├── APIError                             the REST API failed (carries request method + URL, never headers)
     │   ├── APIConnectionError               no HTTP response at all (refused, reset, DNS)
@@ -77,6 +78,7 @@ __all__ = (
     "AvatarJoinTimeoutError",
     "AvatarStatusUnavailableError",
     "AvatarUploadError",
+    "BudgetExceededError",
     "CommandError",
     "CommandTimeoutError",
     "ConfigurationError",
@@ -135,6 +137,22 @@ class ConfigurationError(StreamClientError):
 
 class InvalidArgumentError(StreamClientError, ValueError):
     """A caller's argument failed validation before anything was sent."""
+
+
+class BudgetExceededError(StreamClientError):
+    """A session create was refused before the network: it would pass a budget limit.
+
+    Attributes:
+        limit: the limit's name, ``"max_open_sessions"`` or ``"max_duration"``.
+        maximum: the limit's value.
+        requested: what the create would have reached (open sessions, or seconds of duration).
+    """
+
+    def __init__(self, message: str, *, limit: str, maximum: float, requested: float) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.maximum = maximum
+        self.requested = requested
 
 
 class AgoraTokenError(StreamClientError, ValueError):

@@ -29,10 +29,29 @@ def test_echo_bot() -> None:
 def test_llm_streaming_bot_stops_at_barge_in() -> None:
     out = run("-m", "examples.llm_streaming_bot")
     assert "user barged in" in out
-    turns = [line.strip() for line in out.splitlines() if "spoken:" in line or "interrupted:" in line]
-    assert turns[0].startswith("spoken: Streaming avatars")  # the first sentence was said before the barge-in
-    assert all(turn.startswith("interrupted:") for turn in turns[1:])  # everything after it was cut
-    assert len(turns) == 4
+    lines = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines())}
+    assert lines["interrupted"] == "True"
+    said = lines["avatar said"]
+    assert said.startswith("Streaming avatars turn text into speech and video in real time.")  # the first sentence
+    assert "This last sentence" not in said  # cut before the end
+    generated, _, total = lines["tokens generated"].partition(" of ")
+    assert int(generated) < int(total)  # the token stream stopped being consumed at the barge-in
+    assert int(lines["sentences sent"]) >= 2
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="pipecat-ai needs Python >= 3.11 (no extra to install)")
+def test_pipecat_bot_answers_and_is_interrupted() -> None:
+    out = run("examples/pipecat_bot.py")
+    lines = out.splitlines()
+    avatar = [line for line in lines if line.startswith("avatar")]
+    assert avatar[0].startswith("avatar: A streaming avatar is a digital human that talks in real time.")
+    assert avatar[1].startswith("avatar (interrupted): You just start talking.")
+    assert "never heard" not in avatar[1]  # cut before the end
+    assert avatar[2] == "avatar: Sure, I will keep it short."
+    context = lines[lines.index("context:") + 1 :]
+    assert "  user: Stop, that's enough." in context
+    assert any(line == "  assistant: " + avatar[1].removeprefix("avatar (interrupted): ") for line in context)
+    assert lines[-1] == "open sessions: 0"
 
 
 def test_shared_room_bot_answers_the_viewer_and_stops_at_barge_in() -> None:

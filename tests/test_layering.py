@@ -122,3 +122,34 @@ def test_import_streamclient_does_not_import_the_sdk_or_the_cli() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _imports_pipecat(path: Path) -> bool:
+    return any(m == "pipecat" or m.startswith("pipecat.") for m in _imports(path))
+
+
+def test_only_the_pipecat_integration_imports_pipecat() -> None:
+    root = PACKAGE.parent
+    allowed = {PACKAGE / "integrations" / "pipecat", root / "tests" / "integrations"}
+    files = [*PACKAGE.rglob("*.py"), *(root / "tests").rglob("*.py"), *(root / "examples").rglob("*.py")]
+    bad = [
+        str(path.relative_to(root))
+        for path in files
+        if _imports_pipecat(path)
+        and not any(a in path.parents for a in allowed)
+        and path != root / "examples" / "pipecat_bot.py"
+    ]
+    assert not bad, f"{bad} import pipecat: only streamclient.integrations.pipecat may (the extra is optional)"
+
+
+def test_importing_every_other_module_leaves_pipecat_unloaded() -> None:
+    import subprocess
+    import sys
+
+    modules = sorted(
+        ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+        for path in PACKAGE.rglob("*.py")
+        if "integrations" not in path.parts
+    )
+    code = f"import sys\nfor m in {modules!r}: __import__(m)\nassert 'pipecat' not in sys.modules\n"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from streamclient.api._client import AsyncAkoolClient
 from streamclient.api._http import DEFAULT_BASE_URL
 from streamclient.api._retry import RetryPolicy
+from streamclient.api._sweep import SweepItem, SweepReport, sweep
 from streamclient.api._sync import AkoolClient
 from streamclient.api.models import (
     AgoraCredentials,
@@ -58,9 +59,12 @@ __all__ = (
     "Session",
     "SessionPage",
     "SessionStatus",
+    "SweepItem",
+    "SweepReport",
     "TRTCCredentials",
     "TurnDetection",
     "Voice",
     "VoicePage",
     "VoiceParams",
+    "sweep",
 )

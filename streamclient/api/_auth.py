@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from streamclient.errors import ConfigurationError
 
-__all__ = ("ApiKeyAuth", "TokenAuth", "resolve_auth")
+__all__ = ("ApiKeyAuth", "TokenAuth", "clean_credential", "resolve_auth")
 
 #: Path of the legacy token exchange (§1.2); the only call sent without credentials.
 TOKEN_PATH = "/api/open/v3/getToken"
@@ -61,8 +61,45 @@ class TokenAuth:
 Auth = ApiKeyAuth | TokenAuth
 
 
+def _credential(value: str | None, argument: str, variable: str) -> tuple[str | None, str]:
+    """The credential from the argument, else the environment, stripped; and where it came from (for messages)."""
+    source = f"the {argument} argument"
+    if value is None:
+        value = os.environ.get(variable)
+        source = variable
+    if value is None:
+        return None, source
+    return clean_credential(value, source), source
+
+
+def clean_credential(value: str, source: str) -> str:
+    """``value`` without surrounding whitespace (a copy-paste often adds a newline or a space).
+
+    Args:
+        value: the credential.
+        source: where it came from, for the message (``AKOOL_API_KEY``, ``the api_key argument``).
+
+    Raises:
+        ConfigurationError: an inner space or control character, or a non-ASCII character (HTTP headers cannot
+            carry them); the message names ``source`` and never shows the value.
+    """
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{source} must be a string, got {type(value).__name__}")
+    stripped = value.strip()
+    for index, char in enumerate(stripped):
+        if not ("!" <= char <= "~"):
+            kind = "a space" if char == " " else "a control character" if char.isascii() else "a non-ASCII character"
+            raise ConfigurationError(
+                f"{source} contains {kind} at position {index + 1} of {len(stripped)}; "
+                "check that it was copied whole and alone (its value is not shown)"
+            )
+    return stripped
+
+
 def resolve_auth(api_key: str | None, client_id: str | None, client_secret: str | None) -> Auth:
     """Pick the credentials from arguments, then the environment.
+
+    Surrounding whitespace is stripped from each (a pasted key often ends with a newline).
 
     Args:
         api_key: the API key, or ``None`` to read ``AKOOL_API_KEY``.
@@ -73,16 +110,17 @@ def resolve_auth(api_key: str | None, client_id: str | None, client_secret: str 
         The auth scheme to use.
 
     Raises:
-        ConfigurationError: no credentials, or only half of a client id/secret pair.
+        ConfigurationError: no credentials, only half of a client id/secret pair, or a credential with an inner
+            space, control or non-ASCII character (the message names the variable or argument, not the value).
     """
     if client_id is None and client_secret is None:
-        key = api_key if api_key is not None else os.environ.get("AKOOL_API_KEY")
+        key, _ = _credential(api_key, "api_key", "AKOOL_API_KEY")
         if key:
             return ApiKeyAuth(SecretStr(key))
     elif api_key:
-        return ApiKeyAuth(SecretStr(api_key))
-    cid = client_id if client_id is not None else os.environ.get("AKOOL_CLIENT_ID")
-    secret = client_secret if client_secret is not None else os.environ.get("AKOOL_CLIENT_SECRET")
+        return ApiKeyAuth(SecretStr(clean_credential(api_key, "the api_key argument")))
+    cid, _ = _credential(client_id, "client_id", "AKOOL_CLIENT_ID")
+    secret, _ = _credential(client_secret, "client_secret", "AKOOL_CLIENT_SECRET")
     if cid and secret:
         return TokenAuth(cid, SecretStr(secret))
     if cid or secret:

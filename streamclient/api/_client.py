@@ -6,13 +6,17 @@ private event-loop thread instead of copying it.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 from functools import cached_property
+from pathlib import Path
 from types import TracebackType
 
 import httpx
 
 from streamclient.api._auth import resolve_auth
+from streamclient.api._guard import MAX_OPEN_ENV, Budget, CreateGuard
 from streamclient.api._http import DEFAULT_BASE_URL, HttpCore
 from streamclient.api._retry import RetryPolicy
 from streamclient.api.avatars import Avatars
@@ -21,8 +25,11 @@ from streamclient.api.languages import Languages
 from streamclient.api.sessions import Sessions
 from streamclient.api.voices import Voices
 from streamclient.errors import ConfigurationError
+from streamclient.ledger import SessionLedger, resolve_ledger
 
 __all__ = ("AsyncAkoolClient",)
+
+logger = logging.getLogger(__name__)
 
 
 class AsyncAkoolClient:
@@ -41,9 +48,15 @@ class AsyncAkoolClient:
         retry: the retry policy (``RetryPolicy()`` by default).
         http_client: an ``httpx.AsyncClient`` to use (not closed by ``aclose``).
         transport: an ``httpx`` transport for the client this object creates (e.g. ``httpx.MockTransport``).
+        ledger: where sessions are recorded (see ``streamclient.ledger``): a ``SessionLedger`` or a path; ``False``
+            turns it off; ``None`` uses ``STREAMCLIENT_LEDGER`` or the user's state directory.
+        max_open_sessions: refuse a create when this machine already has this many sessions that may be open on
+            the service (default ``STREAMCLIENT_MAX_OPEN_SESSIONS``; needs the ledger).
+        max_duration: refuse a create longer than this many seconds; a create without ``duration`` gets this one
+            (default ``STREAMCLIENT_MAX_DURATION``).
 
     Raises:
-        ConfigurationError: no credentials, a bad base URL, or a non-positive timeout.
+        ConfigurationError: no credentials, a bad base URL, a non-positive timeout, or a bad budget limit.
     """
 
     def __init__(
@@ -57,12 +70,23 @@ class AsyncAkoolClient:
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        ledger: SessionLedger | str | Path | bool | None = None,
+        max_open_sessions: int | None = None,
+        max_duration: int | None = None,
     ) -> None:
         if http_client is not None and transport is not None:
             raise ConfigurationError("pass http_client or transport, not both")
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
         auth = resolve_auth(api_key, client_id, client_secret)
+        book = resolve_ledger(ledger)
+        budget = Budget.resolve(max_open_sessions, max_duration)
+        if book is None and max_open_sessions is None and budget.max_open_sessions is not None:
+            # From the environment, for every process; this client has no ledger to count with (the CLI's embedded
+            # emulator, for one). Passed in code, the same contradiction is an error (CreateGuard).
+            logger.info("%s is ignored by a client whose session ledger is off", MAX_OPEN_ENV)
+            budget = dataclasses.replace(budget, max_open_sessions=None)
+        self._guard = CreateGuard(book, budget, timeout=timeout)
         url = base_url or os.environ.get("AKOOL_BASE_URL") or DEFAULT_BASE_URL
         self._core = HttpCore(
             base_url=url,
@@ -81,10 +105,15 @@ class AsyncAkoolClient:
         """The base URL in use (no trailing slash)."""
         return self._core.base_url
 
+    @property
+    def ledger(self) -> SessionLedger | None:
+        """The session ledger in use (``None``: off)."""
+        return self._guard.ledger
+
     @cached_property
     def sessions(self) -> Sessions:
         """Live-avatar sessions: create, get, list, iter, close."""
-        return Sessions(self._core)
+        return Sessions(self._core, self._guard)
 
     @cached_property
     def avatars(self) -> Avatars:

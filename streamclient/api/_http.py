@@ -14,6 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,6 +64,39 @@ def normalize_base_url(base_url: str) -> str:
     if parts.username or parts.password:
         raise ConfigurationError("base URL must not carry credentials")
     return base_url.strip().rstrip("/")
+
+
+_ILLEGAL_HEADER = re.compile(r"""(Illegal header (?:value|name))\s+b?(['"])(?:\\.|(?!\2).)*\2""", re.IGNORECASE)
+
+
+class _NoHeaderValues(logging.Filter):
+    """Rewrites httpcore's DEBUG trace of a refused header ("Illegal header value b'...'"), which quotes the value."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        scrubbed = _ILLEGAL_HEADER.sub(r"\1 (not shown)", text)
+        if scrubbed != text:
+            record.msg, record.args = scrubbed, ()
+        return True
+
+
+for _name in ("httpcore.http11", "httpcore.http2", "httpcore.connection", "httpx"):
+    logging.getLogger(_name).addFilter(_NoHeaderValues())
+
+
+def _without_headers(text: str, request: httpx.Request) -> str:
+    """``text`` with every request header value (credentials) replaced by ``***``, however it was quoted.
+
+    httpx and h11 put the offending value into "Illegal header value b'...'" errors.
+    """
+    text = _ILLEGAL_HEADER.sub(r"\1 (not shown)", text)
+    for value in request.headers.values():
+        for form in {value, repr(value.encode("utf-8", "replace")), repr(value)[1:-1], value.strip()}:
+            if len(form) >= 4 and form in text:
+                text = text.replace(form, "***")
+    if "header" in text.lower() and ("illegal" in text.lower() or "invalid" in text.lower()):
+        return "a request header value is not allowed (not shown)"
+    return text
 
 
 class HttpCore:
@@ -150,6 +184,13 @@ class HttpCore:
                         method="POST",
                         url=self.base_url + TOKEN_PATH,
                     )
+                if not re.fullmatch(r"[!-~]+", token):
+                    raise APIResponseError(
+                        f"POST {self.base_url}{TOKEN_PATH} returned a token that cannot be sent in a header "
+                        "(a space, control or non-ASCII character; not shown)",
+                        method="POST",
+                        url=self.base_url + TOKEN_PATH,
+                    )
                 auth.token = SecretStr(token)
                 logger.debug("fetched a bearer token")
             return {"Authorization": f"Bearer {auth.token.get_secret_value()}"}, auth.token
@@ -185,9 +226,12 @@ class HttpCore:
                     method, url, params=query or None, json=json, headers=headers, timeout=self.timeout
                 )
             except (TypeError, ValueError, httpx.InvalidURL) as encode_error:  # e.g. a datetime or NaN in extra_body
-                raise InvalidArgumentError(
+                unencodable = InvalidArgumentError(
                     f"{method} {url}: the request could not be encoded ({type(encode_error).__name__}); not sent"
-                ) from encode_error
+                )
+                if not isinstance(encode_error, UnicodeError):  # its args may hold a header value
+                    raise unencodable from encode_error
+                raise unencodable from None
             shown = str(request.url)
             retry_after: float | None = None
             try:
@@ -241,12 +285,19 @@ class HttpCore:
             )
             error.__cause__ = exc
             return error, idempotent or isinstance(exc, _NOT_SENT), None
+        except httpx.LocalProtocolError as exc:  # refused by httpx/h11 before sending, e.g. an illegal header
+            logger.debug("%s %s: not sent (%s)", method, shown, type(exc).__name__)
+            detail = _without_headers(str(exc), request)
+            refused = ConfigurationError(f"{method} {shown} was not sent: {detail}")
+            raise refused from (exc if detail == str(exc) else None)
         except httpx.TransportError as exc:
             logger.debug("%s %s: connection failed (%s)", method, shown, type(exc).__name__)
+            detail = _without_headers(str(exc), request)
             error = APIConnectionError(
-                f"{method} {shown} failed: no response ({type(exc).__name__}: {exc})", method=method, url=shown
+                f"{method} {shown} failed: no response ({type(exc).__name__}: {detail})", method=method, url=shown
             )
-            error.__cause__ = exc
+            if detail == str(exc):  # else the cause's text holds a header value: do not chain it
+                error.__cause__ = exc
             return error, idempotent or isinstance(exc, _NOT_SENT), None
         except httpx.HTTPError as exc:  # e.g. decoding errors: a response came, but not a usable one
             error = APIResponseError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from functools import partial
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -37,6 +38,7 @@ from streamclient.api.models import (
 from streamclient.api.params import FastDialogueVoiceParams, VoiceParams
 from streamclient.api.sessions import Sessions
 from streamclient.api.voices import Voices
+from streamclient.ledger import SessionLedger
 
 __all__ = ("AkoolClient", "SyncAvatars", "SyncKnowledge", "SyncLanguages", "SyncSessions", "SyncVoices")
 
@@ -306,6 +308,9 @@ class AkoolClient:
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        ledger: SessionLedger | str | Path | bool | None = None,
+        max_open_sessions: int | None = None,
+        max_duration: int | None = None,
     ) -> None:
         self._portal_cm: AbstractContextManager[BlockingPortal] = start_blocking_portal(name="streamclient-api")
         self._portal = self._portal_cm.__enter__()
@@ -322,6 +327,9 @@ class AkoolClient:
                     retry=retry,
                     http_client=http_client,
                     transport=transport,
+                    ledger=ledger,
+                    max_open_sessions=max_open_sessions,
+                    max_duration=max_duration,
                 )
             )
         except BaseException:

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from streamclient.api._guard import Budget, CreateGuard
+from streamclient.api._http import HttpCore
 from streamclient.api._resource import Resource, iterate_pages
 from streamclient.api._validate import require_choice, require_id, require_int, require_text
 from streamclient.api.models import DEFAULT_STREAM_TYPE, Session, SessionPage, SessionStatus, stream_type_of
@@ -109,7 +111,15 @@ def _credentials(value: BaseModel | Mapping[str, Any] | None) -> dict[str, Any] 
 
 
 class Sessions(Resource):
-    """Live-avatar sessions. Reached as ``client.sessions``."""
+    """Live-avatar sessions. Reached as ``client.sessions``.
+
+    Every create and close goes through ``guard`` (``_guard.py``): the budget check, the session ledger, and the
+    record of what this process has open.
+    """
+
+    def __init__(self, core: HttpCore, guard: CreateGuard | None = None) -> None:
+        super().__init__(core)
+        self.guard = guard or CreateGuard(None, Budget(), timeout=core.timeout)
 
     async def create(
         self,
@@ -162,6 +172,7 @@ class Sessions(Resource):
 
         Raises:
             InvalidArgumentError: an argument is invalid; nothing was sent.
+            BudgetExceededError: ``max_open_sessions`` or ``max_duration`` would be passed; nothing was sent.
             AkoolError: the service refused (the subclass for the code, e.g. ``InsufficientQuotaError``).
             APIResponseError: the answer carried no session ``_id`` (nothing could close that session).
             APIError: no usable answer (connection, timeout, HTTP status, malformed body).
@@ -199,17 +210,19 @@ class Sessions(Resource):
             body["credentials"] = creds
         if extra_body:
             body.update(extra_body)
-        data = await self._core.request("POST", CREATE_PATH, json=body, idempotent=False)
-        session = self._parse(Session, data, method="POST", path=CREATE_PATH)
-        if not session.id:
-            url = self._core.base_url + CREATE_PATH
-            logger.error("POST %s: the answer carried no session _id; the session cannot be closed from here", url)
-            raise APIResponseError(
-                f"POST {url}: the answer carried no session '_id' (a session may have been created and cannot be "
-                "closed from here)",
-                method="POST",
-                url=url,
-            )
+        with self.guard.creating(self._core.base_url, body) as ticket:  # budget, ledger intent -> id / unknown
+            data = await self._core.request("POST", CREATE_PATH, json=body, idempotent=False)
+            session = self._parse(Session, data, method="POST", path=CREATE_PATH)
+            if not session.id:  # the ledger records this create as "unknown"
+                url = self._core.base_url + CREATE_PATH
+                logger.error("POST %s: the answer carried no session _id; the session cannot be closed from here", url)
+                raise APIResponseError(
+                    f"POST {url}: the answer carried no session '_id' (a session may have been created and cannot "
+                    "be closed from here)",
+                    method="POST",
+                    url=url,
+                )
+            ticket.created(session.id)
         logger.info("created session %s (avatar %s, status %s)", session.id, avatar_id, session.status)
         return session
 
@@ -294,9 +307,12 @@ class Sessions(Resource):
             APIError: no usable answer.
         """
         sid = require_id("session_id", session_id)
-        try:
-            await self._core.request("POST", CLOSE_PATH, json={"id": sid}, idempotent=True, require_data=False)
-        except InvalidParameterError:
-            logger.info("close with 'id' was refused with 1003; repeating with 'session_id'")
-            await self._core.request("POST", CLOSE_PATH, json={"session_id": sid}, idempotent=True, require_data=False)
+        with self.guard.closing(self._core.base_url, sid):  # records the close in the ledger
+            try:
+                await self._core.request("POST", CLOSE_PATH, json={"id": sid}, idempotent=True, require_data=False)
+            except InvalidParameterError:
+                logger.info("close with 'id' was refused with 1003; repeating with 'session_id'")
+                await self._core.request(
+                    "POST", CLOSE_PATH, json={"session_id": sid}, idempotent=True, require_data=False
+                )
         logger.info("closed session %s", sid)

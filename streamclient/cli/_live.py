@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import json
 import os
 import sys
@@ -13,9 +14,11 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 from rich.console import Console
+from rich.text import Text
 
 from streamclient.api import AsyncAkoolClient
 from streamclient.session import (
@@ -45,11 +48,14 @@ __all__ = (
     "DEFAULT_AVATAR_ID",
     "EventPrinter",
     "Target",
+    "check_transport",
     "event_to_json",
     "open_target",
+    "plain",
     "started",
     "stdin_lines",
     "use_real_service",
+    "warn_about_orphans",
 )
 
 DEFAULT_AVATAR_ID = "dvp_Tristan_cloth2_1080P"
@@ -93,11 +99,50 @@ async def open_target(
             emu = await stack.enter_async_context(
                 Emulator(EmulatorConfig(avatar_join_delay=join_delay, speech_chars_per_second=speech_cps))
             )
-            client = await stack.enter_async_context(AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url))
+            # Its sessions die with this process: nothing to record in the ledger.
+            client = await stack.enter_async_context(
+                AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url, ledger=False)
+            )
             yield Target(client=client, emulator=emu)
         else:
             client = await stack.enter_async_context(AsyncAkoolClient())
+            warn_about_orphans(client)
+            await check_transport(client.base_url)
             yield Target(client=client, emulator=None)
+
+
+def warn_about_orphans(client: AsyncAkoolClient) -> None:
+    """Warn on stderr when the ledger holds sessions on this service whose process is gone (they may still bill)."""
+    orphans = client.ledger.orphans(client.base_url) if client.ledger is not None else []
+    if orphans:
+        Console(stderr=True, highlight=False).print(
+            plain(
+                ("warning: ", "yellow"),
+                f"the session ledger holds {len(orphans)} session(s) on {client.base_url} created by processes "
+                "that are gone; they may still be billing: run `streamclient sessions sweep` "
+                "(add --yes to close them)",
+            )
+        )
+
+
+async def check_transport(base_url: str) -> None:
+    """Before creating anything billed: make sure the transport the service's credentials will need can be loaded.
+
+    A service on a loopback address is taken for a local emulator (its credentials name its own room, which needs
+    no extra); anything else needs the Agora SDK (the ``agora`` extra).
+
+    Raises:
+        TransportUnavailableError: the Agora SDK is missing or unusable (the message says how to install it).
+    """
+    host = (urlsplit(base_url).hostname or "").strip("[]")
+    try:
+        if host == "localhost" or ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    from streamclient.transport._agora_sdk import load_agora
+
+    await anyio.to_thread.run_sync(load_agora)
 
 
 @asynccontextmanager
@@ -131,6 +176,14 @@ async def stdin_lines() -> AsyncIterator[str]:
         yield line
 
 
+def plain(*parts: str | tuple[str, str]) -> Text:
+    """A line made of literal text pieces, each optionally styled: ``plain(("error: ", "red"), user_text)``.
+
+    Unlike a markup string, nothing in the pieces is interpreted, so text from the user or the server prints as is.
+    """
+    return Text.assemble(*parts)
+
+
 def event_to_json(event: SessionEvent, **extra: Any) -> str:
     """One JSON line for ``event``: ``{"event": "<snake_case type>", ...fields}``."""
     name = "".join("_" + c.lower() if c.isupper() else c for c in type(event).__name__).lstrip("_")
@@ -147,11 +200,11 @@ class EventPrinter:
         self._midline = False
         self._events: EventSubscription | None = None
 
-    def _line(self, markup: str) -> None:
+    def _line(self, line: str | Text) -> None:
         if self._midline:
             self.console.print()
             self._midline = False
-        self.console.print(markup)
+        self.console.print(line)
 
     async def caught_up(self) -> None:
         """Let :meth:`follow` print what has already happened (so a note lands after it, not in the middle)."""
@@ -160,13 +213,17 @@ class EventPrinter:
                 return
             await anyio.lowlevel.checkpoint()
 
-    def note(self, markup: str) -> None:
-        """Print a line of the command's own (not an event), starting a new line if needed."""
+    def note(self, markup: str | Text) -> None:
+        """Print a line of the command's own (not an event), starting a new line if needed.
+
+        A ``str`` is Rich markup written by this program; anything from the user or the server must come as a
+        :class:`~rich.text.Text` (see :func:`plain`), so that ``[/]`` or ``[bold]`` in it prints as itself.
+        """
         if not self.json_lines:
             self._line(markup)
 
     def handle(self, event: SessionEvent) -> None:
-        """Print one event."""
+        """Print one event. Remote text (replies, transcripts, ack messages, reasons) is never read as markup."""
         if self.json_lines:
             sys.stdout.write(event_to_json(event) + "\n")
             sys.stdout.flush()
@@ -174,7 +231,7 @@ class EventPrinter:
         match event:
             case BotTextDelta(text=text) if self.show_deltas:
                 if not self._midline:
-                    self.console.print("[bold magenta]avatar >[/] ", end="")
+                    self.console.print(plain(("avatar > ", "bold magenta")), end="")
                     self._midline = True
                 self.console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
             case BotMessage():
@@ -182,30 +239,30 @@ class EventPrinter:
                     self.console.print()
                     self._midline = False
             case SpeakingStarted():
-                self._line("[dim]  (speaking)[/]")
+                self._line(plain(("  (speaking)", "dim")))
             case SpeakingStopped():
-                self._line("[dim]  (stopped speaking)[/]")
+                self._line(plain(("  (stopped speaking)", "dim")))
             case UserTranscript(text=text, final=True):
-                self._line(f"[bold cyan]user (voice) >[/] {text}")
+                self._line(plain(("user (voice) > ", "bold cyan"), text))
             case CommandAcked(command=command, code=code, message=message):
-                mark = "[green]✓[/]" if code == 1000 else "[red]✗[/]"
-                self._line(f"[dim]  {mark} {command} acknowledged: {code} {message}[/]")
+                mark = ("✓", "green") if code == 1000 else ("✗", "red")
+                self._line(plain(("  ", "dim"), mark, (f" {command} acknowledged: {code} {message}", "dim")))
             case AvatarJoined(uid=uid):
-                self._line(f"[dim]  avatar joined the channel (uid {uid})[/]")
+                self._line(plain((f"  avatar joined the channel (uid {uid})", "dim")))
             case AvatarLeft(uid=uid):
-                self._line(f"[dim]  avatar left the channel (uid {uid})[/]")
+                self._line(plain((f"  avatar left the channel (uid {uid})", "dim")))
             case ConnectionChanged(state=state, reason=reason):
-                self._line(f"[dim]  connection {state.lower()} (reason {reason})[/]")
+                self._line(plain((f"  connection {state.lower()} (reason {reason})", "dim")))
             case MessageIncomplete(message_id=mid, received=received):
-                self._line(f"[yellow]  message {mid} incomplete (chunks {list(received)} arrived)[/]")
+                self._line(plain((f"  message {mid} incomplete (chunks {list(received)} arrived)", "yellow")))
             case FrameDropped(reason=reason):
-                self._line(f"[yellow]  dropped a malformed frame ({reason})[/]")
+                self._line(plain((f"  dropped a malformed frame ({reason})", "yellow")))
             case SessionExpiring(remaining=remaining):
-                self._line(f"[yellow]  the session expires in {remaining:.0f} s[/]")
+                self._line(plain((f"  the session expires in {remaining:.0f} s", "yellow")))
             case SessionClosed(reason=reason):
-                self._line(f"[dim]  session closed ({reason})[/]")
+                self._line(plain((f"  session closed ({reason})", "dim")))
             case EventsDropped(count=count):
-                self._line(f"[yellow]  {count} events dropped (display too slow)[/]")
+                self._line(plain((f"  {count} events dropped (display too slow)", "yellow")))
             case _:
                 pass
 

@@ -1,22 +1,22 @@
-"""Run an async CLI command with clean Ctrl-C handling and one-line errors.
+"""Run an async CLI command with clean signal handling and one-line errors.
 
-Ctrl-C (SIGINT) cancels the command's task instead of raising ``KeyboardInterrupt`` at an arbitrary point, so every
-``async with`` unwinds normally: an open avatar session is interrupted, left and closed through the API before the
-process exits with status 130.
+SIGINT (Ctrl-C), SIGTERM (``timeout``, systemd, containers, CI) and SIGHUP (a closed terminal) cancel the command's
+task instead of killing the process, so every ``async with`` unwinds normally: an open avatar session is interrupted,
+left and closed through the API, then the process exits with ``128 + signal`` (130, 143, 129) after saying what it
+closed. A second signal says what the close is waiting for and how long at most; a third exits at once, naming the
+session ids that may still be open (``streamclient.session.close_on_signals``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import anyio
 import typer
 
+from streamclient import _inflight
 from streamclient.errors import (
     APIConnectionError,
     ConfigurationError,
@@ -24,8 +24,12 @@ from streamclient.errors import (
     StreamClientError,
     TransportUnavailableError,
 )
+from streamclient.session.signals import SignalStop, close_on_signals
 
-__all__ = ("EXIT_CODES", "run_async")
+if TYPE_CHECKING:
+    from streamclient.api import AsyncAkoolClient, Session
+
+__all__ = ("EXIT_CODES", "create_unless_interrupted", "run_async")
 
 T = TypeVar("T")
 
@@ -35,7 +39,7 @@ EXIT_CODES = {
     "error": 1,  # an API, protocol, transport or session error
     "usage": 2,  # bad arguments or configuration (also missing optional dependencies)
     "connection": 3,  # the service could not be reached or timed out
-    "interrupted": 130,  # Ctrl-C
+    "interrupted": 130,  # Ctrl-C (SIGINT); SIGTERM gives 143 and SIGHUP 129, both 128 + the signal
 }
 
 
@@ -67,38 +71,23 @@ def run_async(main: Callable[[], Awaitable[T]], *, stop_on_ctrl_c: Literal[True]
 
 
 def run_async(main: Callable[[], Awaitable[T]], *, stop_on_ctrl_c: bool = False) -> T | None:
-    """Run ``main`` on asyncio; turn Ctrl-C into cancellation and our errors into one line on stderr.
+    """Run ``main`` on asyncio; turn SIGINT/SIGTERM/SIGHUP into cancellation and our errors into one line on stderr.
 
     Args:
         main: the command's coroutine function.
-        stop_on_ctrl_c: Ctrl-C is how this command normally stops (a server): return ``None`` instead of exiting
-            with 130.
+        stop_on_ctrl_c: a signal is how this command normally stops (a server): return ``None`` instead of exiting
+            with ``128 + signal``.
 
     Raises:
-        typer.Exit: with the exit code from :data:`EXIT_CODES` on error or Ctrl-C.
+        typer.Exit: with the exit code from :data:`EXIT_CODES` on error, or ``128 + signal`` after a signal.
     """
-    interrupted = False
+    stop = SignalStop()
 
     async def runner() -> T | None:
-        nonlocal interrupted
-        loop = asyncio.get_running_loop()
-        with anyio.CancelScope() as scope:
-
-            def on_sigint() -> None:
-                nonlocal interrupted
-                interrupted = True
-                scope.cancel()
-
-            try:
-                loop.add_signal_handler(signal.SIGINT, on_sigint)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows, or not the main thread
-                pass
-            try:
-                return await main()
-            finally:
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.remove_signal_handler(signal.SIGINT)
-        return None
+        nonlocal stop
+        async with close_on_signals(report=_tell) as stop:
+            return await main()
+        return None  # type: ignore[unreachable]  # reached when a signal cancelled main()
 
     try:
         outcome = anyio.run(runner)
@@ -106,11 +95,55 @@ def run_async(main: Callable[[], Awaitable[T]], *, stop_on_ctrl_c: bool = False)
         error = _our_error(exc)
         if error is None:
             raise
-        sys.stderr.write(f"error: {error}\n")
+        _tell(f"error: {error}")
+        if stop.signal is not None:
+            _tell(_interrupted(stop))
         raise typer.Exit(_exit_code(error)) from None
-    if interrupted:
+    if stop.signal is not None:
         if stop_on_ctrl_c:
             return None
-        sys.stderr.write("interrupted: the session was closed\n")
-        raise typer.Exit(EXIT_CODES["interrupted"])
+        _tell(_interrupted(stop))
+        raise typer.Exit(stop.exit_code or EXIT_CODES["interrupted"])
     return outcome
+
+
+def _tell(line: str) -> None:
+    """One line on stderr; a closed terminal (SIGHUP) or pipe is not an error."""
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _interrupted(stop: SignalStop) -> str:
+    """The truth about the sessions this process created, after a signal."""
+    still_open, closed = _inflight.open_here(), _inflight.closed_here()
+    text = f"interrupted ({stop.name})"
+    if closed:
+        text += f": session {' '.join(closed)} was closed"
+    if still_open:
+        ids = " ".join(still_open)
+        text += f"{';' if closed else ':'} session {ids} may still be open: run `streamclient sessions close {ids}`"
+    if not closed and not still_open:
+        text += ": no session was created"
+    return text
+
+
+async def create_unless_interrupted(client: AsyncAkoolClient, avatar_id: str, **options: Any) -> Session:
+    """Create a session; if a signal arrives meanwhile, wait for the answer, close what was made, and re-raise.
+
+    AKOOL has no idempotency key: cancelling a create in flight would leave a session that nobody knows, billing.
+
+    Raises:
+        The create's error; or the cancellation, after the created session was closed.
+    """
+    with anyio.CancelScope(shield=True):
+        session = await client.sessions.create(avatar_id, **options)
+    try:
+        await anyio.lowlevel.checkpoint_if_cancelled()
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True), anyio.move_on_after(60):
+            await client.sessions.close(session.id)
+        raise
+    return session

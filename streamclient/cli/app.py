@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from streamclient.cli import demo, emulator, frames, resources
+from streamclient.cli import demo, emulator, frames, resources, sweep
 
 __all__ = ("app",)
 
@@ -16,5 +16,5 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _group in (frames, resources, emulator, demo):
+for _group in (frames, resources, sweep, emulator, demo):
     _group.register(app)

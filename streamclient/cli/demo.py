@@ -6,6 +6,10 @@ installed) they talk to the real service. Ctrl-C closes the session cleanly (see
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -13,9 +17,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streamclient.cli._live import DEFAULT_AVATAR_ID, EventPrinter, Target, open_target, started, stdin_lines
-from streamclient.cli._runner import run_async
-from streamclient.errors import InvalidArgumentError, StreamClientError
+from streamclient.cli._live import DEFAULT_AVATAR_ID, EventPrinter, Target, open_target, plain, started, stdin_lines
+from streamclient.cli._runner import EXIT_CODES, run_async
+from streamclient.errors import InvalidArgumentError, SessionError, StreamClientError
 from streamclient.session import AvatarSession, SessionOptions, TurnResult, connect
 
 __all__ = ("register",)
@@ -79,7 +83,7 @@ def _summary(console: Console, target: Target, session: AvatarSession, turns: li
 async def _demo(*, emulator: bool | None, avatar_id: str, speech_cps: float) -> None:
     console = Console(highlight=False)
     async with open_target(emulator=emulator, speech_cps=speech_cps) as target:
-        console.print(f"[bold]streamclient demo[/] against {target.label}")
+        console.print(plain(("streamclient demo", "bold"), f" against {target.label}"))
         t_start = anyio.current_time()
         session = connect(target.client, avatar_id=avatar_id, duration=300, mode_type=1, language="en")
         printer = EventPrinter(console)
@@ -89,8 +93,11 @@ async def _demo(*, emulator: bool | None, avatar_id: str, speech_cps: float) -> 
             tg.start_soon(printer.follow, events)  # ends by itself when the session closes
             async with started(console, session):
                 printer.note(
-                    f"[green]✓[/] session {session.session_id} created, channel joined, avatar ready "
-                    f"({anyio.current_time() - t_start:.2f} s)"
+                    plain(
+                        ("✓", "green"),
+                        f" session {session.session_id} created, channel joined, avatar ready "
+                        f"({anyio.current_time() - t_start:.2f} s)",
+                    )
                 )
                 printer.note(f"[bold green]you >[/] {DEMO_TEXT[:100]}… [dim]({len(DEMO_TEXT)} chars)[/]")
                 turns.append(("1: retell", await session.say(DEMO_TEXT)))
@@ -115,7 +122,9 @@ async def _demo(*, emulator: bool | None, avatar_id: str, speech_cps: float) -> 
 async def _chat(*, emulator: bool | None, avatar_id: str, mode: int, speech_cps: float) -> None:
     console = Console(highlight=False)
     async with open_target(emulator=emulator, speech_cps=speech_cps) as target:
-        console.print(f"[bold]streamclient chat[/] against {target.label}; /interrupt, /set key=value, /quit")
+        console.print(
+            plain(("streamclient chat", "bold"), f" against {target.label}; /interrupt, /set key=value, /quit")
+        )
         session = connect(target.client, avatar_id=avatar_id, duration=3600, mode_type=mode)
         printer = EventPrinter(console)
         events = session.events()
@@ -123,7 +132,7 @@ async def _chat(*, emulator: bool | None, avatar_id: str, mode: int, speech_cps:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(printer.follow, events)  # ends by itself when the session closes
                 async with started(console, session):
-                    printer.note(f"[green]✓[/] session {session.session_id} ready; type a line")
+                    printer.note(plain(("✓", "green"), f" session {session.session_id} ready; type a line"))
                     with anyio.CancelScope() as reading:
 
                         async def stop_reading_when_closed() -> None:
@@ -136,7 +145,7 @@ async def _chat(*, emulator: bool | None, avatar_id: str, mode: int, speech_cps:
                                 break
         finally:
             if session.session_id is not None:
-                console.print(f"session {session.session_id} ended ({session.close_reason})")
+                console.print(plain(f"session {session.session_id} ended ({session.close_reason})"))
 
 
 async def _chat_line(printer: EventPrinter, session: AvatarSession, line: str) -> bool:
@@ -162,7 +171,7 @@ async def _chat_line(printer: EventPrinter, session: AvatarSession, line: str) -
         else:
             session.say(line)
     except StreamClientError as exc:
-        printer.note(f"[red]error: {exc}[/]")
+        printer.note(plain((f"error: {exc}", "red")))
         return not session.closed
     return True
 
@@ -204,6 +213,44 @@ def _parse_params(words: list[str]) -> dict[str, Any]:
     return params
 
 
+def text_to_say(text: str | None, file: Path | None) -> str:
+    """The text for ``say`` (argument, ``-`` for standard input, or ``--file``), checked before anything is created.
+
+    Surrounding whitespace (a file's last newline) is removed.
+
+    Raises:
+        InvalidArgumentError: no text or two sources, a file that cannot be read, text that is not valid UTF-8, or
+            text that is empty or only whitespace.
+    """
+    if (text is None) == (file is None):
+        raise InvalidArgumentError("give the text to say, '-' to read standard input, or --file PATH (one of them)")
+    source = "the text"
+    if file is not None:
+        source = str(file)
+        try:
+            raw: bytes | str = file.read_bytes()
+        except OSError as exc:
+            raise InvalidArgumentError(f"cannot read {file}: {exc.strerror or exc}") from None
+    elif text == "-":
+        source = "standard input"
+        raw = sys.stdin.buffer.read()
+    else:
+        raw = text or ""
+        try:  # bytes that were not UTF-8 reach sys.argv as lone surrogates
+            raw.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidArgumentError(f"{source} is not valid UTF-8 (at character {exc.start + 1})") from None
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidArgumentError(f"{source} is not valid UTF-8 (at byte {exc.start + 1})") from None
+    said = raw.strip()
+    if not said:
+        raise InvalidArgumentError(f"nothing to say: {source} is {'empty' if not raw else 'only whitespace'}")
+    return said
+
+
 async def _say(*, text: str, emulator: bool | None, avatar_id: str, mode: int, json_lines: bool) -> None:
     console = Console(highlight=False, stderr=json_lines)
     async with open_target(emulator=emulator, speech_cps=200.0) as target:
@@ -214,9 +261,35 @@ async def _say(*, text: str, emulator: bool | None, avatar_id: str, mode: int, j
         async with anyio.create_task_group() as tg:
             tg.start_soon(printer.follow, events)  # ends by itself when the session closes
             async with started(console, session):
+                if json_lines:
+                    _json_line({"event": "session_ready", "session_id": session.session_id})
+                else:
+                    printer.note(plain(f"session {session.session_id} ready"))
                 result = await session.say(text)
-        if not json_lines:
-            console.print(f"[dim]reply: {len(result.reply)} chars, latency {result.timings.latency or 0:.3f} s[/]")
+    if json_lines:
+        _json_line(
+            {
+                "event": "result",
+                "session_id": session.session_id,
+                "reply": result.reply,
+                "interrupted": result.interrupted,
+                "incomplete": result.incomplete,
+                "timings": {**dataclasses.asdict(result.timings), "latency": result.timings.latency},
+            }
+        )
+    else:
+        latency = result.timings.latency or 0
+        console.print(plain((f"reply: {len(result.reply)} chars, latency {latency:.3f} s", "dim")))
+    if result.incomplete:
+        raise SessionError(
+            f"the reply came back incomplete: only {len(result.reply)} characters arrived, some chunks were lost "
+            f"(session {session.session_id}, message {result.message_id})"
+        )
+
+
+def _json_line(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 def register(app: typer.Typer) -> None:
@@ -243,11 +316,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def say(
-        text: Annotated[str, typer.Argument(help="What to say.")],
+        text: Annotated[str | None, typer.Argument(help="What to say; - reads it from standard input.")] = None,
+        file: Annotated[Path | None, typer.Option("--file", help="Read the text from this UTF-8 file.")] = None,
         emulator: EmulatorOption = None,
         avatar_id: AvatarOption = DEFAULT_AVATAR_ID,
         mode: Annotated[int, typer.Option(min=1, max=2, help="1 retelling, 2 dialogue.")] = 1,
-        json_lines: Annotated[bool, typer.Option("--json", help="Print events as JSON lines.")] = False,
+        json_lines: Annotated[
+            bool, typer.Option("--json", help="Print events as JSON lines, ending with one 'result' line.")
+        ] = False,
     ) -> None:
-        """One turn: say TEXT, stream the reply, close the session."""
-        run_async(lambda: _say(text=text, emulator=emulator, avatar_id=avatar_id, mode=mode, json_lines=json_lines))
+        """One turn: say TEXT, stream the reply, close the session; exits 1 if the reply came back incomplete."""
+        try:
+            said = text_to_say(text, file)
+        except InvalidArgumentError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            raise typer.Exit(EXIT_CODES["usage"]) from None
+        run_async(lambda: _say(text=said, emulator=emulator, avatar_id=avatar_id, mode=mode, json_lines=json_lines))

@@ -22,9 +22,11 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from streamclient.api import AsyncAkoolClient, SessionStatus
-from streamclient.cli._runner import run_async
+from streamclient.cli._runner import create_unless_interrupted, run_async
+from streamclient.errors import LiveAvatarClosedError
 
 __all__ = ("register",)
 
@@ -96,7 +98,7 @@ def _emit(as_json: bool, payload: Any, title: str, columns: Sequence[str], rows:
     for index, column in enumerate(columns):
         table.add_column(column, no_wrap=index == 0)  # ids stay whole, so they can be copied
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))  # server text is never markup
     Console(soft_wrap=True).print(table)
 
 
@@ -138,7 +140,8 @@ def sessions_create(
     session = _call(
         base_url,
         timeout,
-        lambda c: c.sessions.create(
+        lambda c: create_unless_interrupted(  # a signal meanwhile: the session is closed, not leaked
+            c,
             avatar_id,
             duration=duration,
             mode_type=mode_type,
@@ -199,12 +202,22 @@ def sessions_close(
     base_url: str | None = BaseUrlOption,
     timeout: float = TimeoutOption,
 ) -> None:
-    """Close a session (stops billing)."""
-    _call(base_url, timeout, lambda c: c.sessions.close(session_id))
+    """Close a session (stops billing). A session that is already closed is not an error (exit 0, with a note)."""
+
+    async def close(client: AsyncAkoolClient) -> bool:
+        try:
+            await client.sessions.close(session_id)
+        except LiveAvatarClosedError:
+            return False
+        return True
+
+    closed_now = _call(base_url, timeout, close)
     if as_json:
-        typer.echo(json.dumps({"id": session_id, "closed": True}))
-    else:
+        typer.echo(json.dumps({"id": session_id, "closed": True, "already_closed": not closed_now}))
+    elif closed_now:
         typer.echo(f"closed {session_id}")
+    else:
+        typer.echo(f"session {session_id} was already closed; nothing to do")
 
 
 # ------------------------------------------------------------------------------------------ other resources

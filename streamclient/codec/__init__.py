@@ -21,6 +21,7 @@ from streamclient.codec.events import (
     MessageExpired,
     UnknownFrame,
     event_to_dict,
+    frame_excerpt,
 )
 from streamclient.codec.frames import (
     DECODE_ERROR_REASONS,
@@ -71,6 +72,7 @@ __all__ = (
     "decode_frame",
     "encode_frame",
     "event_to_dict",
+    "frame_excerpt",
     "interrupt",
     "new_mid",
     "set_action",

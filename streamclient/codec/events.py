@@ -26,6 +26,7 @@ __all__ = (
     "MessageExpired",
     "UnknownFrame",
     "event_to_dict",
+    "frame_excerpt",
 )
 
 
@@ -42,13 +43,18 @@ class ChatDelta:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChatMessage:
-    """A complete message (every chunk ``0..fin`` arrived); reported exactly once per message."""
+    """A complete message (every chunk ``0..fin`` arrived); reported exactly once per message.
+
+    ``unpaired_surrogates`` counts halves of surrogate pairs that found no partner (the sender split a pair and a
+    half never arrived, or sent a lone one); each became U+FFFD in ``text``. Zero for a well-formed message.
+    """
 
     sender: str
     source: str | None
     mid: str
     text: str
     chunks: int
+    unpaired_surrogates: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,7 +160,10 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         ``discarded``, ``ack``, ``command``, ``avatar_event``, ``unknown`` or ``rejected``.
     """
     if isinstance(event, ChatMessage):
-        return {"event": "message", "from": event.source, "mid": event.mid, "text": event.text}
+        out: dict[str, Any] = {"event": "message", "from": event.source, "mid": event.mid, "text": event.text}
+        if event.unpaired_surrogates:
+            out["unpaired_surrogates"] = event.unpaired_surrogates
+        return out
     if isinstance(event, ChatDelta):
         return {"event": "delta", "from": event.source, "mid": event.mid, "idx": event.index, "text": event.text}
     if isinstance(event, MessageExpired):
@@ -176,3 +185,19 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     if isinstance(event, UnknownFrame):
         return {"event": "unknown", "type": event.frame.type, "mid": event.frame.mid}
     return {"event": "rejected", "reason": event.error.reason}
+
+
+def frame_excerpt(raw: bytes, limit: int = 80) -> str:
+    """A short, printable excerpt of a received datagram, safe to log or show (for refused frames).
+
+    Args:
+        raw: the datagram (or its first bytes).
+        limit: bytes kept at most.
+
+    Returns:
+        The first ``limit`` bytes as text (invalid UTF-8 replaced), control and other unprintable characters
+        written as escapes, ``…`` appended when cut.
+    """
+    text = raw[:limit].decode("utf-8", "replace")
+    safe = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return safe + "…" if len(raw) > limit else safe

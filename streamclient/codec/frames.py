@@ -6,13 +6,16 @@ Invariants (protocol/README.md §2, §3):
   one of :data:`DECODE_ERROR_REASONS`. Nothing else escapes it (a fuzz test enforces this).
 * ``encode_frame`` writes compact JSON, UTF-8, non-ASCII unescaped, keys in the order the official clients use
   (``v, type, mid, idx, fin, pld``); unknown fields kept from a decoded frame follow, so they survive re-encoding.
-* Parsing uses ``pydantic_core.from_json`` (Rust; several times faster than ``json.loads``) plus hand checks; the
-  pydantic wire models in :mod:`streamclient.codec.wire` describe the same shapes and generate the JSON Schemas.
+* Parsing: the standard library's grammar is the reference; ``pydantic_core.from_json`` (jiter, Rust) accelerates
+  what it accepts, a non-ASCII chat text goes through the standard library's C string scanner (see
+  ``_decode_non_ascii_chat``), and hand checks follow. The pydantic wire models in :mod:`streamclient.codec.wire`
+  describe the same shapes and generate the JSON Schemas.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, cast
@@ -68,7 +71,9 @@ class ChatFrame:
         mid: the message id shared by all chunks of one message.
         idx: the chunk's position, from 0.
         fin: true on the last chunk only.
-        text: this chunk's text (``pld.text``).
+        text: this chunk's text (``pld.text``; ``""`` when absent or null). A received chunk may begin or end with
+            a lone surrogate (half of a pair the sender split between chunks, as the official client does), and
+            such a frame cannot be re-encoded; the reassembler pairs the halves again.
         source: ``pld.from``: ``"bot"`` or ``"user"`` on frames from the avatar; ``None`` (absent) on client chat.
         extra: unknown top-level fields, kept verbatim.
         pld_extra: unknown ``pld`` fields (for example ``meta``), kept verbatim.
@@ -243,6 +248,62 @@ def _has_infinity(value: Any) -> bool:
     return False
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# The reference grammar is the standard library's parser (NaN/Infinity refused). jiter (pydantic_core.from_json) is
+# only an accelerator for what it accepts; it refuses lone surrogate escapes ("\ud83d", which the official client's
+# 216-unit chunking produces inside chat text) and deep nesting, and those inputs are parsed here instead.
+_json_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+_scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # the stdlib parser pairs valid escapes, so any match is lone
+
+
+def _parse_bytes(raw: bytes) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail("not_utf8", "frame is not valid UTF-8", raw) from exc
+    return _parse_text(text, raw)
+
+
+def _parse_text(text: str, raw: bytes) -> Any:
+    try:
+        obj = _json_decoder.decode(text)
+    except (ValueError, RecursionError) as exc:
+        raise _fail("not_json", f"frame is not JSON: {exc}", raw) from exc
+    if "\\" in text:  # only an escape can produce a lone surrogate
+        where = _lone_surrogate_outside_chat_text(obj)
+        if where is not None:
+            raise _fail("bad_field", f"{where} holds a lone surrogate escape (allowed in chat text only)", raw)
+    return obj
+
+
+def _lone_surrogate_in(value: Any, where: str) -> str | None:
+    if isinstance(value, str):
+        return where.rstrip(".") if _LONE_SURROGATE.search(value) else None
+    if isinstance(value, list):
+        value = dict(enumerate(value))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and _LONE_SURROGATE.search(key):
+                return f"a key of {where.rstrip('.') or 'the frame'}"
+            found = _lone_surrogate_in(item, f"{where}{key}.")
+            if found is not None:
+                return found
+    return None
+
+
+def _lone_surrogate_outside_chat_text(obj: Any) -> str | None:
+    if type(obj) is dict and obj.get("type") == "chat" and type(obj.get("pld")) is dict:
+        pld = obj["pld"]
+        rest = {k: v for k, v in obj.items() if k != "pld"}
+        rest["pld"] = {k: v for k, v in pld.items() if k != "text"}
+        return _lone_surrogate_in(rest, "")
+    return _lone_surrogate_in(obj, "")
+
+
 def _parse(data: bytes | str, max_bytes: int) -> tuple[Any, bytes]:
     if isinstance(data, str):
         try:
@@ -255,43 +316,36 @@ def _parse(data: bytes | str, max_bytes: int) -> tuple[Any, bytes]:
     if len(raw) > max_bytes:
         raise _fail("too_large", f"frame of {len(raw)} bytes exceeds {max_bytes}", raw)
     try:
-        obj = pydantic_core.from_json(raw, allow_inf_nan=False)
-    except ValueError as exc:
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _fail("not_utf8", "frame is not valid UTF-8", raw) from exc
-        raise _fail("not_json", f"frame is not JSON: {exc}", raw) from exc
+        obj = _from_json(raw, allow_inf_nan=False)
+    except ValueError:
+        obj = _parse_bytes(raw)
     return obj, raw
 
 
 def _opt_str(obj: dict[str, Any], key: str, where: str, raw: bytes) -> str | None:
     value = obj.get(key)
-    if value is None and key not in obj:
-        return None
-    if not isinstance(value, str):
-        raise _fail("bad_field", f"{where}{key} must be a string", raw)
-    return value
+    if value is None or type(value) is str:
+        return value
+    raise _fail("bad_field", f"{where}{key} must be a string", raw)
 
 
 def _req(obj: dict[str, Any], key: str, where: str, raw: bytes) -> Any:
-    try:
-        return obj[key]
-    except KeyError:
-        raise _fail("missing_field", f"{where}{key} is missing", raw) from None
+    value = obj.get(key)
+    if value is None:
+        raise _fail("missing_field", f"{where}{key} is missing", raw)
+    return value
 
 
 def _req_str(obj: dict[str, Any], key: str, where: str, raw: bytes) -> str:
     value = _req(obj, key, where, raw)
-    if not isinstance(value, str):
+    if type(value) is not str:
         raise _fail("bad_field", f"{where}{key} must be a string", raw)
     return value
 
 
-def _req_int(obj: dict[str, Any], key: str, where: str, raw: bytes) -> int:
-    value = _req(obj, key, where, raw)
+def _check_int(value: Any, name: str, raw: bytes) -> int:
     if type(value) is not int:  # bool is an int subclass; 1.0 is not an integer on this wire
-        raise _fail("bad_field", f"{where}{key} must be an integer", raw)
+        raise _fail("bad_field", f"{name} must be an integer", raw)
     return value
 
 
@@ -305,14 +359,19 @@ def _rest(obj: dict[str, Any], known: frozenset[str], raw: bytes) -> Mapping[str
 
 
 def _check_finite(value: Any, raw: bytes) -> None:
-    # from_json turns 1e400 into inf even with allow_inf_nan=False, and inf cannot be re-encoded as JSON. Only
-    # values kept verbatim (unknown fields, command data, raw frames) can hold a float, so only they are walked.
+    # Both parsers turn 1e400 into inf, and inf cannot be re-encoded as JSON. Only values kept verbatim (unknown
+    # fields, command data, raw frames) can hold a float, so only they are walked.
     if _has_infinity(value):
         raise _fail("not_json", "frame holds a number out of range", raw)
 
 
 def decode_frame(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_DECODE_BYTES) -> Frame:
     """Decode one received datagram into a typed frame.
+
+    Liberal where the official receivers are (protocol/README.md §5): a chat frame without ``idx``/``fin`` is a
+    complete one-chunk message, ``null`` counts as absent in every field, and chat text may hold lone surrogate
+    escapes (the official client splits surrogate pairs between frames; :class:`~streamclient.codec.Reassembler`
+    pairs them again).
 
     Args:
         data: the datagram (UTF-8 bytes, or already-decoded text).
@@ -327,13 +386,30 @@ def decode_frame(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_DECODE_BYTES
             :data:`DECODE_ERROR_REASONS`.
     """
     obj: Any
-    if type(data) is bytes and len(data) <= max_bytes:  # hot path: parse once, errors re-parsed for precision
+    if type(data) is bytes and len(data) <= max_bytes:  # hot path: one parse, then type-specific fast paths
         raw = data
-        try:
-            obj = _from_json(raw, allow_inf_nan=False)
-        except ValueError:
-            obj, raw = _parse(data, max_bytes)
-        if type(obj) is dict and type(obj.get("v")) is int and obj["v"] == PROTOCOL_VERSION:
+        # jiter is fastest on ASCII, the canonical chat path on non-ASCII text; the canonical path also takes the
+        # ASCII chat frames jiter refuses (the official client's chunks that start or end with half a surrogate pair)
+        if raw.isascii():
+            if len(raw) > 8 and raw[-9] == 92:  # "\\" 6 from the end: maybe half a surrogate pair, "...\\ud83d"}}
+                chat = _decode_canonical_chat(raw)
+                if chat is not None:
+                    return chat
+            try:
+                obj = _from_json(raw, allow_inf_nan=False)
+            except ValueError:
+                obj = _decode_canonical_chat(raw) or _parse_bytes(raw)
+        else:
+            chat = _decode_canonical_chat(raw)
+            if chat is not None:
+                return chat
+            try:
+                obj = _from_json(raw, allow_inf_nan=False)
+            except ValueError:
+                obj = _parse_bytes(raw)
+        if type(obj) is ChatFrame:
+            return obj
+        if type(obj) is dict and obj.get("v") == PROTOCOL_VERSION and type(obj["v"]) is int:
             type_ = obj.get("type")
             if type_ == "chat":
                 return _decode_chat(obj, raw)
@@ -361,18 +437,22 @@ def decode_frame(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_DECODE_BYTES
             return EventFrame(mid=mid, name=name, extra=extra, pld_extra=_rest(pld, _EVENT_PLD, raw))
         kind: Literal["command", "cmd"] = "command" if type_ == "command" else "cmd"
         cmd = _req_str(pld, "cmd", "pld.", raw)
-        if "code" in pld:
-            code = _req_int(pld, "code", "pld.", raw)
+        code = pld.get("code")
+        if code is not None:
             msg = _opt_str(pld, "msg", "pld.", raw)
             return CommandAck(
-                mid=mid, cmd=cmd, code=code, msg=msg, type=kind, extra=extra, pld_extra=_rest(pld, _ACK_PLD, raw)
+                mid=mid,
+                cmd=cmd,
+                code=_check_int(code, "pld.code", raw),
+                msg=msg,
+                type=kind,
+                extra=extra,
+                pld_extra=_rest(pld, _ACK_PLD, raw),
             )
         cmd_data = pld.get("data")
-        if cmd_data is not None and not isinstance(cmd_data, dict):
-            raise _fail("bad_field", "pld.data must be an object", raw)
-        if cmd_data is None and "data" in pld:
-            raise _fail("bad_field", "pld.data must be an object", raw)
         if cmd_data is not None:
+            if not isinstance(cmd_data, dict):
+                raise _fail("bad_field", "pld.data must be an object", raw)
             _check_finite(cmd_data, raw)
         return CommandFrame(
             mid=mid, cmd=cmd, data=cmd_data, type=kind, extra=extra, pld_extra=_rest(pld, _CMD_PLD, raw)
@@ -383,75 +463,141 @@ def decode_frame(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_DECODE_BYTES
 
 
 _CHAT_PLD_SOURCE = frozenset(("from", "text"))
-_CHAT_PLD = frozenset(("text",))
-_CMD_PLD = frozenset(("cmd", "data"))
+_CMD_PLD = frozenset(("cmd", "data", "code"))  # a command's code can only be null (absent)
 _ACK_PLD = frozenset(("cmd", "code", "msg"))
 _EVENT_PLD = frozenset(("event",))
+
+# Fast construction for the hot paths. A frozen dataclass's __init__ pays a Python-level object.__setattr__ call per
+# field. Each frame class gets a plain twin with the same slots: the fields are stored with ordinary attribute
+# writes, then the object's class becomes the frozen one (CPython allows __class__ assignment between classes with
+# identical slot layouts; the import-time probe below fails loudly if that ever stops holding). The result is
+# indistinguishable from calling the class: same type, same slots, same values.
+
+
+def _twin(cls: type) -> Callable[[], Any]:
+    twin = type(f"_Building{cls.__name__}", (), {"__slots__": vars(cls)["__slots__"]})
+    probe = twin()
+    probe.__class__ = cls
+    return twin
+
+
+_ChatTwin = _twin(ChatFrame)
+_EventTwin = _twin(EventFrame)
+_AckTwin = _twin(CommandAck)
 
 
 def _decode_simple(obj: dict[str, Any], type_: Any) -> Frame | None:
     """Fast path for well-formed events and acks without unknown fields; ``None`` means "use the checked path"."""
-    mid = obj.get("mid")
     pld = obj.get("pld")
-    if type(mid) is not str or type(pld) is not dict or len(obj) != 4:
+    if type(pld) is not dict or len(obj) != 4:
+        return None
+    mid = obj.get("mid")
+    if type(mid) is not str:
         return None
     if type_ == "event":
         name = pld.get("event")
         if type(name) is str and len(pld) == 1:
-            return EventFrame(mid=mid, name=name)
+            event = _EventTwin()
+            event.mid = mid
+            event.name = name
+            event.extra = event.pld_extra = _EMPTY
+            event.__class__ = EventFrame
+            return cast("EventFrame", event)
     elif type_ == "command" or type_ == "cmd":
         cmd, code, msg = pld.get("cmd"), pld.get("code"), pld.get("msg")
         if type(cmd) is str and type(code) is int and type(msg) is str and len(pld) == 3:
-            return CommandAck(mid=mid, cmd=cmd, code=code, msg=msg, type=type_)
+            ack = _AckTwin()
+            ack.mid = mid
+            ack.cmd = cmd
+            ack.code = code
+            ack.msg = msg
+            ack.type = type_
+            ack.extra = ack.pld_extra = _EMPTY
+            ack.__class__ = CommandAck
+            return cast("CommandAck", ack)
     return None
 
 
-# Fast construction for the hot path (every received chat chunk): a frozen dataclass's __init__ pays a Python-level
-# object.__setattr__ call per field; the slot descriptors' __set__ does the same job at a third of the cost. The result
-# is indistinguishable from ChatFrame(...) (same slots, same values); nothing else may use these setters.
-_new_object = object.__new__
+def _new_chat(mid: str, idx: int, fin: bool, text: str, source: str | None) -> ChatFrame:
+    frame = _ChatTwin()
+    frame.mid = mid
+    frame.idx = idx
+    frame.fin = fin
+    frame.text = text
+    frame.source = source
+    frame.extra = frame.pld_extra = _EMPTY
+    frame.__class__ = ChatFrame
+    return cast("ChatFrame", frame)
 
 
-def _slot_setter(name: str) -> Callable[[ChatFrame, Any], None]:
-    return cast("Callable[[ChatFrame, Any], None]", vars(ChatFrame)[name].__set__)
+# A chat frame exactly as the official clients and this codec write it: compact, keys in the usual order, no
+# unknown fields, mid and from without escapes (a JSON string body with no quote, backslash or control character is
+# its own value), pld.text last. The pattern covers everything from "mid" to the opening quote of the text.
+_CANONICAL_CHAT_HEAD = re.compile(
+    r'\{"v":2,"type":"chat","mid":"([^"\\\x00-\x1f]+)","idx":(0|[1-9][0-9]{0,17}),"fin":(true|false),'
+    r'"pld":\{(?:"from":"([^"\\\x00-\x1f]*)",)?"text":"'
+)
 
 
-_set_mid = _slot_setter("mid")
-_set_idx = _slot_setter("idx")
-_set_fin = _slot_setter("fin")
-_set_text = _slot_setter("text")
-_set_source = _slot_setter("source")
-_set_extra = _slot_setter("extra")
-_set_pld_extra = _slot_setter("pld_extra")
+def _decode_canonical_chat(raw: bytes) -> ChatFrame | None:
+    """Fast path for a chat frame in the canonical layout; ``None`` means "use the general path".
+
+    One UTF-8 decode, a regular expression for the envelope and the standard library's C string scanner for the
+    text: cheaper than building a dict first, and the scanner keeps lone surrogate escapes (which jiter refuses).
+    """
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    head = _CANONICAL_CHAT_HEAD.match(decoded)
+    if head is None or decoded[-2:] != "}}":
+        return None
+    try:
+        text, end = _scanstring(decoded, head.end(), True)
+    except ValueError:
+        return None
+    if end != len(decoded) - 2:
+        return None
+    frame = _ChatTwin()  # _new_chat, inlined: this is the hot path of non-ASCII text
+    frame.mid, idx, fin, frame.source = head.groups()
+    frame.idx = int(idx)
+    frame.fin = fin == "true"
+    frame.text = text
+    frame.extra = frame.pld_extra = _EMPTY
+    frame.__class__ = ChatFrame
+    return cast("ChatFrame", frame)
 
 
 def _decode_chat(obj: dict[str, Any], raw: bytes) -> ChatFrame:
-    # Fast path: a well-formed frame without unknown fields. Anything unusual falls through to the precise checks.
+    # Fast path: a well-formed frame without unknown fields, canonical or lenient (no idx/fin, nulls). Anything
+    # unusual falls through to the precise checks.
     mid = obj.get("mid")
     idx = obj.get("idx")
     fin = obj.get("fin")
     pld = obj.get("pld")
-    if (
-        type(mid) is str
-        and mid
-        and type(idx) is int
-        and idx >= 0
-        and type(fin) is bool
-        and type(pld) is dict
-        and len(obj) == 6
+    if type(mid) is not str or not mid or type(pld) is not dict:
+        return _decode_chat_checked(obj, raw)
+    if type(idx) is int and idx >= 0 and type(fin) is bool and len(obj) == 6:
+        pass
+    elif (
+        (idx is None or (type(idx) is int and idx >= 0))
+        and (fin is None or type(fin) is bool)
+        and len(obj) == 4 + ("idx" in obj) + ("fin" in obj)
     ):
-        text = pld.get("text")
-        source = pld.get("from")
-        if type(text) is str and ((source is None and len(pld) == 1) or (type(source) is str and len(pld) == 2)):
-            frame: ChatFrame = _new_object(ChatFrame)
-            _set_mid(frame, mid)
-            _set_idx(frame, idx)
-            _set_fin(frame, fin)
-            _set_text(frame, text)
-            _set_source(frame, source)
-            _set_extra(frame, _EMPTY)
-            _set_pld_extra(frame, _EMPTY)
-            return frame
+        fin = idx is None if fin is None else fin  # no idx and no fin: a complete one-chunk message
+        idx = idx or 0
+    else:
+        return _decode_chat_checked(obj, raw)
+    text = pld.get("text")
+    source = pld.get("from")
+    if type(text) is str and ((source is None and len(pld) == 1) or (type(source) is str and len(pld) == 2)):
+        return _new_chat(mid, idx, fin, text, source)
+    if (
+        (text is None or type(text) is str)
+        and (source is None or type(source) is str)
+        and len(pld) == ("text" in pld) + ("from" in pld)
+    ):
+        return _new_chat(mid, idx, fin, text or "", source)
     return _decode_chat_checked(obj, raw)
 
 
@@ -459,23 +605,23 @@ def _decode_chat_checked(obj: dict[str, Any], raw: bytes) -> ChatFrame:
     mid = _req_str(obj, "mid", "", raw)
     if not mid:
         raise _fail("bad_field", "mid must not be empty", raw)
-    idx = _req_int(obj, "idx", "", raw)
-    if idx < 0:
+    idx = obj.get("idx")
+    if idx is not None and _check_int(idx, "idx", raw) < 0:
         raise _fail("bad_field", "idx must not be negative", raw)
-    fin = _req(obj, "fin", "", raw)
-    if type(fin) is not bool:
+    fin = obj.get("fin")
+    if fin is not None and type(fin) is not bool:
         raise _fail("bad_field", "fin must be a boolean", raw)
     pld = _req(obj, "pld", "", raw)
     if not isinstance(pld, dict):
         raise _fail("bad_field", "pld must be an object", raw)
-    text = _req_str(pld, "text", "pld.", raw)
+    text = _opt_str(pld, "text", "pld.", raw)
     source = _opt_str(pld, "from", "pld.", raw)
     return ChatFrame(
         mid=mid,
-        idx=idx,
-        fin=fin,
-        text=text,
+        idx=0 if idx is None else idx,
+        fin=(idx is None) if fin is None else fin,  # no idx and no fin: a complete one-chunk message
+        text="" if text is None else text,
         source=source,
         extra=_rest(obj, _CHAT_KEYS, raw),
-        pld_extra=_rest(pld, _CHAT_PLD if source is None else _CHAT_PLD_SOURCE, raw),
+        pld_extra=_rest(pld, _CHAT_PLD_SOURCE, raw),
     )

@@ -15,6 +15,11 @@ Rules (protocol/README.md §6):
    beyond the ``fin`` index, discards it [``conflicting_fin``]; a new message beyond ``max_pending_messages``
    evicts the least recently active one [``evicted_too_many_pending``]; buffered text beyond ``max_buffered_bytes``
    evicts least recently active messages until it fits [``evicted_buffer_full``].
+7. Halves of a surrogate pair that the sender split between chunks (the official client cuts every 216 UTF-16 code
+   units; the decoder keeps such lone surrogates in chunk text) are paired again as the chunks are put in order: a
+   delta never ends with a high surrogate (it is held for the next chunk) and never holds a lone one, so the text
+   comes out exactly as sent. A surrogate still unpaired when its chunk is the last one becomes U+FFFD, counted in
+   :attr:`ChatMessage.unpaired_surrogates`.
 """
 
 from __future__ import annotations
@@ -82,6 +87,9 @@ class _Pending:
     next_idx: int = 0  # first idx not yet reported as a delta (the contiguous prefix is 0..next_idx-1)
     nbytes: int = 0
     deadline: float = 0.0
+    halves: set[int] | None = None  # indexes of chunks holding lone surrogates (None: none so far, the usual case)
+    carry: str = ""  # a high surrogate that ended the last delta, waiting for the next chunk's low half
+    unpaired: int = 0  # lone surrogates replaced by U+FFFD so far
 
 
 class Reassembler:
@@ -170,7 +178,12 @@ class Reassembler:
             return [*out, *self._discard(key, "conflicting_fin")]
         if pending.fin_idx is not None and frame.idx > pending.fin_idx:
             return [*out, *self._discard(key, "conflicting_fin")]
-        size = len(frame.text.encode("utf-8")) + CHUNK_OVERHEAD_BYTES
+        lone = False
+        try:
+            size = len(frame.text.encode("utf-8")) + CHUNK_OVERHEAD_BYTES
+        except UnicodeEncodeError:  # half a surrogate pair (see rule 7)
+            size = len(frame.text.encode("utf-8", "surrogatepass")) + CHUNK_OVERHEAD_BYTES
+            lone = True
         if pending.nbytes + size > limits.max_message_bytes:
             return [*out, *self._discard(key, "message_too_large")]
         while self._buffered + size > limits.max_buffered_bytes:
@@ -179,6 +192,8 @@ class Reassembler:
                 return [*out, *self._discard(key, "evicted_buffer_full")]
             out.extend(self._evict_oldest("evicted_buffer_full"))
         pending.chunks[frame.idx] = frame.text
+        if lone:
+            pending.halves = {frame.idx} if pending.halves is None else pending.halves | {frame.idx}
         pending.nbytes += size
         self._buffered += size
         pending.max_idx = max(pending.max_idx, frame.idx)
@@ -195,11 +210,22 @@ class Reassembler:
         chunks = pending.chunks
         while pending.next_idx in chunks:
             idx = pending.next_idx
+            if pending.halves is not None and (pending.carry or idx in pending.halves):
+                chunks[idx] = _pair_halves(pending, idx, chunks[idx])
             out.append(ChatDelta(sender=sender, source=source, mid=mid, index=idx, text=chunks[idx]))
             pending.next_idx += 1
         if pending.fin_idx is not None and pending.next_idx > pending.fin_idx:
             text = "".join(chunks[i] for i in range(pending.fin_idx + 1))
-            out.append(ChatMessage(sender=sender, source=source, mid=mid, text=text, chunks=pending.fin_idx + 1))
+            out.append(
+                ChatMessage(
+                    sender=sender,
+                    source=source,
+                    mid=mid,
+                    text=text,
+                    chunks=pending.fin_idx + 1,
+                    unpaired_surrogates=pending.unpaired,
+                )
+            )
             self._forget(key, pending)
         return out
 
@@ -225,3 +251,19 @@ class Reassembler:
     def _evict_oldest(self, reason: str) -> list[Event]:
         key = next(iter(self._pending))
         return self._discard(key, reason)
+
+
+def _pair_halves(pending: _Pending, idx: int, text: str) -> str:
+    """Return chunk ``idx``'s text as a delta, with halves of surrogate pairs paired again.
+
+    The held high surrogate is joined on, pairs are combined, a trailing high surrogate is held for the next chunk
+    (unless this is the last), and any other lone surrogate is replaced by U+FFFD and counted.
+    """
+    text = pending.carry + text
+    pending.carry = ""
+    if idx != pending.fin_idx and text and "\ud800" <= text[-1] <= "\udbff":
+        pending.carry = text[-1]
+        text = text[:-1]
+    paired = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    pending.unpaired += paired.count("\ufffd") - text.count("\ufffd")
+    return paired

@@ -1,7 +1,9 @@
 """Pydantic models of the wire shapes: the source of the JSON Schemas in ``protocol/schemas/``.
 
 These describe exactly what :func:`~streamclient.codec.frames.decode_frame` accepts for each known frame type
-(strict types: no bool for int, no float for int, non-negative ``idx``, ``v`` exactly 2; unknown fields allowed).
+(strict types: no bool for int, no float for int, non-negative ``idx``, ``v`` exactly 2; unknown fields allowed;
+``null`` counts as absent in every optional field; chat ``idx``/``fin``/``pld.text`` may be absent). Lone surrogate
+escapes, which the decoder accepts in chat text only, are outside JSON Schema's reach (tests use the Python mode).
 The codec itself decodes with a faster hand-written path; tests check that both agree on the golden vectors.
 """
 
@@ -10,12 +12,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 __all__ = ("WIRE_MODELS", "ChatPayload", "ChatWire", "CommandAckWire", "CommandWire", "EventWire")
 
 _OPEN = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
-_OptionalStr = StrictStr | SkipJsonSchema[None]
+_OptionalStr = StrictStr | None
 
 
 class ChatPayload(BaseModel):
@@ -30,7 +31,10 @@ class ChatPayload(BaseModel):
         "client chat. Other strings are kept, not rejected.",
         examples=["bot", "user"],
     )
-    text: StrictStr = Field(description="This chunk's text; joining all chunks in idx order gives the message.")
+    text: StrictStr | None = Field(
+        default=None,
+        description="This chunk's text; joining all chunks in idx order gives the message. Absent or null: empty.",
+    )
 
 
 class ChatWire(BaseModel):
@@ -41,8 +45,14 @@ class ChatWire(BaseModel):
     v: Literal[2]
     type: Literal["chat"]
     mid: Annotated[StrictStr, Field(min_length=1, description="Message id shared by all chunks.")]
-    idx: Annotated[StrictInt, Field(ge=0, description="Chunk index, from 0.")]
-    fin: Annotated[StrictBool, Field(description="True on the last chunk only.")]
+    idx: Annotated[StrictInt, Field(ge=0)] | None = Field(
+        default=None, description="Chunk index, from 0. Absent or null: 0."
+    )
+    fin: StrictBool | None = Field(
+        default=None,
+        description="True on the last chunk only. Absent or null: true when idx is absent too (a complete one-chunk "
+        "message), else false.",
+    )
     pld: ChatPayload
 
 
@@ -50,18 +60,21 @@ class CommandPayload(BaseModel):
     """``pld`` of a command (no ``code``: a ``pld`` with ``code`` is an ack)."""
 
     model_config = ConfigDict(
-        extra="allow", frozen=True, populate_by_name=True, json_schema_extra={"not": {"required": ["code"]}}
+        extra="allow",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra={"not": {"required": ["code"], "properties": {"code": {"not": {"type": "null"}}}}},
     )
 
     @model_validator(mode="before")
     @classmethod
     def _no_code(cls, value: Any) -> Any:
-        if isinstance(value, dict) and "code" in value:
+        if isinstance(value, dict) and value.get("code") is not None:
             raise ValueError("a pld with code is a command ack")
         return value
 
     cmd: StrictStr = Field(description="set-params, interrupt, set-action, ...")
-    data: dict[str, Any] | SkipJsonSchema[None] = Field(default=None, description="Command arguments.")
+    data: dict[str, Any] | None = Field(default=None, description="Command arguments.")
 
 
 class CommandWire(BaseModel):

@@ -7,7 +7,8 @@ Behaviour:
 * Receives through ``ProtocolConnection(Role.AVATAR)`` (reassembly, command parsing). Every complete client chat
   message is a turn: in **mode 1** (retelling) the avatar speaks the text back; in **mode 2** (dialogue) it speaks
   what the responder (:mod:`streamclient.emulator.responders`) answers.
-* A reply is ``audio_start``, then the text as ``from: "bot"`` chat frames under a NEW mid (never the request's),
+* A reply is ``audio_start``, then the text as ``from: "bot"`` chat frames under the request's mid (the docs'
+  examples; ``reply_mid="fresh"`` gives each reply a new mid instead; replies to injected speech always get one),
   released unit by unit (a sentence, or at most ``reply_chunk_chars`` characters) as it is "spoken": each unit takes
   ``len(unit) / speech_chars_per_second`` seconds, then ``audio_end``. The last frame has ``fin: true``. All frames
   are paced by the codec's :class:`~streamclient.codec.pacing.Pacer` (the rules the client must follow too).
@@ -19,6 +20,8 @@ Behaviour:
   ``speed`` is 0.8-1.2, ``vid``/``vurl``/``bgurl`` strings), applied, and acked 1000, or 1003 with a message and
   nothing applied. ``set-action``: ``action`` / ``expression`` must be documented values (at least one), else 1003.
   Unknown commands: 1003.
+* A frame it cannot decode is logged (reason and a printable excerpt), counted in :attr:`Avatar.rejected_frames`,
+  kept in :attr:`Avatar.refused`, and written to the recording (if any) as a refusal line.
 * In a caller's channel (bring-your-own credentials) the avatar presents its token before joining, through the
   ``gate`` the emulator gives it: a refused token keeps it out (``join_refused`` holds Agora's reason), as Agora would.
 * Tests inject ASR transcripts with :meth:`Avatar.inject_user_speech`: sent as ``from: "user"`` chat; in mode 2
@@ -35,16 +38,25 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 
 from streamclient.codec.chunking import new_mid, split_text
 from streamclient.codec.commands import CMD_INTERRUPT, CMD_SET_ACTION, CMD_SET_PARAMS, Action, Expression
 from streamclient.codec.connection import ProtocolConnection, Role
-from streamclient.codec.events import ChatMessage, CommandReceived, Event, FrameRejected
+from streamclient.codec.events import (
+    ChatMessage,
+    CommandReceived,
+    Event,
+    FrameRejected,
+    MessageDiscarded,
+    MessageExpired,
+    frame_excerpt,
+)
 from streamclient.codec.frames import ChatFrame, encode_frame
 from streamclient.codec.pacing import PacingLimits
+from streamclient.emulator.recording import Recorder
 from streamclient.emulator.responders import Responder, SessionInfo, default_responder
 from streamclient.emulator.room import ERR_BITRATE_LIMIT, ERR_TOO_OFTEN, OK, PeerRole, Room, RoomPeer
 from streamclient.errors import AgoraTokenError
@@ -77,6 +89,8 @@ class AvatarConfig:
     voices: frozenset[str] | None = None
     max_frame_bytes: int = 960
     pacing: PacingLimits = field(default_factory=PacingLimits)
+    #: ``"request"``: a reply carries the mid of the chat it answers (the docs' examples); ``"fresh"``: a new mid.
+    reply_mid: Literal["request", "fresh"] = "request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +118,11 @@ class Avatar:
         language: str = "en",
         voice_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        recorder: Recorder | None = None,
         gate: Callable[[], float | None] | None = None,
     ) -> None:
         self.room = room
+        self._recorder = recorder
         self._gate = gate
         #: Agora's reason when the gate refused the avatar's token (it then never joins).
         self.join_refused: int | None = None
@@ -126,7 +142,7 @@ class Avatar:
         )
         self._peer: RoomPeer | None = None
         self._reply_chat: deque[tuple[str, bytes]] = deque()
-        self._jobs: deque[tuple[str, bool]] = deque()  # (text, answer_it) per turn
+        self._jobs: deque[tuple[str, bool, str | None]] = deque()  # (text, answer_it, request mid) per turn
         self._current_mid: str | None = None
         self._current_scope: anyio.CancelScope | None = None
         self._wake_writer = anyio.Event()
@@ -149,6 +165,8 @@ class Avatar:
         self.interrupted_count = 0
         #: Frames the avatar could not decode.
         self.rejected_frames = 0
+        #: What it refused: ``(reason, excerpt)`` per frame it could not decode or message it discarded.
+        self.refused: list[tuple[str, str]] = []
         self._turns = 0
 
     def __repr__(self) -> str:
@@ -201,7 +219,7 @@ class Avatar:
         self.user_speech.append(text)
         self._wake(self._wake_writer)
         if self.mode == 2:
-            self._enqueue(text, answer=True)
+            self._enqueue(text, answer=True, request_mid=None)
         return mid
 
     def session_info(self) -> SessionInfo:
@@ -235,15 +253,26 @@ class Avatar:
         if isinstance(event, ChatMessage):
             if event.source is None:
                 self.received_texts.append(event.text)
-                self._enqueue(event.text, answer=self.mode == 2)
+                self._enqueue(event.text, answer=self.mode == 2, request_mid=event.mid)
         elif isinstance(event, CommandReceived):
             self._command(event)
         elif isinstance(event, FrameRejected):
             self.rejected_frames += 1
-            logger.debug("avatar %s: rejected frame (%s)", self.uid, event.error.reason)
+            self._refuse(event.error.reason, frame_excerpt(event.raw), sender=event.sender)
+        elif isinstance(event, (MessageDiscarded, MessageExpired)):
+            reason = event.reason if isinstance(event, MessageDiscarded) else "incomplete"
+            self._refuse(f"message {event.mid} {reason}", "", sender=event.sender)
 
-    def _enqueue(self, text: str, *, answer: bool) -> None:
-        self._jobs.append((text, answer))
+    def _refuse(self, reason: str, excerpt: str, *, sender: str) -> None:
+        self.refused.append((reason, excerpt))
+        logger.warning("avatar %s: refused a frame from %s (%s): %s", self.uid, sender, reason, excerpt)
+        if self._recorder is not None:
+            self._recorder.record_refusal(
+                reason=reason, by=self.uid, sender=sender, excerpt=excerpt, channel=self.room.channel
+            )
+
+    def _enqueue(self, text: str, *, answer: bool, request_mid: str | None) -> None:
+        self._jobs.append((text, answer, request_mid))
         self._wake(self._wake_speaker)
 
     # ----------------------------------------------------------------------------------------- commands
@@ -320,12 +349,13 @@ class Avatar:
             while not self._jobs:
                 self._wake_speaker = anyio.Event()
                 await self._wake_speaker.wait()
-            text, answer = self._jobs.popleft()
-            await self._reply(text, answer=answer)
+            text, answer, request_mid = self._jobs.popleft()
+            await self._reply(text, answer=answer, request_mid=request_mid)
 
-    async def _reply(self, text: str, *, answer: bool) -> None:
+    async def _reply(self, text: str, *, answer: bool, request_mid: str | None) -> None:
         self._turns += 1
-        mid = new_mid()
+        reuse = request_mid is not None and self.config.reply_mid == "request"
+        mid = request_mid if reuse and request_mid is not None else new_mid()
         self._current_mid = mid
         self.reply_mids.append(mid)
         self.speaking = True

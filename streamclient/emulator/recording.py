@@ -11,6 +11,13 @@ One line per delivered frame::
   binary data) are kept losslessly as lone surrogates (``surrogateescape``); :attr:`Record.data` restores them.
 * ``channel``: the room's channel.
 
+A frame that a receiver in the emulator refused (the scripted avatar) adds one more line after it, without ``dir``::
+
+    {"t": 0.124, "refused": "not_json", "by": "1900001", "sender": "900001", "excerpt": "{\\"v\\":2", "channel": "c"}
+
+``refused`` is the decoder's reason, ``by`` the refusing uid, ``excerpt`` the frame's first bytes (printable).
+:func:`replay` skips these lines; :func:`refusals` reads them.
+
 Frames are recorded when the room *delivers* them, after fault injection: a recording is what each side actually
 received, so replaying the ``"in"`` records into ``ProtocolConnection(Role.CLIENT)`` reproduces the client's events.
 ``streamclient frames decode`` reads this format (the ``"in"`` records).
@@ -27,7 +34,7 @@ from typing import IO, Literal
 
 from streamclient.errors import InvalidArgumentError
 
-__all__ = ("Direction", "Record", "Recorder", "replay")
+__all__ = ("Direction", "Record", "Recorder", "Refusal", "refusals", "replay")
 
 Direction = Literal["in", "out"]
 
@@ -50,6 +57,31 @@ class Record:
     def to_json(self) -> str:
         """This record as one JSONL line (without the newline)."""
         obj: dict[str, object] = {"t": round(self.t, 6), "dir": self.dir, "sender": self.sender, "frame": self.frame}
+        if self.channel is not None:
+            obj["channel"] = self.channel
+        return json.dumps(obj, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refusal:
+    """A frame a receiver in the emulator refused, and why."""
+
+    t: float
+    reason: str
+    by: str
+    sender: str
+    excerpt: str
+    channel: str | None = None
+
+    def to_json(self) -> str:
+        """This refusal as one JSONL line (without the newline)."""
+        obj: dict[str, object] = {
+            "t": round(self.t, 6),
+            "refused": self.reason,
+            "by": self.by,
+            "sender": self.sender,
+            "excerpt": self.excerpt,
+        }
         if self.channel is not None:
             obj["channel"] = self.channel
         return json.dumps(obj, separators=(",", ":"))
@@ -78,6 +110,16 @@ class Recorder:
         self._file.flush()
         self.count += 1
 
+    def record_refusal(self, *, reason: str, by: str, sender: str, excerpt: str, channel: str | None = None) -> None:
+        """Write that ``by`` refused a frame from ``sender`` for ``reason``. Ignored after :meth:`close`."""
+        if self._file is None:
+            return
+        refusal = Refusal(
+            t=self._clock() - self._start, reason=reason, by=by, sender=sender, excerpt=excerpt, channel=channel
+        )
+        self._file.write(refusal.to_json() + "\n")
+        self._file.flush()
+
     def close(self) -> None:
         """Close the file (idempotent)."""
         if self._file is not None:
@@ -92,7 +134,7 @@ class Recorder:
 
 
 def replay(path: str | Path) -> Iterator[Record]:
-    """Yield the records of a recording, in file order.
+    """Yield the frame records of a recording, in file order (refusal lines are skipped).
 
     Raises:
         InvalidArgumentError: a line is not a valid record (the message gives the line number).
@@ -103,6 +145,8 @@ def replay(path: str | Path) -> Iterator[Record]:
                 continue
             try:
                 obj = json.loads(line)
+                if "refused" in obj and "dir" not in obj:
+                    continue
                 direction = obj["dir"]
                 if direction not in ("in", "out"):
                     raise ValueError(f"bad dir {direction!r}")
@@ -116,3 +160,30 @@ def replay(path: str | Path) -> Iterator[Record]:
                 )
             except (ValueError, KeyError, TypeError) as exc:
                 raise InvalidArgumentError(f"{path}: line {lineno} is not a recording record: {exc}") from exc
+
+
+def refusals(path: str | Path) -> Iterator[Refusal]:
+    """Yield the refusal lines of a recording, in file order (frame records are skipped).
+
+    Raises:
+        InvalidArgumentError: a refusal line is malformed (the message gives the line number).
+    """
+    with Path(path).open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if '"refused"' not in line:
+                continue
+            try:
+                obj = json.loads(line)
+                if "dir" in obj:
+                    continue
+                channel = obj.get("channel")
+                yield Refusal(
+                    t=float(obj["t"]),
+                    reason=str(obj["refused"]),
+                    by=str(obj["by"]),
+                    sender=str(obj["sender"]),
+                    excerpt=str(obj["excerpt"]),
+                    channel=None if channel is None else str(channel),
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InvalidArgumentError(f"{path}: line {lineno} is not a refusal record: {exc}") from exc

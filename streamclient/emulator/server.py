@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 import anyio
 from anyio.abc import TaskGroup
@@ -92,6 +93,8 @@ class EmulatorConfig:
         agora_app_certificate: that project's certificate (tokens are checked with it); a secret.
         shapes: which documented answer shape the REST side uses where the docs show several (defaults: the
             docs' primary shapes; see :class:`~streamclient.emulator.shapes.ResponseShapes`).
+        reply_mid: ``"request"`` (default, as in the docs' examples): the avatar's reply reuses the mid of the chat
+            it answers; ``"fresh"``: every reply gets a new mid. Whether AKOOL reuses it is undocumented.
     """
 
     host: str = "127.0.0.1"
@@ -114,12 +117,16 @@ class EmulatorConfig:
     agora_app_id: str | None = None
     agora_app_certificate: str | None = field(default=None, repr=False)
     shapes: ResponseShapes = field(default_factory=ResponseShapes)
+    # -- data-stream variants the docs allow (issue 10, decoder side)
+    reply_mid: Literal["request", "fresh"] = "request"
 
     def __post_init__(self) -> None:
         if self.avatar_join_delay < 0 or self.speech_chars_per_second <= 0 or self.reply_chunk_chars < 1:
             raise InvalidArgumentError("EmulatorConfig: delays must be >= 0, speeds and chunk sizes > 0")
         if self.default_mode not in (1, 2):
             raise InvalidArgumentError("EmulatorConfig.default_mode must be 1 or 2")
+        if self.reply_mid not in ("request", "fresh"):
+            raise InvalidArgumentError("EmulatorConfig.reply_mid must be 'request' or 'fresh'")
         if (self.agora_app_id is None) != (self.agora_app_certificate is None):
             raise InvalidArgumentError("EmulatorConfig: give both agora_app_id and agora_app_certificate, or neither")
 
@@ -310,6 +317,7 @@ class Emulator:
                 responder=config.responder,
                 languages=ACCEPTED_LANGUAGES,
                 voices=None if elevenlabs else self.state.voice_ids(),
+                reply_mid=config.reply_mid,
             ),
             session_id=session.id,
             avatar_id=session.avatar_id,
@@ -317,6 +325,7 @@ class Emulator:
             language=session.language or "en",
             voice_id=session.voice_id,
             clock=self._clock,
+            recorder=self._recorder,
             gate=gate,
         )
         room.avatar = avatar

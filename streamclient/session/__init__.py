@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from streamclient.session._options import SessionOptions
+from streamclient.session._sentences import SentenceSegmenter
 from streamclient.session._session import AvatarSession, attach, connect
+from streamclient.session._speech import StreamTurn
 from streamclient.session.events import (
     AvatarJoined,
     AvatarLeft,
@@ -25,6 +27,7 @@ from streamclient.session.events import (
     UserTranscript,
 )
 from streamclient.session.room import AgoraRoom, ViewerToken
+from streamclient.session.signals import SignalStop, close_on_signals
 from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult, TurnTimings
 
@@ -43,18 +46,22 @@ __all__ = (
     "ParticipantJoined",
     "ParticipantLeft",
     "ParticipantMessage",
+    "SentenceSegmenter",
     "SessionClosed",
     "SessionEvent",
     "SessionExpiring",
     "SessionOptions",
     "SessionStats",
+    "SignalStop",
     "SpeakingStarted",
     "SpeakingStopped",
+    "StreamTurn",
     "Turn",
     "TurnResult",
     "TurnTimings",
     "UserTranscript",
     "ViewerToken",
     "attach",
+    "close_on_signals",
     "connect",
 )

@@ -29,6 +29,7 @@ from streamclient.codec import (
     MessageExpired,
     ProtocolConnection,
     UnknownFrame,
+    frame_excerpt,
 )
 from streamclient.codec import Event as CodecEvent
 from streamclient.session._fanout import EventFanout
@@ -199,20 +200,23 @@ class Inbound:
             match event:
                 case ChatDelta(source="user", mid=mid, text=text):
                     publish(UserTranscript(mid, text, final=False))
-                case ChatMessage(source="user", mid=mid, text=text):
-                    publish(UserTranscript(mid, text, final=True))
+                case ChatMessage(source="user", mid=mid, text=text, unpaired_surrogates=unpaired):
+                    self._count_unpaired(event)
+                    publish(UserTranscript(mid, text, final=True, unpaired_surrogates=unpaired))
                 case ChatDelta(sender=sender, source=source, mid=mid, text=text):
                     self.turns.bot_delta((sender, source, mid), text, now)
                     publish(BotTextDelta(mid, text))
-                case ChatMessage(sender=sender, source=source, mid=mid, text=text):
+                case ChatMessage(sender=sender, source=source, mid=mid, text=text, unpaired_surrogates=unpaired):
+                    self._count_unpaired(event)
                     self.turns.bot_complete((sender, source, mid), now)
-                    publish(BotMessage(mid, text))
+                    publish(BotMessage(mid, text, unpaired))
                 case MessageExpired(sender=sender, source=source, mid=mid, received=received, partial_text=partial):
                     self._stats.messages_incomplete += 1
                     self.turns.bot_incomplete((sender, source, mid), now)
                     publish(MessageIncomplete(mid, source, tuple(received), partial))
                 case MessageDiscarded(mid=mid, reason=reason):
                     self._stats.messages_incomplete += 1
+                    logger.warning("session %s: message %s discarded (%s)", self._label, mid, reason)
                     publish(FrameDropped(f"message {mid} discarded: {reason}"))
                 case CommandResult(mid=mid):
                     pending = self.acks.get(mid) if mid is not None else None
@@ -234,9 +238,23 @@ class Inbound:
                     logger.debug("command echo %s ignored", cmd)
                 case UnknownFrame():
                     self._stats.unknown_frames += 1
-                case FrameRejected(error=error):
+                case FrameRejected(sender=sender, raw=raw, error=error):
                     self._stats.frames_rejected += 1
-                    publish(FrameDropped(error.reason))
+                    excerpt = frame_excerpt(raw)
+                    logger.warning(
+                        "session %s: refused a frame from %s (%s): %s", self._label, sender, error.reason, excerpt
+                    )
+                    publish(FrameDropped(error.reason, excerpt))
+
+    def _count_unpaired(self, message: ChatMessage) -> None:
+        if message.unpaired_surrogates:
+            self._stats.unpaired_surrogates += message.unpaired_surrogates
+            logger.warning(
+                "session %s: message %s held %d unpaired surrogate(s), replaced by U+FFFD",
+                self._label,
+                message.mid,
+                message.unpaired_surrogates,
+            )
 
     def _turn_resolved(self, turn: Turn) -> None:
         self._stats.turns_completed += 1

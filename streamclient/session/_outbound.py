@@ -67,7 +67,7 @@ class Outbound:
                 wakeup = self._wakeup = anyio.Event()
                 sent_all = True
                 while batch := conn.data_to_send(anyio.current_time(), limit=1):
-                    if not await self._send_one(batch[0]):
+                    if not await self._send_tracked(batch[0]):
                         sent_all = False
                         break
                 delay = conn.send_delay(anyio.current_time())
@@ -76,6 +76,16 @@ class Outbound:
                 elif delay > 0 or not sent_all:
                     with anyio.move_on_after(delay):
                         await wakeup.wait()
+
+    async def _send_tracked(self, datagram: bytes) -> bool:
+        """:meth:`_send_one`, telling the turns whose last frame is in the transport call (its reply may come first)."""
+        frame = decode_frame(datagram)
+        turns = self._inbound.turns
+        turns.in_flight(frame.mid if isinstance(frame, ChatFrame) and frame.fin else None)
+        try:
+            return await self._send_one(datagram)
+        finally:
+            turns.in_flight(None)
 
     async def _send_one(self, datagram: bytes) -> bool:
         """Send one datagram; False when the outbox must wait (rate limit)."""

@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from streamclient import _inflight
 from streamclient.codec import (
     CommandFrame,
     PacingLimits,
     ProtocolConnection,
     Role,
+    new_mid,
     set_action,
     set_params,
     tiled_frame_bytes,
@@ -48,6 +50,8 @@ from streamclient.session._fanout import EventFanout, EventSubscription
 from streamclient.session._inbound import Inbound, PendingAck
 from streamclient.session._options import SessionOptions
 from streamclient.session._outbound import Outbound
+from streamclient.session._sentences import SentenceSegmenter
+from streamclient.session._speech import SpeechLine, StreamTurn
 from streamclient.session._transport_factory import expected_avatar_uid, join_params_for, transport_for
 from streamclient.session._waits import first_of
 from streamclient.session.events import (
@@ -112,6 +116,7 @@ class AvatarSession:
         self._stats = SessionStats()
         self._inbound: Inbound | None = None
         self._outbound: Outbound | None = None
+        self._speech: SpeechLine | None = None
         self._timer_wakeup = anyio.Event()
         self._timer_until = math.inf  # when the timer task wakes up by itself
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -277,6 +282,9 @@ class AvatarSession:
             rate_limit_backoff=options.rate_limit_backoff,
         )
         self._task_group.start_soon(self._guard, self._outbound.run, name="streamclient-writer")
+        self._speech = SpeechLine(
+            conn=self._conn, turns=self._inbound.turns, wake_writer=self._wake_writer, start_task=self._start_task
+        )
         self._task_group.start_soon(self._guard, self._timer, name="streamclient-timer")
         if options.wait_for_avatar:
             with anyio.move_on_after(options.avatar_join_timeout):
@@ -304,18 +312,22 @@ class AvatarSession:
                 return
             self._close_started = True
             deadline = anyio.current_time() + self._options.close_timeout
-            if self._outbound is not None:
-                self._outbound.stop()
-            transport = self._transport
-            if transport is not None:
-                if self._joined and self.speaking and reason != "disconnected":
-                    await self._send_interrupt_now(transport, deadline)
-                with anyio.move_on_after(max(0.1, deadline - anyio.current_time())):
-                    try:
-                        await transport.leave(timeout=max(0.1, min(5.0, deadline - anyio.current_time())))
-                    except TransportError as exc:
-                        logger.warning("leaving the channel failed: %s", exc)
-            await self._close_api_session(deadline)
+            label = f"session {self._session_id or '(not created)'} to close"
+            with _inflight.waiting_for(label, self._options.close_timeout) as waiting:  # for a 2nd Ctrl-C
+                if self._outbound is not None:
+                    self._outbound.stop()
+                transport = self._transport
+                if transport is not None:
+                    if self._joined and self.speaking and reason != "disconnected":
+                        waiting.what = f"{label}: interrupting the avatar"
+                        await self._send_interrupt_now(transport, deadline)
+                    waiting.what = f"{label}: leaving the channel"
+                    with anyio.move_on_after(max(0.1, deadline - anyio.current_time())):
+                        try:
+                            await transport.leave(timeout=max(0.1, min(5.0, deadline - anyio.current_time())))
+                        except TransportError as exc:
+                            logger.warning("leaving the channel failed: %s", exc)
+                await self._close_api_session(deadline)
             self._finish(reason)
 
     async def _send_interrupt_now(self, transport: Transport, deadline: float) -> None:
@@ -347,6 +359,8 @@ class AvatarSession:
         error = SessionClosedError(
             f"session {self._session_id} is closed ({self._closed_reason})", reason=self._closed_reason
         )
+        if self._speech is not None:
+            self._speech.fail_all(error)
         if self._inbound is not None:
             self._inbound.turns.fail_all(error)
             for pending in self._inbound.acks.values():
@@ -366,6 +380,10 @@ class AvatarSession:
     def _wake_writer(self) -> None:
         if self._outbound is not None:
             self._outbound.wake()
+
+    def _start_task(self, task: Callable[[], Any]) -> None:
+        if self._task_group is not None:
+            self._task_group.start_soon(task)
 
     def _on_token_will_expire(self) -> bool:
         """Start renewing our channel token (once at a time); True when a renewal is under way."""
@@ -455,17 +473,49 @@ class AvatarSession:
             SessionClosedError: the session is closed.
             LocalProtocolError: ``text`` is empty or cannot be encoded (lone surrogates).
         """
-        conn, inbound = self._require_open()
-        mid = conn.send_chat(text)
+        speech = self._require_speech()
         turn = Turn(
-            message_id=mid,
+            message_id=new_mid(),
             text=text,
             queued=anyio.current_time(),
             default_timeout=self._options.reply_timeout if timeout is None else timeout,
         )
-        inbound.turns.add(turn)
-        self._wake_writer()
+        speech.say(turn)
         return turn
+
+    def say_stream(
+        self,
+        chunks: AsyncIterable[str],
+        *,
+        timeout: float | None = None,
+        max_chars: int = 200,
+        max_wait: float = 1.0,
+    ) -> StreamTurn:
+        """Speak a streamed answer (an LLM's text deltas) as it arrives, and return its one turn at once.
+
+        The deltas are cut into sentences (and long clauses, see ``streamclient.session.SentenceSegmenter``); each
+        piece is sent the moment it is complete, as its own chat message, in order. Other ``say``/``say_stream``
+        calls made meanwhile go out after the last piece, never between pieces. :meth:`interrupt` stops consuming
+        ``chunks`` at once (the async generator is closed) and drops the pieces not sent yet. ``await`` the turn
+        for one :class:`TurnResult`: ``text`` is everything consumed, ``reply`` everything the avatar spoke back.
+        If ``chunks`` raises, the turn raises that error (the pieces already sent are still spoken).
+
+        Args:
+            chunks: an async iterable of ``str`` deltas (an async generator, an LLM client's text stream).
+            timeout: the longest wait for the next delta and for each piece's reply (default
+                ``SessionOptions.reply_timeout``); exceeded, the turn raises :class:`ReplyTimeoutError`.
+            max_chars: the longest piece, in characters.
+            max_wait: seconds a piece may wait for its end before it is cut anyway (a run-on or stalled answer).
+
+        Raises:
+            SessionClosedError: the session is closed.
+            InvalidArgumentError: ``chunks`` is not an async iterable, or a bound is not positive.
+        """
+        speech = self._require_speech()
+        segmenter = SentenceSegmenter(max_chars=max_chars, max_wait=max_wait)
+        return speech.stream(
+            chunks, segmenter=segmenter, timeout=self._options.reply_timeout if timeout is None else timeout
+        )
 
     async def ask(self, text: str, *, timeout: float | None = None) -> TurnResult:
         """Send ``text`` and wait for the avatar's answer (dialogue mode); see :meth:`say`.
@@ -486,7 +536,9 @@ class AvatarSession:
         its last frame inside the transport call (likewise), waiting for its reply or speaking (it resolves with
         ``interrupted=True`` when the ack arrives). When no turn has started, the oldest queued one is the turn in
         progress. Other turns still queued whole are sent afterwards, unless ``drop_queued`` (barge-in: drop
-        everything not yet said). A reply that starts before the ack answers a cut message and belongs to no turn.
+        everything not yet said). A reply that starts before the ack answers a cut message and belongs to no turn. A
+        streamed answer (:meth:`say_stream`) being consumed always stops: its iterator is closed and its unsent pieces
+        dropped.
 
         Raises:
             CommandTimeoutError: no ack within ``timeout`` (default ``SessionOptions.command_timeout``).
@@ -497,6 +549,7 @@ class AvatarSession:
         mid = conn.send_interrupt()
         interrupted = conn.last_interrupted
         cut = inbound.turns.mark_interrupted(interrupted.mid if interrupted is not None else None, unsent=drop_queued)
+        cut += [t for t in self._require_speech().interrupt(drop_queued=drop_queued) if t not in cut]
         now = anyio.current_time()
         for turn in cut:
             if turn.sent_at is None:  # not (fully) confirmed sent: its rest is dropped, no reply of its own will come
@@ -570,6 +623,11 @@ class AvatarSession:
         if not result.ok:
             raise CommandError(f"{cmd} failed: {result.code} {result.msg}", cmd=cmd, code=result.code, msg=result.msg)
         return acked
+
+    def _require_speech(self) -> SpeechLine:
+        self._require_open()
+        assert self._speech is not None
+        return self._speech
 
     def _require_open(self) -> tuple[ProtocolConnection, Inbound]:
         if self._closed_reason is not None or self._close_started:

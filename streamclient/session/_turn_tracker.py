@@ -8,6 +8,10 @@ A turn resolves when its reply message is complete and, if the avatar reported `
 ``audio_end`` has arrived too; when its reply expired incomplete; when a newer reply starts; or when an interrupt
 that cut it is acknowledged. Replies nobody asked for (answers to the user's voice) belong to no turn.
 
+A reply can start before the writer learns that its message's last frame went out (the avatar answers while the
+transport call is still returning): when no turn waits, the turn whose last frame is inside the transport call
+(:meth:`TurnTracker.in_flight`) is the one answered.
+
 Between an interrupt and its ack, a reply that starts belongs to no turn either: the avatar stops before it acks, and
 the data stream is ordered, so such a reply answers a message the interrupt cut (its last frame was on its way when
 the interrupt was sent); it must not be taken for the answer of a turn sent after the interrupt.
@@ -34,6 +38,7 @@ class TurnTracker:
         self._waiting: deque[Turn] = deque()
         self._owners: dict[Hashable, Turn | None] = {}
         self._current: Turn | None = None
+        self._in_flight: Turn | None = None
         self._complete: set[str] = set()
         self._unacked_interrupts = 0
 
@@ -54,10 +59,16 @@ class TurnTracker:
         """The turn that sent ``message_id``, if it is still tracked."""
         return self._by_mid.get(message_id)
 
+    def in_flight(self, message_id: str | None) -> None:
+        """The last frame of ``message_id`` is being handed to the transport (``None``: the call returned)."""
+        self._in_flight = None if message_id is None else self._by_mid.get(message_id)
+
     def frame_sent(self, message_id: str, *, final: bool, now: float) -> None:
         """Record that a frame of ``message_id`` went out; the final one starts the wait for a reply."""
         turn = self._by_mid.get(message_id)
         if turn is None or not final or turn.done:
+            return
+        if turn.sent_at is not None:  # its reply started while the frame was in flight: claimed already
             return
         turn.sent_at = now
         self._waiting.append(turn)
@@ -66,12 +77,17 @@ class TurnTracker:
         """The oldest waiting turn becomes the current one (resolving a previous current turn)."""
         while self._waiting and self._waiting[0].done:
             self._waiting.popleft()
-        if not self._waiting:
+        if self._waiting:
+            turn = self._waiting.popleft()
+        elif self._in_flight is not None and not self._in_flight.done and self._in_flight.sent_at is None:
+            turn = self._in_flight
+            turn.sent_at = now  # (its transport call has not returned yet)
+        else:
             return None
         if self._current is not None and not self._current.done:
             self._current.resolve(now)
-        self._current = self._waiting.popleft()
-        return self._current
+        self._current = turn
+        return turn
 
     def bot_delta(self, key: Hashable, text: str, now: float) -> None:
         """More text of the reply identified by ``key``."""
@@ -105,6 +121,7 @@ class TurnTracker:
         """The reply ``key`` expired with chunks missing: the turn resolves with what arrived."""
         turn = self._owners.get(key)
         if turn is not None and not turn.done:
+            turn.reply_lost = True
             self._finish(turn, now)
 
     def audio_start(self, now: float) -> None:

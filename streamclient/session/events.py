@@ -49,19 +49,27 @@ class BotTextDelta:
 
 @dataclass(frozen=True, slots=True)
 class BotMessage:
-    """A complete reply from the avatar (what it speaks)."""
+    """A complete reply from the avatar (what it speaks).
+
+    ``unpaired_surrogates``: halves of surrogate pairs that found no partner and became U+FFFD (0 normally).
+    """
 
     message_id: str
     text: str
+    unpaired_surrogates: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class UserTranscript:
-    """Speech recognised from the user's audio (``from: "user"`` frames); ``final`` once the message completed."""
+    """Speech recognised from the user's audio (``from: "user"`` frames); ``final`` once the message completed.
+
+    ``unpaired_surrogates`` as on :class:`BotMessage` (final transcripts only).
+    """
 
     message_id: str
     text: str
     final: bool
+    unpaired_surrogates: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +162,15 @@ class MessageIncomplete:
 
 @dataclass(frozen=True, slots=True)
 class FrameDropped:
-    """A received frame was malformed and ignored (``reason`` is the codec's reason string)."""
+    """A received frame was refused, or a message discarded; nothing is dropped silently.
+
+    ``reason`` is the codec's reason string (``not_json``, ``bad_field``, ... or ``message <id> discarded: <why>``);
+    ``excerpt`` the start of the refused frame, printable and at most 80 bytes (empty for a discarded message).
+    Each one is also counted in ``SessionStats.frames_rejected`` (or ``messages_incomplete``) and logged.
+    """
 
     reason: str
+    excerpt: str = ""
 
 
 @dataclass(frozen=True, slots=True)

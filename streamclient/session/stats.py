@@ -19,6 +19,8 @@ class SessionStats:
     send_retries: int = 0
     send_failures: int = 0
     frames_rejected: int = 0
+    #: halves of surrogate pairs in received messages that found no partner (each became U+FFFD)
+    unpaired_surrogates: int = 0
     unknown_frames: int = 0
     messages_incomplete: int = 0
     messages_lost: int = 0

@@ -14,10 +14,11 @@ Ctrl-C included, closes the session through the API.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from streamclient.api import AsyncAkoolClient
@@ -25,7 +26,7 @@ from streamclient.session._options import SessionOptions
 from streamclient.session._session import AvatarSession, connect
 from streamclient.session.events import CommandAcked, SessionEvent
 from streamclient.session.stats import SessionStats
-from streamclient.session.turns import TurnResult
+from streamclient.session.turns import Turn, TurnResult
 
 __all__ = ("SyncAvatarSession", "connect_sync")
 
@@ -60,6 +61,41 @@ class SyncAvatarSession:
             return await self._session.say(text, timeout=timeout)
 
         return self._portal.call(run)
+
+    def say_stream(self, chunks: Iterable[str], *, timeout: float | None = None, max_wait: float = 1.0) -> TurnResult:
+        """Speak text deltas as ``chunks`` yields them and wait for the answer (:meth:`AvatarSession.say_stream`).
+
+        ``chunks`` is iterated in this thread (a synchronous LLM client's stream), each delta handed to the session
+        as it arrives. If the answer is interrupted (from another thread), iteration stops and ``chunks`` is closed.
+
+        Raises:
+            ReplyTimeoutError: a delta or a piece's reply did not come in time.
+            SessionClosedError: the session closed first.
+            InvalidArgumentError: a delta is not a ``str``.
+        """
+        send, receive = anyio.create_memory_object_stream[str](16)
+
+        async def start() -> Turn:
+            return self._session.say_stream(receive, timeout=timeout, max_wait=max_wait)
+
+        turn = self._portal.call(start)
+        iterator = iter(chunks)
+        try:
+            for chunk in iterator:
+                try:
+                    self._portal.call(send.send, chunk)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    break  # the answer was interrupted (or the session closed): stop consuming
+        finally:
+            self._portal.call(send.aclose)  # on the loop's thread: the end of the stream
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+        async def wait() -> TurnResult:
+            return await turn
+
+        return self._portal.call(wait)
 
     def ask(self, text: str, *, timeout: float | None = None) -> TurnResult:
         """Ask and wait for the answer (dialogue mode); see :meth:`AvatarSession.ask`.

@@ -52,6 +52,8 @@ class TurnResult:
     reply: str
     interrupted: bool
     timings: TurnTimings
+    #: The reply started but never completed (chunks were lost), and the turn was not interrupted.
+    incomplete: bool = False
 
 
 class Turn:
@@ -69,6 +71,7 @@ class Turn:
         self.reply_parts: list[str] = []
         self.reply_key: Hashable | None = None
         self.reply_complete = False
+        self.reply_lost = False  # the reply expired with chunks missing
         self.interrupted = False
         self._done = anyio.Event()
         self._reply_started = anyio.Event()
@@ -126,6 +129,9 @@ class Turn:
             reply="".join(self.reply_parts),
             interrupted=self.interrupted,
             timings=timings,
+            incomplete=(self.reply_lost or self.first_chunk_at is not None)
+            and not self.reply_complete
+            and not self.interrupted,
         )
         self._done.set()
 

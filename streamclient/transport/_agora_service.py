@@ -2,17 +2,26 @@
 
 Agora allows one service per process with many connections (agora-python-sdk.md P1). :data:`SHARED_SERVICE` creates
 it lazily, in the worker thread of the first join, and checks ``service.inited`` rather than the return value of
-``initialize()`` (which reports an unrelated later call, P2). The app id and the uid mode (numeric or string uids)
-are fixed for the process by that first join.
+``initialize()`` (which reports an unrelated later call, P2). ``initialize()`` of SDK 2.4.x also raises
+``AttributeError`` when the native side fails (it then gets no parameter object); that becomes a
+:class:`~streamclient.errors.TransportUnavailableError`, and the native service already created is kept and
+initialised again by the next join, never created twice. The app id and the uid mode (numeric or string uids, see
+:func:`uses_string_uid`) are fixed for the process by the first successful join.
 
-At interpreter exit (``atexit``) every connection that was not left is disconnected and released first, and the
-service is released last (P3).
+At interpreter exit (``atexit``) every connection that was not left is disconnected and released first, then the
+service's media-node factory, and the service last (P3: the SDK's own ``release()`` does the last two the other way
+round, against its README).
+
+The SDK's logs and configuration go to a per-user, per-process folder under the temporary directory
+(:func:`default_log_dir`), or to ``$STREAMCLIENT_AGORA_LOG_DIR``, or to the transport's ``log_dir``.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -21,14 +30,52 @@ from typing import Any
 from streamclient.errors import JoinError, TransportUnavailableError
 from streamclient.transport._agora_sdk import AgoraSDK
 
-__all__ = ("SHARED_SERVICE", "SharedAgoraService", "default_log_dir")
+__all__ = ("LOG_DIR_ENV", "SHARED_SERVICE", "SharedAgoraService", "default_log_dir", "uses_string_uid")
 
 logger = logging.getLogger(__name__)
 
 
+#: Environment variable naming the folder for the native SDK's logs and configuration.
+LOG_DIR_ENV = "STREAMCLIENT_AGORA_LOG_DIR"
+
+
+def _user_tag() -> str:
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None:
+        return str(getuid())
+    name = os.environ.get("USERNAME") or os.environ.get("USER") or "user"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
 def default_log_dir() -> Path:
-    """Where the native SDK writes its logs unless told otherwise."""
-    return Path(tempfile.gettempdir()) / "streamclient-agora"
+    """Where the native SDK writes its logs and configuration unless told otherwise.
+
+    ``$STREAMCLIENT_AGORA_LOG_DIR`` if set, else ``<tmp>/streamclient-agora-<uid>/<pid>``: one folder per user and
+    per process, so processes and users never share (or overwrite) each other's SDK logs and configuration.
+    """
+    configured = os.environ.get(LOG_DIR_ENV)
+    if configured:
+        return Path(configured)
+    return Path(tempfile.gettempdir()) / f"streamclient-agora-{_user_tag()}" / f"pid-{os.getpid()}"
+
+
+def uses_string_uid(uid: str) -> bool:
+    """Whether ``uid`` needs Agora's string-uid mode.
+
+    Empty (the SDK assigns one) or an ASCII decimal below 2**32 is a numeric uid; anything else (non-ASCII digits,
+    signs, 2**32 and above, letters) is a string uid (a "user account").
+    """
+    if uid == "":
+        return False
+    return not (uid.isascii() and uid.isdigit() and int(uid) < 2**32)
+
+
+def _make_log_dir(log_dir: Path) -> None:
+    """Create the log folder; the default per-user parent is private to the user."""
+    default = default_log_dir()
+    if log_dir == default and LOG_DIR_ENV not in os.environ:
+        default.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 class SharedAgoraService:
@@ -41,6 +88,8 @@ class SharedAgoraService:
         """Start with no service; :meth:`acquire` creates it."""
         self._lock = threading.Lock()
         self._service: Any = None
+        self._created: Any = None  # the native service, kept across a failed initialise (one per process)
+        self._log_dir: Path | None = None
         self._app_id: str | None = None
         self._string_uids: bool | None = None
         self._connections: list[Any] = []
@@ -61,8 +110,13 @@ class SharedAgoraService:
                 if string_uids != self._string_uids:
                     raise JoinError("all uids in this process must be either numeric or strings (Agora's uid mode)")
                 return self._service
-            log_dir.mkdir(parents=True, exist_ok=True)
-            service = sdk.AgoraService()
+            try:
+                _make_log_dir(log_dir)
+            except OSError as exc:
+                raise TransportUnavailableError(f"cannot create the Agora SDK's log folder {log_dir}: {exc}") from exc
+            if self._created is None:
+                self._created = sdk.AgoraService()
+            service = self._created
             config = sdk.AgoraServiceConfig(
                 appid=app_id,
                 log_path=str(log_dir / "agorasdk.log"),
@@ -72,19 +126,31 @@ class SharedAgoraService:
                 use_string_uid=1 if string_uids else 0,
             )
             self.initialize_calls += 1
-            service.initialize(config)  # its return value is not the init result (P2): check .inited
-            if not service.inited:
+            failure: Exception | None = None
+            try:
+                service.initialize(config)  # its return value is not the init result (P2): check .inited
+            except Exception as exc:  # 2.4.x: AttributeError when the native side returns no parameter object
+                failure = exc
+            if not getattr(service, "inited", False):
                 raise TransportUnavailableError(
                     "AgoraService.initialize() did not initialise the service (check the app id and the SDK logs "
                     f"in {log_dir})"
-                )
+                ) from failure
+            if failure is not None:
+                logger.warning("AgoraService.initialize() failed after initialising: %r", failure)
             self._service = service
+            self._log_dir = log_dir
             self._app_id = app_id
             self._string_uids = string_uids
             if not self._atexit_registered:
                 atexit.register(self.release_all)
                 self._atexit_registered = True
             return service
+
+    @property
+    def log_dir(self) -> Path | None:
+        """The folder the initialised service writes its logs to (``None`` before the first join)."""
+        return self._log_dir
 
     def track(self, connection: Any) -> None:
         """Remember a connection so that :meth:`release_all` can release it if nobody leaves."""
@@ -101,19 +167,41 @@ class SharedAgoraService:
         with self._lock:
             connections, self._connections = self._connections, []
             service, self._service = self._service, None
+            self._created = None
             self._app_id = None
             self._string_uids = None
+            self._log_dir = None
         for conn in connections:
             disconnect_and_release(conn)
         if service is not None:
-            try:
-                service.release()
-            except Exception:
-                logger.exception("AgoraService.release() failed")
+            release_service(service)
+
+
+def release_service(service: Any) -> None:
+    """Release the media-node factory, then the service (the README's order; P3). Blocking; never raises."""
+    factory = getattr(service, "media_node_factory", None)
+    if factory is not None:
+        try:
+            factory.release()
+        except Exception:
+            logger.exception("MediaNodeFactory.release() failed")
+        service.media_node_factory = None
+    try:
+        service.release()
+    except Exception:
+        logger.exception("AgoraService.release() failed")
 
 
 def disconnect_and_release(conn: Any) -> None:
-    """Shut one connection down in the SDK's order: disconnect, then release. Blocking; never raises."""
+    """Shut one connection down in the SDK's order: disconnect, then release. Blocking; never raises.
+
+    The ctypes callback structures the SDK registered with the native side (``con_observer_handle``,
+    ``local_user.user_observer_inner``) stay referenced here until ``release()`` has returned: the SDK drops its own
+    references before it destroys the native connection, and a callback still in flight would then call into freed
+    memory (P6).
+    """
+    local_user = getattr(conn, "local_user", None)
+    keep_alive = (getattr(conn, "con_observer_handle", None), getattr(local_user, "user_observer_inner", None))
     try:
         code = conn.disconnect()  # also unregisters the local-user observer (P5)
         if code != 0:
@@ -124,6 +212,7 @@ def disconnect_and_release(conn: Any) -> None:
         conn.release()  # unregisters the connection observer and frees the native connection
     except Exception:
         logger.exception("RTCConnection.release() failed")
+    del keep_alive  # only now may the callback structures go
 
 
 #: The one shared service of this process.

@@ -10,8 +10,17 @@ Design (agora-python-sdk.md §8):
   non-``AI_SERVER`` audio scenario so the SDK's AI-QoS callback path (P4) is not armed; our connection observer's
   ``on_aiqos_capability_missing`` still returns ``-1`` in case it fires.
 * Both observers are registered before ``connect``; ``join`` waits for the connected state, or fails with
-  :class:`~streamclient.errors.JoinError` on ``on_connection_failure``, state 5 (failed) or a definitive reason
-  (3 banned, 6 invalid app id, 7 invalid channel, 8 invalid token, 9 token expired, 10 rejected).
+  :class:`~streamclient.errors.JoinError` on ``on_connection_failure``, state 5 (failed), a definitive reason
+  (:data:`FATAL_JOIN_REASONS`) or ``on_error`` with 101, 102, 109 or 110 (:data:`FATAL_JOIN_ERRORS`). A timeout's
+  message names the SDK's log file.
+* The connection observer is registered through a NULL-safe subclass of the SDK's ctypes callback structure: SDK
+  2.4.x decodes ``channel_id``/``local_user_id`` without a NULL check (they are NULL before the channel is known), so
+  its own trampoline raises inside the callback and the event (a join failure above all) is silently lost.
+* A connection the SDK could not build (NULL handle, no local user, no data stream) fails the join with
+  :class:`~streamclient.errors.JoinError`; it never yields a raw ``AttributeError`` or a mute session.
+* After joining, FAILED, a DISCONNECTED we did not ask for, and reasons 8 (invalid token), 19 (same uid elsewhere),
+  20 (too many broadcasters) and 21 (license) end the event stream (:data:`TERMINAL_REASONS`). A send refused with
+  -113 (not in the channel) while the SDK reconnects is retried with back-off until ``timeout``.
 * Observer methods run on SDK threads. They copy the arguments into ``str``/``int``/``bytes`` and hand them to the
   loop through the :class:`~streamclient.transport._bridge.ThreadBridge`; they never block, call the SDK, run user
   code or raise. The event buffer's overflow policy is the bridge's: a frame (or any control event) that does not
@@ -23,9 +32,11 @@ Design (agora-python-sdk.md §8):
   the event stream so the consumer's iteration ends. It is shielded from cancellation and bounded by its timeout.
 
 The NUL-byte receive bug (SDK 2.4.x): the SDK declares the received payload as ``c_char_p``, so ctypes cuts it at the
-first ``0x00`` byte and ``string_at(data, length)`` then reads past that short copy: a frame containing NUL arrives
-corrupted (not as an error). The v2 protocol's frames are UTF-8 JSON, which escapes U+0000 as ``\u0000``, so our
-frames never contain NUL; a received frame that does contain one is passed on (the codec rejects it) and logged.
+first ``0x00`` byte and ``string_at(data, length)`` then reads past the end of that short copy: a frame containing
+NUL arrives as garbage (a NUL where the first one was, then whatever memory follows), not as an error. The v2
+protocol's frames are UTF-8 JSON, which escapes U+0000 as ``\u0000``, so our frames never contain NUL. A received
+frame that does contain one is corrupt: it is not delivered; it is counted (:attr:`AgoraTransport.corrupt_frames`),
+logged, and surfaced as ``MessagesLost(sender, CORRUPT_FRAME_CODE, 1, 0)``.
 The private fix (replacing the observer's ctypes callback with a ``c_void_p`` thunk, §3) is not applied: it patches a
 private class inside the SDK for the whole process, and it cannot be tested here against the native library.
 """
@@ -52,7 +63,12 @@ from streamclient.errors import (
     TransportTimeoutError,
 )
 from streamclient.transport._agora_sdk import AgoraSDK, load_agora
-from streamclient.transport._agora_service import SHARED_SERVICE, default_log_dir, disconnect_and_release
+from streamclient.transport._agora_service import (
+    SHARED_SERVICE,
+    default_log_dir,
+    disconnect_and_release,
+    uses_string_uid,
+)
 from streamclient.transport._bridge import DEFAULT_EVENT_CAPACITY, ThreadBridge
 from streamclient.transport.base import (
     ConnectionState,
@@ -69,7 +85,15 @@ from streamclient.transport.base import (
     check_frame,
 )
 
-__all__ = ("FATAL_JOIN_REASONS", "AgoraTransport", "make_observer_classes", "send_error_for_code")
+__all__ = (
+    "CORRUPT_FRAME_CODE",
+    "FATAL_JOIN_ERRORS",
+    "FATAL_JOIN_REASONS",
+    "TERMINAL_REASONS",
+    "AgoraTransport",
+    "make_observer_classes",
+    "send_error_for_code",
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +107,32 @@ FATAL_JOIN_REASONS: dict[int, str] = {
     8: "invalid token",
     9: "token expired",
     10: "rejected by the server",
+    19: "the same uid joined from another device",
+    20: "too many broadcasters in the channel",
+    21: "license validation failed",
 }
+
+#: Reasons that end a joined connection whatever the state they come with (the SDK will not recover).
+TERMINAL_REASONS: dict[int, str] = {
+    8: "invalid token",
+    19: "the same uid joined from another device",
+    20: "too many broadcasters in the channel",
+    21: "license validation failed",
+}
+
+#: ``on_error`` codes that end a join attempt.
+FATAL_JOIN_ERRORS: dict[int, str] = {
+    101: "invalid app id",
+    102: "invalid channel name",
+    109: "token expired",
+    110: "invalid token",
+}
+
+#: ``MessagesLost.code`` for a received frame that contained NUL (corrupted by the SDK's receive path).
+CORRUPT_FRAME_CODE = -1
+
+#: The SDK's "not in the channel" send code; retried while the connection is reconnecting.
+_NOT_IN_CHANNEL = (-113, 113)
 
 #: The code reported when the SDK's data stream is unusable (``ctypes.ArgumentError`` on send); Agora's ERR_FAILED.
 DEAD_STREAM_CODE = -1
@@ -106,9 +155,17 @@ def send_error_for_code(code: int) -> TransportError:
 class _Sink:
     """What observer methods call, on SDK threads: copy primitives, hand them to the loop, never raise."""
 
-    def __init__(self, bridge: ThreadBridge, on_state: Callable[[ConnectionState, int, str], None]) -> None:
+    def __init__(
+        self,
+        bridge: ThreadBridge,
+        on_state: Callable[[ConnectionState, int, str], None],
+        on_error: Callable[[int, str], None],
+        on_corrupt: Callable[[str], None],
+    ) -> None:
         self._bridge = bridge
         self._on_state = on_state
+        self._on_error = on_error
+        self._on_corrupt = on_corrupt
 
     def state(self, default: ConnectionState, conn_info: Any, reason: Any) -> None:
         try:
@@ -128,11 +185,19 @@ class _Sink:
             if self._bridge.closed:
                 return
             payload = bytes(data[: int(length)]) if data else b""
-            if b"\x00" in payload:
-                logger.warning("received a frame containing NUL from %s; the SDK may have corrupted it", user_id)
+            if b"\x00" in payload:  # the SDK read past the end of a NUL-cut copy: the bytes are garbage
+                self._bridge.call_soon(self._on_corrupt, str(user_id))
+                return
             self._bridge.post(FrameReceived(str(user_id), payload))
         except Exception:
             logger.exception("dropped a stream message")
+
+    def error(self, code: Any, message: Any) -> None:
+        try:
+            if not self._bridge.closed:
+                self._bridge.call_soon(self._on_error, int(code), str(message or ""))
+        except Exception:
+            logger.exception("dropped an error callback")
 
     def post(self, make: Callable[[], TransportEvent]) -> None:
         try:
@@ -202,6 +267,9 @@ def make_observer_classes(sdk: AgoraSDK) -> tuple[type[Any], type[Any]]:
         ) -> None:
             self._sink.post(lambda: MessagesLost(str(user_id_str), int(code), int(missed), int(cached)))
 
+        def on_error(self, agora_rtc_conn: Any, error_code: int, error_msg: str) -> None:  # noqa: ARG002
+            self._sink.error(error_code, error_msg)
+
         def on_aiqos_capability_missing(self, agora_rtc_conn: Any, recommend_audio_scenario: int) -> int:  # noqa: ARG002
             return -1  # keep our scenario; never let the SDK call update_audio_scenario from a callback (P4)
 
@@ -222,6 +290,108 @@ def make_observer_classes(sdk: AgoraSDK) -> tuple[type[Any], type[Any]]:
             self._sink.frame(user_id, data, length)
 
     return ConnectionObserver, LocalUserObserver
+
+
+class _ConnInfo:
+    """A NULL-safe copy of the SDK's ``RTCConnInfo`` (its own ``get()`` decodes NULL strings and raises)."""
+
+    __slots__ = ("channel_id", "id", "internal_uid", "local_user_id", "state")
+
+    def __init__(self, pointer: Any) -> None:
+        inner = pointer.contents if pointer else None
+        self.id = int(getattr(inner, "id", 0) or 0)
+        self.channel_id = _text(getattr(inner, "channel_id", None))
+        self.state = int(getattr(inner, "state", 0) or 0)
+        self.local_user_id = _text(getattr(inner, "local_user_id", None))
+        self.internal_uid = int(getattr(inner, "internal_uid", 0) or 0)
+
+
+def _text(raw: Any) -> str:
+    if raw is None:
+        return ""
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", errors="replace")
+    return str(raw)
+
+
+def make_safe_connection_inner(sdk: AgoraSDK) -> type[Any] | None:
+    """Subclass the SDK's ctypes connection-callback structure with NULL-safe trampolines (``None`` if absent).
+
+    The SDK's structure binds ``self._on_<name>`` into its ``CFUNCTYPE`` fields in ``__init__``, so overriding those
+    methods is enough. Each override copies the C arguments without assuming non-NULL strings and calls our
+    observer; nothing raises back into ctypes.
+    """
+    base: Any = sdk.RTCConnectionObserverInner
+    if base is None:
+        return None
+    cached = _SAFE_INNER_CLASSES.get(base)
+    if cached is not None:
+        return cached
+
+    def state_trampoline(name: str) -> Callable[..., None]:
+        def trampoline(self: Any, agora_rtc_conn: Any, conn_info: Any, reason: int) -> None:  # noqa: ARG001
+            try:
+                getattr(self.conn_observer, name)(self.conn, _ConnInfo(conn_info), int(reason))
+            except Exception:
+                logger.exception("dropped the %s callback", name)
+
+        return trampoline
+
+    def _on_connection_lost(self: Any, agora_rtc_conn: Any, conn_info: Any) -> None:  # noqa: ARG001
+        try:
+            self.conn_observer.on_connection_lost(self.conn, _ConnInfo(conn_info))
+        except Exception:
+            logger.exception("dropped the on_connection_lost callback")
+
+    def _on_user_joined(self: Any, agora_rtc_conn: Any, user_id: Any) -> None:  # noqa: ARG001
+        try:
+            self.conn_observer.on_user_joined(self.conn, _text(user_id))
+        except Exception:
+            logger.exception("dropped the on_user_joined callback")
+
+    def _on_user_left(self: Any, agora_rtc_conn: Any, user_id: Any, reason: int) -> None:  # noqa: ARG001
+        try:
+            self.conn_observer.on_user_left(self.conn, _text(user_id), int(reason))
+        except Exception:
+            logger.exception("dropped the on_user_left callback")
+
+    def _on_token_privilege_will_expire(self: Any, agora_rtc_conn: Any, token: Any) -> None:  # noqa: ARG001
+        try:
+            self.conn_observer.on_token_privilege_will_expire(self.conn, "")  # the old token is not copied
+        except Exception:
+            logger.exception("dropped the on_token_privilege_will_expire callback")
+
+    namespace: dict[str, Any] = {
+        f"_{name}": state_trampoline(name)
+        for name in ("on_connected", "on_disconnected", "on_connecting", "on_reconnecting", "on_reconnected")
+    }
+    namespace["_on_connection_failure"] = state_trampoline("on_connection_failure")
+    namespace.update(
+        _on_connection_lost=_on_connection_lost,
+        _on_user_joined=_on_user_joined,
+        _on_user_left=_on_user_left,
+        _on_token_privilege_will_expire=_on_token_privilege_will_expire,
+    )
+    safe: type[Any] = type("NullSafeConnectionObserverInner", (base,), namespace)
+    _SAFE_INNER_CLASSES[base] = safe
+    return safe
+
+
+#: One NULL-safe subclass per SDK structure class (the SDK is loaded once per process; tests reload it).
+_SAFE_INNER_CLASSES: dict[Any, type[Any]] = {}
+
+
+def _register_connection_observer(sdk: AgoraSDK, conn: Any, observer: Any) -> int:
+    """Register ``observer`` through the NULL-safe structure, as ``RTCConnection.register_observer`` would."""
+    inner_cls = make_safe_connection_inner(sdk)
+    native_register = sdk.register_connection_observer
+    if inner_cls is None or native_register is None or not hasattr(conn, "con_observer_handle"):
+        logger.warning("this SDK version lacks the private names for NULL-safe callbacks; using register_observer")
+        return int(conn.register_observer(observer))
+    inner = inner_cls(observer, conn)
+    conn.con_observer_handle = inner  # the SDK's release() unregisters it; the structure must outlive that
+    conn._con_observer = observer
+    return int(native_register(conn.conn_handle, inner))
 
 
 # -------------------------------------------------------------------------------------------- loop side
@@ -271,12 +441,20 @@ class AgoraTransport:
         self._local_uid: str | None = None
         self._requested_uid: str | None = None
         self._join_done = anyio.Event()
-        self._join_failure: tuple[str, int] | None = None
+        self._join_failure: tuple[str, int | None] | None = None
+        self._connected = anyio.Event()
+        self._sdk: AgoraSDK | None = None
+        self.corrupt_frames = 0
 
     @property
     def limits(self) -> TransportLimits:
         """The data-stream limits of this channel."""
         return self._limits
+
+    @property
+    def log_dir(self) -> Path:
+        """Where the native SDK writes its logs (the process's shared service may already use another folder)."""
+        return self._log_dir
 
     @property
     def local_uid(self) -> str | None:
@@ -308,7 +486,11 @@ class AgoraTransport:
                 await self._connect(params)
         except TimeoutError:
             await self._abort()
-            raise TransportTimeoutError(f"not connected to the channel within {timeout} s") from None
+            log_dir = SHARED_SERVICE.log_dir or self._log_dir
+            raise TransportTimeoutError(
+                f"not connected to the channel within {timeout} s; the Agora SDK's log may say why: "
+                f"{log_dir / 'agorasdk.log'}"
+            ) from None
         except BaseException:
             await self._abort()
             raise
@@ -316,13 +498,14 @@ class AgoraTransport:
 
     async def _connect(self, params: JoinParams) -> None:
         sdk = await anyio.to_thread.run_sync(load_agora)  # a real import loads native libraries: keep it off the loop
+        self._sdk = sdk
         self._requested_uid = params.uid if params.uid not in ("", "0") else None
-        string_uids = not params.uid.isdigit()
+        string_uids = uses_string_uid(params.uid)
         service = await self._run(
             lambda: SHARED_SERVICE.acquire(sdk, app_id=params.app_id, string_uids=string_uids, log_dir=self._log_dir)
         )
         connection_cls, user_cls = make_observer_classes(sdk)
-        sink = _Sink(self._bridge, self._on_state)
+        sink = _Sink(self._bridge, self._on_state, self._on_error, self._on_corrupt)
         self._observers = (connection_cls(sink), user_cls(sink))
         await self._run(self._create_connection, sdk, service, self._observers)
         code = await self._run(self._conn.connect, params.token, params.channel, params.uid)
@@ -331,51 +514,90 @@ class AgoraTransport:
         await self._join_done.wait()
         if self._join_failure is not None:
             message, reason = self._join_failure
-            raise JoinError(f"could not join the channel: {message} (reason {reason})", reason=reason)
+            raise JoinError(f"could not join the channel: {message}", reason=reason)
 
     def _create_connection(self, sdk: AgoraSDK, service: Any, observers: tuple[Any, Any]) -> None:
         """Worker thread: create the connection (stored at once: a cancelled join still releases it), register both."""
-        conn = service.create_rtc_connection(
-            sdk.RTCConnConfig(
-                auto_subscribe_audio=0,
-                auto_subscribe_video=0,
-                client_role_type=sdk.ClientRoleType.CLIENT_ROLE_BROADCASTER,
-                channel_profile=sdk.ChannelProfileType.CHANNEL_PROFILE_LIVE_BROADCASTING,
-            ),
-            sdk.RtcConnectionPublishConfig(
-                is_publish_audio=False,
-                is_publish_video=False,
-                audio_scenario=sdk.AudioScenarioType.AUDIO_SCENARIO_DEFAULT,
-            ),
-        )
-        if conn is None or getattr(conn, "conn_handle", None) is None or getattr(conn, "local_user", None) is None:
-            if conn is not None:
-                conn.release()
-            raise JoinError("the SDK could not create a connection", reason=None)
+        try:
+            conn = service.create_rtc_connection(
+                sdk.RTCConnConfig(
+                    auto_subscribe_audio=0,
+                    auto_subscribe_video=0,
+                    client_role_type=sdk.ClientRoleType.CLIENT_ROLE_BROADCASTER,
+                    channel_profile=sdk.ChannelProfileType.CHANNEL_PROFILE_LIVE_BROADCASTING,
+                ),
+                sdk.RtcConnectionPublishConfig(
+                    is_publish_audio=False,
+                    is_publish_video=False,
+                    audio_scenario=sdk.AudioScenarioType.AUDIO_SCENARIO_DEFAULT,
+                ),
+            )
+        except Exception as exc:  # 2.4.x: AttributeError when the native side returns no local user
+            raise JoinError(
+                f"the SDK failed while creating the connection (the native side returned no local user or no "
+                f"connection; {type(exc).__name__}: {exc})",
+                reason=None,
+            ) from exc
+        if conn is None or getattr(conn, "conn_handle", None) is None:
+            # Nothing native to free; the SDK's own release() would raise on this half-built object.
+            raise JoinError("the SDK could not create a connection (no native handle)", reason=None)
         SHARED_SERVICE.track(conn)
-        self._conn = conn
+        self._conn = conn  # from here on, an aborted join releases it
+        if getattr(conn, "local_user", None) is None:
+            raise JoinError("the SDK could not create a connection (the native side returned no local user)")
+        stream_id = getattr(conn, "_data_stream_id", None)
+        if not isinstance(stream_id, int) or stream_id < 0:
+            raise JoinError("the SDK could not create the connection's data stream: every send would fail", reason=None)
         connection_observer, user_observer = observers
-        for what, code in (
-            ("connection observer", conn.register_observer(connection_observer)),
-            ("local-user observer", conn.register_local_user_observer(user_observer)),
+        for what, register in (
+            ("connection observer", lambda: _register_connection_observer(sdk, conn, connection_observer)),
+            ("local-user observer", lambda: conn.register_local_user_observer(user_observer)),
         ):
+            code = register()
             if code != 0:
                 raise JoinError(f"the SDK refused to register our {what} (code {code})", reason=None)
 
     def _on_state(self, state: ConnectionState, reason: int, local_uid: str) -> None:
         """Loop side of every connection-state callback."""
+        if state is ConnectionState.CONNECTED:
+            self._connected.set()
+        elif self._connected.is_set():
+            self._connected = anyio.Event()
         if self._phase is _Phase.JOINING and not self._join_done.is_set():
             if state is ConnectionState.CONNECTED:
                 self._local_uid = local_uid or self._requested_uid
                 self._join_done.set()
             elif state is ConnectionState.FAILED or reason in FATAL_JOIN_REASONS:
-                self._join_failure = (FATAL_JOIN_REASONS.get(reason, "the connection failed"), reason)
+                description = FATAL_JOIN_REASONS.get(reason, "the connection failed")
+                self._join_failure = (f"{description} (reason {reason})", reason)
                 self._join_done.set()
         elif state is ConnectionState.CONNECTED and local_uid:
             self._local_uid = local_uid
         self._bridge.deliver(ConnectionStateChanged(state, reason))
-        if state is ConnectionState.FAILED and self._phase is _Phase.JOINED:
-            self._bridge.close()  # the connection is lost for good: end the consumer's iteration
+        if self._phase is _Phase.JOINED and (
+            state in (ConnectionState.FAILED, ConnectionState.DISCONNECTED) or reason in TERMINAL_REASONS
+        ):
+            # Lost for good (we did not ask to leave: leave() stops the intake first): end the consumer's iteration.
+            logger.warning("the Agora connection ended: state %s, reason %s", state.name, reason)
+            self._bridge.close()
+
+    def _on_error(self, code: int, message: str) -> None:
+        """Loop side of ``on_error``: a definitive code fails a join in progress; the rest is logged."""
+        if self._phase is _Phase.JOINING and not self._join_done.is_set() and code in FATAL_JOIN_ERRORS:
+            self._join_failure = (f"the SDK reported error {code} ({FATAL_JOIN_ERRORS[code]})", None)
+            self._join_done.set()
+            return
+        logger.warning("the Agora SDK reported error %s: %s", code, message)
+
+    def _on_corrupt(self, sender: str) -> None:
+        """Loop side of a received frame that contained NUL (see module docstring)."""
+        self.corrupt_frames += 1
+        logger.warning(
+            "dropped a corrupt frame from %s: it contained NUL, which the SDK's receive path mangles (%d so far)",
+            sender,
+            self.corrupt_frames,
+        )
+        self._bridge.deliver(MessagesLost(sender, CORRUPT_FRAME_CODE, 1, 0))
 
     def _require_connection(self) -> Any:
         if self._phase is not _Phase.JOINED or self._conn is None or self._bridge.closed:
@@ -396,15 +618,30 @@ class AgoraTransport:
             FrameTooLargeError: ``data`` is over ``limits.max_message_bytes`` (checked before the SDK), or -114.
             SendRateLimitedError: -12 / -115; slow down and retry.
             SendError: any other refusal (``code`` is the SDK's).
-            TransportClosedError: not joined, already left, or -113 (not in the channel).
+            TransportClosedError: not joined, already left, or still -113 (not in the channel) when ``timeout``
+                ran out (-113 is retried with back-off while the SDK reconnects).
             TransportTimeoutError: the send did not complete in time.
         """
         payload = check_frame(data, max_bytes=self._limits.max_message_bytes)
         conn = self._require_connection()
+        code = 0
         try:
             with anyio.fail_after(timeout):
                 code = await self._run(_send_on_connection, conn, payload)
+                delay = 0.05
+                while code in _NOT_IN_CHANNEL:
+                    conn = self._require_connection()  # a terminal state ends the retries
+                    logger.debug("send refused with %s (not in the channel); retrying in %.2f s", code, delay)
+                    if self._connected.is_set():  # the SDK has not told us about the drop yet: plain back-off
+                        await anyio.sleep(delay)
+                    else:
+                        with anyio.move_on_after(delay):
+                            await self._connected.wait()  # back in the channel: retry at once
+                    delay = min(delay * 2, 1.0)
+                    code = await self._run(_send_on_connection, conn, payload)
         except TimeoutError:
+            if code in _NOT_IN_CHANNEL:
+                raise TransportClosedError(f"not in the channel (code {code}) for {timeout} s") from None
             raise TransportTimeoutError(f"the send did not complete within {timeout} s") from None
         if code != 0:
             raise send_error_for_code(code)

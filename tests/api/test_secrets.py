@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from streamclient.api import AkoolClient, AsyncAkoolClient, Session, VoiceParams
-from streamclient.errors import APIStatusError, InvalidArgumentError, InvalidTokenError
+from streamclient.api._auth import ApiKeyAuth
+from streamclient.errors import (
+    APIResponseError,
+    APIStatusError,
+    ConfigurationError,
+    InvalidArgumentError,
+    InvalidTokenError,
+)
 
 from .conftest import API_KEY, SESSION, Emulator, MakeClient, Recorder, envelope
 
@@ -97,3 +106,70 @@ async def test_emulator_errors_carry_no_key(emulator: Emulator, caplog: pytest.L
     assert emulator.state.api_key not in str(caught.value)
     assert emulator.state.api_key not in caplog.text
     assert emulator.state.api_key not in repr(emulator.state)
+
+
+# ------------------------------------------------------------------------- credentials with stray whitespace
+
+
+@pytest.mark.parametrize("suffix", ["\n", " ", "\r\n", "\t"])
+async def test_a_key_with_surrounding_whitespace_works_passed_in_code(emulator: Emulator, suffix: str) -> None:
+    async with AsyncAkoolClient(api_key=f" {emulator.state.api_key}{suffix}", base_url=emulator.url) as client:
+        assert await client.languages.list()
+
+
+async def test_a_key_with_surrounding_whitespace_works_from_the_environment(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AKOOL_API_KEY", emulator.state.api_key + "\r\n")
+    async with AsyncAkoolClient(base_url=emulator.url) as client:
+        assert await client.languages.list()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "env", "named"),
+    [
+        ({"api_key": "sk-PRIVATE-in side"}, {}, "the api_key argument contains a space"),
+        ({}, {"AKOOL_API_KEY": "sk-PRIVATE-in\nside"}, "AKOOL_API_KEY contains a control character"),
+        ({}, {"AKOOL_CLIENT_ID": "cid", "AKOOL_CLIENT_SECRET": "sk-PRIVATE\x7fx"}, "AKOOL_CLIENT_SECRET contains a"),
+        ({"client_id": "cid", "client_secret": "sk-PRIVATE-é"}, {}, "the client_secret argument contains a non-ASCII"),
+    ],
+)
+def test_an_inner_space_or_control_character_is_refused_naming_the_source_not_the_value(
+    monkeypatch: pytest.MonkeyPatch, kwargs: dict[str, str], env: dict[str, str], named: str
+) -> None:
+    for key in ("AKOOL_API_KEY", "AKOOL_CLIENT_ID", "AKOOL_CLIENT_SECRET"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigurationError) as caught:
+        AsyncAkoolClient(base_url="https://x.test", **kwargs)  # type: ignore[arg-type]
+    assert named in str(caught.value)
+    assert "PRIVATE" not in str(caught.value)
+    assert "PRIVATE" not in repr(caught.value)
+
+
+async def test_an_illegal_header_value_reaching_httpx_shows_nowhere(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The illegal-header path end to end: h11 refuses the header and its message quotes the value."""
+    caplog.set_level(logging.DEBUG)
+    bad = "sk-SECRET-illegal\nvalue"
+    async with emulator.client() as client:
+        client._core.auth = ApiKeyAuth(SecretStr(bad))  # as if an application built the auth object itself
+        with pytest.raises(ConfigurationError) as caught:
+            await client.languages.list()
+    chain = "".join(traceback.format_exception(caught.value))
+    for text in (str(caught.value), repr(caught.value), chain, caplog.text):
+        assert "SECRET" not in text
+        assert "illegal\\nvalue" not in text
+    assert "not sent" in str(caught.value)
+
+
+async def test_a_bearer_token_that_cannot_be_a_header_is_refused_unshown(make_client: MakeClient) -> None:
+    handler = Recorder([httpx.Response(200, json={"code": 1000, "token": "tok-SECRET\r\nX-Evil: 1"})])
+    async with make_client(handler, client_id="cid", client_secret="client-SECRET") as client:
+        with pytest.raises(APIResponseError) as caught:
+            await client.languages.list()
+    assert "cannot be sent in a header" in str(caught.value)
+    assert_clean(str(caught.value))
+    assert len(handler.requests) == 1  # only getToken went out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,8 +45,88 @@ def test_say_json_prints_events_as_json_lines() -> None:
         "event": "bot_message",
         "message_id": events[names.index("bot_message")]["message_id"],
         "text": "Hello from a script.",
+        "unpaired_surrogates": 0,
     } in events
-    assert names[-1] == "session_closed"
+    assert names[-2:] == ["session_closed", "result"]
+    ready = events[names.index("session_ready")]
+    result = events[-1]
+    assert result["session_id"] == ready["session_id"]
+    assert result["session_id"]
+    assert result["reply"] == "Hello from a script."
+    assert result["interrupted"] is False
+    assert result["incomplete"] is False
+    assert result["timings"]["latency"] is not None
+
+
+def test_say_prints_its_session_id() -> None:
+    done = run("say", "Hello.")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"session [0-9a-f]{8,} ready", done.stdout), done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (("",), "", "empty"),
+        (("   \t ",), "", "only whitespace"),
+        (("-",), "  \n", "standard input is only whitespace"),
+        ((), "", "give the text"),
+    ],
+    ids=["empty", "whitespace", "whitespace-stdin", "no-text"],
+)
+def test_say_refuses_bad_text_before_creating_anything(args: tuple[str, ...], stdin: str, message: str) -> None:
+    done = run("say", *args, "--real", stdin=stdin)  # --real without credentials: it would fail later, not now
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "credentials" not in done.stderr  # refused before the client was even built
+
+
+def test_say_refuses_invalid_utf8_from_argv_stdin_and_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"caf\xe9 \xff")
+    argv = subprocess.run(
+        [*CLI, b"say", b"\xff", b"--real"],  # bytes in argv that are not UTF-8
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    assert argv.returncode == 2, argv.stderr
+    assert b"not valid UTF-8" in argv.stderr
+    piped = subprocess.run(
+        [*CLI, "say", "-", "--real"], cwd=ROOT, env=ENV, input=b"\xff\xfe", capture_output=True, check=False, timeout=60
+    )
+    assert piped.returncode == 2
+    assert b"standard input is not valid UTF-8" in piped.stderr
+    from_file = run("say", "--file", str(bad), "--real")
+    assert from_file.returncode == 2
+    assert "is not valid UTF-8 (at byte 4)" in from_file.stderr
+
+
+def test_say_reads_stdin_and_file(tmp_path: Path) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text("From a file, with [bold]markup[/] that is text.\n", encoding="utf-8")
+    from_file = run("say", "--file", str(text), "--json")
+    assert from_file.returncode == 0, from_file.stderr
+    result = json.loads(from_file.stdout.splitlines()[-1])
+    assert result["reply"] == "From a file, with [bold]markup[/] that is text."
+    piped = run("say", "-", stdin="From standard input.\n")
+    assert piped.returncode == 0, piped.stderr
+    assert "From standard input." in piped.stdout
+
+
+def test_remote_text_with_markup_prints_literally() -> None:
+    done = run("say", "Look: [bold red]not bold[/] and [/] and [link=x]y[/link]")
+    assert done.returncode == 0, done.stderr
+    assert "avatar > Look: [bold red]not bold[/] and [/] and [link=x]y[/link]" in done.stdout
+
+
+def test_chat_set_with_markup_characters_does_not_crash() -> None:
+    done = run("chat", "--speech-cps", "2000", stdin="/set lang=[/]\n/set [bold]=1\n/quit\n")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "[bold]=1" in done.stdout  # the error names the word, printed as itself
 
 
 def test_chat_handles_commands_bad_input_and_quit() -> None:
@@ -94,7 +175,7 @@ def test_ctrl_c_in_chat_closes_the_session_and_exits_130() -> None:
         proc.wait(timeout=30)
     assert proc.returncode == 130, err
     assert "ended (cancelled)" in out
-    assert "interrupted: the session was closed" in err
+    assert re.search(r"interrupted \(SIGINT\): session \w+ was closed", err), err
 
 
 def test_errors_are_one_line_with_a_usage_exit_code() -> None:

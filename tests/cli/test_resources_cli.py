@@ -57,12 +57,17 @@ def test_session_lifecycle_as_json(emulator: EmulatorState, runner: CliRunner) -
 
     closed = runner.invoke(app, ["sessions", "close", sid])
     assert (closed.exit_code, closed.stdout.strip()) == (0, f"closed {sid}")
-    again = runner.invoke(app, ["sessions", "close", sid])
-    assert again.exit_code == 1
-    assert again.stderr.strip().startswith("error: ")
-    assert "1219" in again.stderr
-    assert len(again.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in again.output
+    again = runner.invoke(app, ["sessions", "close", sid])  # already closed (AKOOL 1219): the goal is reached
+    assert again.exit_code == 0, again.output
+    assert again.stdout.strip() == f"session {sid} was already closed; nothing to do"
+    as_json = runner.invoke(app, ["sessions", "close", sid, "--json"])
+    assert json.loads(as_json.stdout) == {"id": sid, "closed": True, "already_closed": True}
+    unknown = runner.invoke(app, ["sessions", "close", "0" * 24])
+    assert unknown.exit_code == 1
+    assert unknown.stderr.strip().startswith("error: ")
+    assert "1216" in unknown.stderr
+    assert len(unknown.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in unknown.output
 
 
 def test_tables_for_people(emulator: EmulatorState, runner: CliRunner) -> None:

@@ -15,14 +15,15 @@ from streamclient.emulator import Emulator, SessionInfo
 from .emulator_harness import client_peer, fast_config
 
 
-async def test_mode_1_retells_the_text_under_a_new_mid() -> None:
-    async with Emulator(fast_config()) as emu, client_peer(emu, mode_type=1) as peer:
+@pytest.mark.parametrize("reply_mid", ["request", "fresh"])
+async def test_mode_1_retells_the_text_under_the_configured_mid(reply_mid: str) -> None:
+    async with Emulator(fast_config(reply_mid=reply_mid)) as emu, client_peer(emu, mode_type=1) as peer:
         text = "Hello there. This is a retelling test with several sentences! Does it work? Yes."
         mid = await peer.say(text)
         await peer.wait_for(lambda: len(peer.messages()) == 1 and "audio_end" in peer.avatar_events())
         [reply] = peer.messages()
         assert reply.text == text
-        assert reply.mid != mid
+        assert (reply.mid == mid) is (reply_mid == "request")  # the docs' examples reuse it (the default)
         assert reply.chunks > 1  # released unit by unit as it is spoken
         assert peer.avatar_events() == ["audio_start", "audio_end"]
         avatar = peer.room.avatar

@@ -35,9 +35,24 @@ AVATAR = "dvp_Tristan_cloth2_1080P"
 OPTIONS = SessionOptions(avatar_join_timeout=5, reply_timeout=15, command_timeout=5, close_timeout=5)
 
 
+_VARIANT: dict[str, object] = {}
+
+
+@pytest.fixture(autouse=True, params=["request", "fresh"], ids=["reply-reuses-mid", "reply-fresh-mid"])
+def reply_mid_variant(request: pytest.FixtureRequest) -> str:
+    """Every test here runs against both reply-mid behaviours the docs allow (EmulatorConfig.reply_mid)."""
+    _VARIANT["reply_mid"] = request.param
+    return str(request.param)
+
+
 @asynccontextmanager
 async def emulator(**config: object) -> AsyncIterator[tuple[Emulator, AsyncAkoolClient]]:
-    settings: dict[str, object] = {"avatar_join_delay": 0.05, "speech_chars_per_second": 3000.0, **config}
+    settings: dict[str, object] = {
+        "avatar_join_delay": 0.05,
+        "speech_chars_per_second": 3000.0,
+        **_VARIANT,
+        **config,
+    }
     async with Emulator(EmulatorConfig(**settings)) as emu:  # type: ignore[arg-type]
         async with AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
             yield emu, client
@@ -265,6 +280,26 @@ async def test_the_issue_repro_interrupt_right_after_say_cuts_the_turn() -> None
             assert turn.done  # resolved no later than the ack
             result = await turn.wait(timeout=1)
     assert result.interrupted
+
+
+async def test_replies_are_matched_to_turns_whatever_their_mid(reply_mid_variant: str) -> None:
+    async with emulator() as (emu, client):
+        async with connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=OPTIONS) as session:
+            events = session.events()
+            first = await session.say("First message.")
+            second = await session.say("Second message, a little longer.")
+            assert (first.reply, second.reply) == ("First message.", "Second message, a little longer.")
+            (room,) = emu.rooms.values()
+            assert room.avatar is not None
+            mids = room.avatar.reply_mids
+            await session.aclose()
+        replies = [e async for e in events if isinstance(e, BotMessage)]
+    assert [r.text for r in replies] == ["First message.", "Second message, a little longer."]
+    if reply_mid_variant == "request":
+        assert mids == [first.message_id, second.message_id]  # the reply carries the request's mid
+        assert [r.message_id for r in replies] == mids
+    else:
+        assert not set(mids) & {first.message_id, second.message_id}
 
 
 async def test_attach_to_a_tokenless_detail_fails_clearly_and_leaves_the_session_open() -> None:

@@ -6,12 +6,14 @@ looks like an avatar reply; the viewer barges in and the bot interrupts. Nothing
 is taken for it; the session is closed; and every token (the avatar's, the bot's, the viewer's) lapses exactly on
 schedule, on the emulator's fake wall clock.
 
-The bot answers with ``session.say`` (``say_stream`` is built in parallel and not merged here yet).
+The bot answers the way an LLM bot does: ``session.say_stream`` of a token stream, each sentence sent as it completes.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -59,6 +61,7 @@ ANSWER = (
     "Anyone can interrupt, and the bot stops the avatar at once. "
     "This sentence should never be heard in full, because the viewer barges in."
 )
+SENTENCES = [s if i == 0 else " " + s for i, s in enumerate(re.findall(r"[^.]+\.", ANSWER.replace(". ", ".")))]
 OPTIONS = SessionOptions(avatar_join_timeout=5, reply_timeout=20, command_timeout=5, close_timeout=5)
 
 
@@ -108,6 +111,13 @@ class Viewer:
             self.ended.set()
 
 
+async def llm_tokens(text: str) -> AsyncIterator[str]:
+    """The bot's "LLM": ``text`` word by word, a token every 20 ms."""
+    for token in re.findall(r"\s*\S+", text):
+        await anyio.sleep(0.02)
+        yield token
+
+
 class Bot:
     """The bot under test: answers what the viewer says, and interrupts the avatar when the viewer talks over it."""
 
@@ -126,7 +136,7 @@ class Bot:
                     await self.session.interrupt(drop_queued=True)
                     self.interrupted.set()
                 else:
-                    self.turns.append(self.session.say(ANSWER))
+                    self.turns.append(self.session.say_stream(llm_tokens(ANSWER)))
                     self.answering.set()
 
 
@@ -207,7 +217,9 @@ async def _scene(
             assert result.reply is None or ANSWER.startswith(result.reply.strip()[:20])
             assert bot.heard == ["Tell me about streaming avatars.", "Wait, stop!"]
             assert shared.avatar.interrupted_count == 1
-            assert shared.avatar.replies == []  # the answer was cut, never finished
+            spoken = shared.avatar.replies  # the sentences the avatar finished before the barge-in
+            assert spoken == SENTENCES[: len(spoken)]
+            assert len(spoken) < len(SENTENCES)  # the answer was cut, never finished
         tg.cancel_scope.cancel()
 
     assert shared is not None
@@ -224,7 +236,9 @@ async def _scene(
     # everyone in an Agora channel) the bot's chat to the avatar from the bot's uid.
     assert [m.text for m in viewer.messages if m.source == "user"] == bot.heard
     assert {(m.sender, m.source) for m in viewer.messages} <= {("5001", "user"), ("5001", "bot"), ("42", None)}
-    assert [m.text for m in viewer.messages if m.sender == "42"] == [ANSWER]
+    sent = [m.text for m in viewer.messages if m.sender == "42"]  # one chat message per sentence, in order
+    assert sent == SENTENCES[: len(sent)]
+    assert len(spoken) <= len(sent) < len(SENTENCES)  # the last sentence was never sent: the stream stopped
 
     # The session is closed: the avatar and the bot left; the viewer is still in the caller's room.
     assert session.close_reason == "closed"

@@ -124,3 +124,25 @@ def test_unsupported_platform_is_unavailable(tmp_path: Path, monkeypatch: pytest
 
 def test_install_hint_names_the_extra() -> None:
     assert "streamclient[agora]" in INSTALL_HINT
+
+
+@pytest.mark.parametrize("content", ["https://download.agora.io/fake.zip\n", "https://download.agora.io/other.zip", ""])
+def test_version_txt_that_would_trigger_a_download_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str
+) -> None:
+    install_fake_agora(tmp_path, monkeypatch, import_control=False)
+    (tmp_path / "agora" / "version.txt").write_text(content, newline="")
+    with pytest.raises(TransportUnavailableError, match=r"version\.txt does not name") as info:
+        load_agora()
+    assert "https://download.agora.io/fake.zip" in str(info.value)  # the URL the installed package expects
+    assert "agora" not in sys.modules
+
+
+def test_an_unreadable_url_choice_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_fake_agora(tmp_path, monkeypatch, import_control=False)
+    (tmp_path / "agora" / "__init__.py").write_text(
+        "import os\n\ndef _check_download_and_extract_sdk():\n    if os.environ.get('X'):\n        url = 'a'\n"
+    )
+    with pytest.raises(TransportUnavailableError, match="cannot tell which native SDK"):
+        load_agora()
+    assert "agora" not in sys.modules

@@ -1,16 +1,14 @@
 """Our observer classes against the SDK's observer base classes: names, parameter lists, and real invocations.
 
 The SDK calls observer methods positionally from its ctypes trampolines and swallows any exception, so a wrong
-override signature silently loses every event (agora-python-sdk.md P8). The fake's base classes are generated from
-the 2.4.10 sdist (file:line cited there); if the sdist is present (``AGORA_SDIST_DIR`` or the path below), the fake is
-also compared with it.
+override signature silently loses every event (agora-python-sdk.md P8). These tests run over the hand-written fake;
+``tests/transport/real_agora/test_fake_matches_real.py`` checks the fake against the real wrapper (fetched at test
+time) and ``real_agora/test_agora_real_contract.py`` runs the adapter over the real wrapper itself.
 """
 
 from __future__ import annotations
 
-import ast
 import inspect
-import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,9 +33,8 @@ from streamclient.transport.base import (
     TokenWillExpire,
     TransportEvent,
 )
-from tests.transport.fake_agora import FAKE_PACKAGE, install_fake_agora, purge_agora_modules
+from tests.transport.fake_agora import install_fake_agora, purge_agora_modules
 
-SDIST = Path(os.environ.get("AGORA_SDIST_DIR", "/tmp/agora-sdist/agora_python_server_sdk-2.4.10"))
 PARAMS = JoinParams(app_id="0123456789abcdef0123456789abcdef", channel="c", uid="42", token="t")
 
 
@@ -72,27 +69,9 @@ def test_observer_overrides_match_the_sdk_base_signatures(fake: Any) -> None:
     assert len(inspect.signature(user_cls.on_stream_message).parameters) == 6  # self + 5 (local_user_observer.py:116)
 
 
-def _class_signatures(path: Path, class_name: str) -> dict[str, list[str]]:
-    tree = ast.parse(path.read_text())
-    (cls,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name]
-    return {node.name: [arg.arg for arg in node.args.args] for node in cls.body if isinstance(node, ast.FunctionDef)}
-
-
-@pytest.mark.parametrize(
-    ("module", "class_name"),
-    [("rtc_connection_observer.py", "IRTCConnectionObserver"), ("local_user_observer.py", "IRTCLocalUserObserver")],
-)
-def test_fake_observer_bases_match_the_real_sdist(module: str, class_name: str) -> None:
-    real = SDIST / "agora" / "rtc" / module
-    if not real.is_file():
-        pytest.skip(f"the 2.4.10 sdist is not unpacked at {SDIST} (set AGORA_SDIST_DIR); the fake's copy is checked")
-    assert _class_signatures(FAKE_PACKAGE / "rtc" / module, class_name) == _class_signatures(real, class_name)
-
-
 #: callback -> (arguments after the connection, as the SDK's trampolines pass them; the event we expect)
 CONNECTION_CALLS: dict[str, tuple[Callable[[Any], tuple[Any, ...]], TransportEvent | None]] = {
     "on_connected": (lambda c: (c.info(3), 1), ConnectionStateChanged(ConnectionState.CONNECTED, 1)),
-    "on_disconnected": (lambda c: (c.info(1), 2), ConnectionStateChanged(ConnectionState.DISCONNECTED, 2)),
     "on_connecting": (lambda c: (c.info(2), 0), ConnectionStateChanged(ConnectionState.CONNECTING, 0)),
     "on_reconnecting": (lambda c: (c.info(4), 2), ConnectionStateChanged(ConnectionState.RECONNECTING, 2)),
     "on_reconnected": (lambda c: (c.info(3), 12), ConnectionStateChanged(ConnectionState.CONNECTED, 12)),
@@ -103,7 +82,8 @@ CONNECTION_CALLS: dict[str, tuple[Callable[[Any], tuple[Any, ...]], TransportEve
     "on_token_privilege_did_expire": (lambda c: (), TokenExpired()),
     "on_stream_message_error": (lambda c: ("77", 1, 117, 2, 1), MessagesLost("77", 117, 2, 1)),
     "on_aiqos_capability_missing": (lambda c: (10,), None),
-    # Last: it ends the event stream once joined.
+    "on_error": (lambda c: (110, "invalid token"), None),  # after joining: logged only
+    # Last: it ends the event stream once joined (an unrequested DISCONNECTED is checked in its own test below).
     "on_connection_failure": (lambda c: (c.info(5), 14), ConnectionStateChanged(ConnectionState.FAILED, 14)),
 }
 
@@ -111,7 +91,7 @@ CONNECTION_CALLS: dict[str, tuple[Callable[[Any], tuple[Any, ...]], TransportEve
 async def test_every_overridden_callback_is_called_with_the_sdks_argument_list(fake: Any, tmp_path: Path) -> None:
     sdk = load_agora()
     connection_cls, _ = make_observer_classes(sdk)
-    assert set(_overrides(connection_cls)) == set(CONNECTION_CALLS)  # a new override needs a row here
+    assert set(_overrides(connection_cls)) == {*CONNECTION_CALLS, "on_disconnected"}  # a new override needs a row
     transport = AgoraTransport(log_dir=tmp_path / "logs")
     await transport.join(PARAMS, timeout=5)
     conn = fake.CONNECTIONS[-1]
@@ -132,6 +112,18 @@ async def test_every_overridden_callback_is_called_with_the_sdks_argument_list(f
     await transport.leave()
     # Delivered after the FAILED state ended the stream? No: FAILED closed it, so the frame was dropped.
     assert [event async for event in events] == []
+
+
+async def test_unrequested_on_disconnected_ends_the_events(fake: Any, tmp_path: Path) -> None:
+    transport = AgoraTransport(log_dir=tmp_path / "logs")
+    await transport.join(PARAMS, timeout=5)
+    conn = fake.CONNECTIONS[-1]
+    conn.fire_connection("on_disconnected", conn.info(1), 2).join()
+    with anyio.fail_after(5):
+        events = [event async for event in transport.events()]
+    assert events[-1] == ConnectionStateChanged(ConnectionState.DISCONNECTED, 2)
+    assert fake.CALLBACK_ERRORS == []
+    await transport.leave()
 
 
 async def test_on_stream_message_arrives_as_a_frame(fake: Any, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from streamclient.errors import (
 )
 from streamclient.transport import AgoraTransport, Transport
 from streamclient.transport._agora_service import SHARED_SERVICE
+from streamclient.transport.agora import CORRUPT_FRAME_CODE, send_error_for_code
 from streamclient.transport.base import (
     ConnectionState,
     ConnectionStateChanged,
@@ -257,16 +258,19 @@ async def test_stream_message_becomes_frame_received(fake: Any, log_dir: Path) -
     await transport.leave()
 
 
-async def test_frame_with_nul_is_passed_on_and_logged(
+async def test_frame_with_nul_is_counted_as_corrupt_and_logged(
     fake: Any, log_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     transport, conn = await joined(fake, log_dir)
     thread = threading.Thread(target=conn.deliver_stream_message, args=("555", b"a\x00b"))
     thread.start()
     thread.join()
-    assert await next_of(transport.events(), FrameReceived) == FrameReceived("555", b"a\x00b")
+    events = transport.events()
+    assert await next_of(events, MessagesLost) == MessagesLost("555", CORRUPT_FRAME_CODE, 1, 0)
+    assert transport.corrupt_frames == 1
     assert "NUL" in caplog.text
     await transport.leave()
+    assert [event for event in await drain(events) if isinstance(event, FrameReceived)] == []
 
 
 async def test_failed_connection_ends_the_events(fake: Any, log_dir: Path) -> None:
@@ -358,8 +362,6 @@ async def test_send_passes_bytes_to_the_sdk(fake: Any, log_dir: Path) -> None:
         (-12, SendRateLimitedError),
         (-115, SendRateLimitedError),
         (-114, FrameTooLargeError),
-        (-113, TransportClosedError),
-        (113, TransportClosedError),
         (-116, SendError),
         (-5, SendError),
         (-1002, SendError),
@@ -376,13 +378,29 @@ async def test_send_error_codes_are_mapped(fake: Any, log_dir: Path, code: int, 
     await transport.leave()
 
 
-async def test_dead_stream_argument_error_becomes_send_error(fake: Any, log_dir: Path) -> None:
-    fake.SCRIPT.dead_stream = True
-    transport, _ = await joined(fake, log_dir)
-    with pytest.raises(SendError) as info:
-        await transport.send(b"frame")
-    assert type(info.value) is SendError
+@pytest.mark.parametrize("code", [-113, 113])
+def test_not_in_channel_maps_to_closed(code: int) -> None:
+    assert type(send_error_for_code(code)) is TransportClosedError
+
+
+@pytest.mark.parametrize("code", [-113, 113])
+async def test_not_in_channel_is_retried_then_closed(fake: Any, log_dir: Path, code: int) -> None:
+    transport, conn = await joined(fake, log_dir)
+    fake.SCRIPT.send_codes = [code, code]
+    await transport.send(b"frame")  # retried with back-off: the third attempt goes through
+    assert conn.sent == [b"frame"]
+    fake.SCRIPT.send_codes = [code] * 10_000
+    with pytest.raises(TransportClosedError, match="not in the channel"):
+        await transport.send(b"frame", timeout=0.3)
+    assert 10_000 - len(fake.SCRIPT.send_codes) <= 6  # backed off (0.05 s doubling), never a busy loop
     await transport.leave()
+
+
+async def test_dead_stream_fails_the_join(fake: Any, log_dir: Path) -> None:
+    fake.SCRIPT.dead_stream = True
+    with pytest.raises(JoinError, match="data stream"):
+        await AgoraTransport(log_dir=log_dir).join(PARAMS, timeout=5)
+    assert fake.CONNECTIONS[-1].calls[-1] == "release"
 
 
 @pytest.mark.parametrize("data", ["text", b"", 42, None])

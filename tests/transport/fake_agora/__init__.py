@@ -30,6 +30,10 @@ _NATIVE_FILES = {
 }
 
 
+#: What the real ``agora/__init__.py`` does to pick its native SDK URL (a function the loader reads statically).
+_URL_CHOICE = 'def _check_download_and_extract_sdk():\n    url = "https://download.agora.io/fake.zip"\n'
+
+
 def purge_agora_modules() -> None:
     """Forget every imported ``agora`` module (each test gets a fresh copy of the fake)."""
     for name in [name for name in sys.modules if name == "agora" or name.startswith("agora.")]:
@@ -57,8 +61,8 @@ def install_fake_agora(
     """
     package = site / "agora"
     shutil.copytree(FAKE_PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
-    if init_source is not None:
-        (package / "__init__.py").write_text(init_source)
+    if init_source is not None:  # keep the URL the loader reads; the rest runs at import
+        (package / "__init__.py").write_text(f"{_URL_CHOICE}\n{init_source}")
     if native:
         (package / "agora_sdk").mkdir()
         for name in _NATIVE_FILES.get(sys.platform, ()):

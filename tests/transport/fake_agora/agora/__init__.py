@@ -7,4 +7,11 @@ the loader's restoration of the TLS context is tested; it downloads and loads no
 
 import ssl
 
+
+def _check_download_and_extract_sdk() -> None:
+    """Like the real one, it names the native SDK's download URL; streamclient's loader reads it without importing."""
+    url = "https://download.agora.io/fake.zip"
+    del url
+
+
 ssl._create_default_https_context = ssl._create_unverified_context  # type: ignore[assignment]
