@@ -162,3 +162,84 @@ class FakeClient:
     def typed(self) -> AsyncAkoolClient:
         """This object, typed as the real client."""
         return cast(AsyncAkoolClient, self)
+
+
+# --------------------------------------------------------------------------- measuring at a strict room
+
+#: The limits the strict room enforces (the implementation guide's), per sender and sliding second, on its clock.
+STRICT_BYTES = 6000
+STRICT_MESSAGES = 30
+
+
+class RoomTap:
+    """Stamps, at the room, every frame one sender offers: accepted ``(room time, bytes)``, and refusal codes.
+
+    The room's clock is the emulator's (``time.monotonic``); this is the receiving side of the data stream.
+    """
+
+    def __init__(self, room: Any, sender: str) -> None:
+        self.accepted: list[tuple[float, int]] = []
+        self.refused: list[int] = []
+        self.changed = anyio.Event()
+        original = room.send
+        clock = room._clock  # the room's own clock, the one its limits are enforced on
+
+        def send(uid: str, data: bytes) -> int:
+            code = int(original(uid, data))
+            if uid == sender:
+                if code == 0:
+                    self.accepted.append((clock(), len(data)))
+                else:
+                    self.refused.append(code)
+                self.changed.set()
+                self.changed = anyio.Event()
+            return code
+
+        room.send = send
+
+
+def strict_refusals(sends: list[tuple[float, int]], bytes_per_second: int = STRICT_BYTES) -> int:
+    """How many of ``sends`` (``(time, bytes)`` at the receiver) a room enforcing the limits would have refused."""
+    window: list[tuple[float, int]] = []
+    refused = 0
+    for t, n in sorted(sends):
+        window = [(s, m) for s, m in window if t - s < 1.0]
+        if len(window) + 1 > STRICT_MESSAGES or sum(m for _, m in window) + n > bytes_per_second:
+            refused += 1
+            continue
+        window.append((t, n))
+    return refused
+
+
+def official_frames(text: str, mid: str, cap: int = 950, units: int = 216) -> list[bytes]:
+    """The official split: ``units`` UTF-16 code units a frame, halved while over ``cap`` (agoraHelpers.ts)."""
+    from streamclient.codec import ChatFrame, encode_frame
+
+    def enc(chunk: str, idx: int, fin: bool) -> bytes:
+        return encode_frame(ChatFrame(mid=mid, idx=idx, fin=fin, text=chunk))
+
+    def utf16_end(start: int) -> int:
+        # JS slices UTF-16 code units; Python cannot carry a lone surrogate, so a pair that would be split stays whole
+        end, count = start, 0
+        while end < len(text):
+            width = 2 if ord(text[end]) > 0xFFFF else 1
+            if count + width > units and end > start:
+                break
+            count += width
+            end += 1
+        return end
+
+    chunks: list[str] = []
+    start = 0
+    while start < len(text):
+        chunk = text[start : utf16_end(start)]
+        while len(enc(chunk, len(chunks), False)) > cap and len(chunk) > 1:
+            chunk = chunk[: math.ceil(len(chunk) / 2)]
+        chunks.append(chunk)
+        start += len(chunk)
+    return [enc(c, i, i == len(chunks) - 1) for i, c in enumerate(chunks)]
+
+
+def official_wait(frame: bytes, bytes_per_second: int = STRICT_BYTES) -> float:
+    """The official clients' wait after a frame: ``ceil(1000 * len / bytes_per_second)`` ms (measured on fin=false)."""
+    return math.ceil(1000 * len(frame) / bytes_per_second) / 1000

@@ -1,31 +1,30 @@
 """Scale benchmark: N concurrent sessions in one process, each exchanging a message a second.
 
-Run with ``make bench`` or ``.venv/bin/python benchmarks/bench_scale.py [--emulator 100] [--emulator-process
-100,500,1000] [--loopback 100,500,1000] [--seconds 10]``. Not part of CI's pass/fail. ``make bench`` runs the
-defaults; ``--emulator 100,500,1000`` gives the in-process ramp (a few minutes to open 1000 sessions).
+Run with ``make bench`` or ``.venv/bin/python benchmarks/bench_scale.py [--emulator 100] [--emulator-process 1000]
+[--loopback 1000] [--seconds 10] [--no-freeze]``. Not part of CI's pass/fail.
 
-Three set-ups, reported separately:
+Set-ups, reported separately:
 
-* **emulator**: N ``AvatarSession`` objects against the local emulator (REST over loopback HTTP, one websocket room
-  per session, a scripted avatar per session) **in the same process and on the same 2 cores**: the figures include
-  the emulator's own work (its HTTP server, rooms, avatars and fault-free relays), so they overstate the client's cost.
-* **emulator-process**: the same, with the emulator in a separate process (its own core): the client's figures
-  without the emulator's work on the client's event loop.
-* **loopback**: the client side alone: N sessions over in-memory loopback pairs, each with a minimal echo peer (one
-  reply chat frame per message, one ack per command) instead of the emulator.
+* **emulator-process** (the target's set-up): N ``AvatarSession`` objects against the local emulator running in a
+  separate process (REST over loopback HTTP, one websocket room per session, a scripted avatar per session).
+* **emulator**: the same with the emulator in this process (its work then lands on the client's loop).
+* **loopback**: the client side alone: N sessions over in-memory loopback pairs with a minimal echo peer.
 
-Each session says a ~40-character message once a second (random phase) and awaits the reply. Measured over a window
-of ``--seconds`` after every session is open: event-loop lag (a ticker sleeping 10 ms, recording its oversleep;
-p50/p99/max), CPU (``time.process_time`` / wall time, in cores), turns completed per second, failed turns, and memory
-per session (Python heap growth traced by ``tracemalloc`` while the sessions open, divided by N; tracing is off
-during the lag window; RSS growth is printed too but is blurred by allocator reuse across runs; the emulator
-set-up's figure includes the emulator's per-session state).
-Targets (issue 7): lag p99 under 20 ms at 1000 sessions; under 100 KB per session excluding the SDK.
+Each session says a ~40-character message once a second (random phase) and awaits the reply; one more session (the
+probe) instead says a sentence, waits until the reply starts, and interrupts, every 0.5 s. Once all are open the
+process calls ``gc.freeze()`` (what a server should do after start-up: see "Garbage collection" in RESULTS.md;
+``--no-freeze`` skips it). Measured over ``--seconds``: event-loop lag (a ticker sleeping 10 ms; p50/p99/max, and
+stalls over 50 ms), the garbage collections in the window (count and longest per generation, in CPU ms), the probe's
+interrupt-to-wire (``interrupt()`` call -> its frame handed to the socket; p50/p99), CPU (cores), turns per second,
+failures, and memory per session (``tracemalloc`` growth while the sessions open / N).
+Targets (issue 14), 1000 sessions, emulator in its own process: lag p99 < 10 ms, worst stall < 50 ms,
+interrupt-to-wire p99 < 20 ms; memory < 100 KB a session.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import random
 import re
@@ -42,7 +41,17 @@ import anyio
 from _common import FakeClient, percentile, print_table, rss_bytes
 
 from streamclient.api import AsyncAkoolClient
-from streamclient.codec import ChatFrame, ChatMessage, CommandReceived, ProtocolConnection, Role, encode_frame, new_mid
+from streamclient.codec import (
+    ChatFrame,
+    ChatMessage,
+    CommandFrame,
+    CommandReceived,
+    ProtocolConnection,
+    Role,
+    decode_frame,
+    encode_frame,
+    new_mid,
+)
 from streamclient.emulator import Emulator, EmulatorConfig
 from streamclient.errors import StreamClientError
 from streamclient.session import AvatarSession, SessionOptions, connect
@@ -52,6 +61,10 @@ from streamclient.transport.loopback import LoopbackTransport
 AVATAR_ID = "dvp_Tristan_cloth2_1080P"
 OPTIONS = SessionOptions(avatar_join_timeout=60, reply_timeout=20, close_timeout=20, join_timeout=60)
 TICK = 0.01
+OPEN_CONCURRENCY = 50
+STALL = 0.05
+FREEZE = True
+PROBE_TEXT = "This sentence is interrupted as soon as the avatar starts to speak it back. " * 2
 
 
 @dataclass
@@ -102,15 +115,55 @@ async def talk(session: AvatarSession, counters: Counters, stop: anyio.Event, rn
             await stop.wait()
 
 
+async def probe(session: AvatarSession, stop: anyio.Event, wire: list[float]) -> None:
+    """Say, wait for the reply to start, interrupt; record ``interrupt()`` -> its frame handed to the socket."""
+    transport = session.transport
+    assert transport is not None
+    original = transport.send
+    called: list[float] = []
+
+    async def send(data: bytes, *, timeout: float = 5.0) -> None:
+        frame = decode_frame(data)
+        if isinstance(frame, CommandFrame) and frame.cmd == "interrupt" and called:
+            wire.append(time.perf_counter() - called.pop())
+        await original(data, timeout=timeout)
+
+    transport.send = send  # type: ignore[method-assign]  # stamp the frame as it is handed to the socket
+    while not stop.is_set():
+        turn = session.say(PROBE_TEXT)
+        await turn.wait_reply_started(timeout=10)
+        called.append(time.perf_counter())
+        try:
+            await session.interrupt()
+        except StreamClientError:
+            called.clear()
+        with anyio.move_on_after(0.5):
+            await stop.wait()
+
+
+def _gc_watch() -> tuple[list[tuple[int, float]], Callable[[str, dict[str, int]], None]]:
+    collections: list[tuple[int, float]] = []  # (generation, CPU seconds)
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.process_time()
+        else:
+            collections.append((info["generation"], time.process_time() - started[0]))
+
+    return collections, callback
+
+
 async def measure(
     n: int,
     open_one: Callable[[int], AbstractAsyncContextManager[AvatarSession]],
     seconds: float,
 ) -> dict[str, float]:
-    """Open ``n`` sessions with ``open_one``, exchange messages for ``seconds``, return the figures."""
+    """Open ``n`` sessions (plus the probe) with ``open_one``, exchange messages for ``seconds``, return the figures."""
     counters = Counters()
     stop = anyio.Event()
     all_open = anyio.Event()
+    wire: list[float] = []
     gc.collect()
     rss_before = rss_bytes()
     tracemalloc.start()
@@ -118,19 +171,30 @@ async def measure(
     lags: list[float] = []
     rng = random.Random(n)
 
+    gate = anyio.Semaphore(OPEN_CONCURRENCY)  # opening and closing in waves: the API client's pool is bounded
+
     async def one(i: int) -> None:
+        stack = contextlib.AsyncExitStack()
         try:
-            async with open_one(i) as session:
-                counters.opened += 1
-                if counters.opened == n:
-                    all_open.set()
-                await all_open.wait()
-                await talk(session, counters, stop, rng)
+            async with gate:
+                session = await stack.enter_async_context(open_one(i))
         except StreamClientError as exc:
             counters.errors.append(f"open: {type(exc).__name__}: {exc}")
-            counters.opened += 1
-            if counters.opened == n:
-                all_open.set()
+            session = None
+        counters.opened += 1
+        if counters.opened == n + 1:
+            all_open.set()
+        if session is None:
+            return
+        try:
+            await all_open.wait()
+            if i == n:
+                await probe(session, stop, wire)
+            else:
+                await talk(session, counters, stop, rng)
+        finally:
+            async with gate:  # the session's own close is shielded; its task group must exit in this scope
+                await stack.aclose()
 
     async def ticker() -> None:
         while not stop.is_set():
@@ -140,7 +204,7 @@ async def measure(
 
     t_open = time.perf_counter()
     async with anyio.create_task_group() as tg:
-        for i in range(n):
+        for i in range(n + 1):
             tg.start_soon(one, i)
             if i % 50 == 49:
                 await anyio.lowlevel.checkpoint()
@@ -151,18 +215,33 @@ async def measure(
         traced_open, _ = tracemalloc.get_traced_memory()
         tracemalloc.stop()  # not during the lag window
         rss_open = rss_bytes()
+        if FREEZE:
+            gc.freeze()  # the sessions' long-lived objects leave the collector's generations
+        collections, callback = _gc_watch()
+        gc.callbacks.append(callback)
         turns0 = counters.turns
+        wire.clear()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         tg.start_soon(ticker)
         await anyio.sleep(seconds)
         cpu = time.process_time() - cpu0
         wall = time.perf_counter() - wall0
         turns = counters.turns - turns0
+        gc.callbacks.remove(callback)
         stop.set()
+    gc.unfreeze()
     ms = [x * 1000 for x in lags]
     if counters.errors:
         print(f"  ({n} sessions: {len(counters.errors)} errors, first: {counters.errors[0]})")
+    wire_ms = [x * 1000 for x in wire] or [float("nan")]
+    by_generation = {g: [c * 1000 for gen, c in collections if gen == g] for g in (0, 1, 2)}
     return {
+        "stalls": float(sum(1 for x in lags if x > STALL)),
+        "wire_p50": percentile(wire_ms, 50),
+        "wire_p99": percentile(wire_ms, 99),
+        "wire_n": float(len(wire)),
+        **{f"gc{g}_n": float(len(v)) for g, v in by_generation.items()},
+        **{f"gc{g}_max": max(v, default=0.0) for g, v in by_generation.items()},
         "open_s": open_seconds,
         "lag_p50": percentile(ms, 50),
         "lag_p99": percentile(ms, 99),
@@ -258,13 +337,27 @@ async def main_async(args: argparse.Namespace) -> None:
     ]
     for kind, n, runner in plans:
         r = await runner(n, args.seconds)
-        target = "target < 20 ms" if n >= 1000 else ""
-        rows.append((f"{kind} {n}: opened in", f"{r['open_s']:.1f} s", ""))
+        target = "target p99 < 10 ms, max < 50 ms" if n >= 1000 else ""
+        rows.append((f"{kind} {n}: opened in", f"{r['open_s']:.1f} s", "gc.freeze() after open" if FREEZE else ""))
         rows.append(
             (
                 f"{kind} {n}: loop lag p50 / p99 / max",
                 f"{r['lag_p50']:.1f} / {r['lag_p99']:.1f} / {r['lag_max']:.0f} ms",
-                target,
+                f"{target}; {r['stalls']:.0f} stalls > {STALL * 1000:.0f} ms",
+            )
+        )
+        rows.append(
+            (
+                f"{kind} {n}: GC collections gen0 / gen1 / gen2 (longest, CPU)",
+                f"{r['gc0_n']:.0f} / {r['gc1_n']:.0f} / {r['gc2_n']:.0f}",
+                f"{r['gc0_max']:.1f} / {r['gc1_max']:.1f} / {r['gc2_max']:.1f} ms",
+            )
+        )
+        rows.append(
+            (
+                f"{kind} {n}: probe interrupt() -> frame to the socket p50 / p99",
+                f"{r['wire_p50']:.2f} / {r['wire_p99']:.2f} ms",
+                f"{r['wire_n']:.0f} interrupts" + ("; target p99 < 20 ms" if n >= 1000 else ""),
             )
         )
         rows.append(
@@ -285,10 +378,13 @@ async def main_async(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--emulator", default="100", help="session counts against an in-process emulator")
-    parser.add_argument("--loopback", default="100,500,1000", help="session counts over loopback (client alone)")
+    parser.add_argument("--emulator", default="", help="session counts against an in-process emulator")
+    parser.add_argument("--loopback", default="1000", help="session counts over loopback (client alone)")
     parser.add_argument(
-        "--emulator-process", default="100,500,1000", help="session counts against an emulator in another process"
+        "--emulator-process", default="1000", help="session counts against an emulator in another process"
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="measurement window per run")
-    anyio.run(main_async, parser.parse_args())
+    parser.add_argument("--no-freeze", action="store_true", help="do not gc.freeze() once the sessions are open")
+    arguments = parser.parse_args()
+    FREEZE = not arguments.no_freeze
+    anyio.run(main_async, arguments)

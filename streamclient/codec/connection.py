@@ -8,16 +8,25 @@ The caller moves bytes and time; this object holds all protocol state:
 * ``receive_data`` decodes, reassembles and matches acks; ``events_received()`` drains the resulting events.
   Malformed input becomes :class:`FrameRejected`, never an exception.
 * Interrupt semantics (an open question upstream): the queued rest of the chat message being transmitted is dropped
-  and no closing ``fin`` frame is sent; the avatar is told to stop by the ``interrupt`` command itself.
+  and no closing ``fin`` frame is sent; the avatar is told to stop by the ``interrupt`` command itself. A message
+  counts as being transmitted from its first frame taken until the driver confirms its last one (:meth:`sent`), so
+  an interrupt that arrives while the last frame is inside the transport call still names it.
+* Sending is confirmed by the driver: :meth:`sent` when the transport accepted a datagram (its pacing record then
+  runs from that moment, an upper bound of its arrival at the receiver), :meth:`retry_later` when it was refused for
+  rate reasons (it leaves the pacing window and returns to its lane), :meth:`not_sent` when it was refused for good.
+* Message ids are short (a random per-connection prefix and a counter, 3-5 characters): every byte of a chat
+  frame's envelope is a byte of text less per paced second.
 """
 
 from __future__ import annotations
 
+import base64
 import enum
+import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 
-from streamclient.codec.chunking import DEFAULT_MAX_FRAME_BYTES, HARD_MAX_FRAME_BYTES, new_mid, split_text
+from streamclient.codec.chunking import DEFAULT_MAX_FRAME_BYTES, HARD_MAX_FRAME_BYTES, split_text
 from streamclient.codec.commands import interrupt
 from streamclient.codec.events import (
     AvatarEvent,
@@ -46,6 +55,7 @@ __all__ = ("MAX_PENDING_COMMANDS", "Interrupted", "ProtocolConnection", "Role")
 #: Commands awaiting an ack that are remembered for matching; older ones are forgotten first.
 MAX_PENDING_COMMANDS = 1024
 _REMEMBERED_CANCELLATIONS = 64
+_UNCONFIRMED = 64
 
 
 class Role(enum.Enum):
@@ -57,7 +67,11 @@ class Role(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Interrupted:
-    """What ``send_interrupt`` cut: ``dropped`` queued frames of the chat message ``mid``."""
+    """What ``send_interrupt`` cut: ``dropped`` queued frames of the chat message ``mid``.
+
+    ``dropped`` is 0 when the message's last frame was taken and is not yet confirmed sent: the message is cut,
+    although nothing of it is left to drop.
+    """
 
     mid: str
     dropped: int
@@ -101,13 +115,28 @@ class ProtocolConnection:
         self.reassembler = Reassembler(reassembly, message_timeout=message_timeout)
         self._priority: deque[bytes] = deque()
         self._chat: deque[tuple[str, bytes]] = deque()
-        self._in_flight: str | None = None  # mid of the chat message partly sent
+        self._in_flight: str | None = None  # mid of the chat message partly sent (last frame not confirmed)
+        self._unconfirmed: deque[bytes] = deque(maxlen=_UNCONFIRMED)  # taken datagrams not yet confirmed
+        self._mid_prefix = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii")[:2]
+        self._mid_counter = 0
         self._pending_commands: OrderedDict[str, str] = OrderedDict()
         self._cancelled: OrderedDict[str, None] = OrderedDict()  # recently cancelled chat mids (for retry_later)
         self._events: list[Event] = []
         self.last_interrupted: Interrupted | None = None
 
     # ------------------------------------------------------------------------------------------- sending
+
+    def next_mid(self) -> str:
+        """A fresh message id, unique on this connection: a random 2-character prefix and a base-36 counter.
+
+        Short on purpose (the official clients' ``msg-<milliseconds>`` is 17 characters, a uuid 22 to 36): each
+        byte saved in the envelope of a chat frame is one more byte of text per frame, six frames a second. Unlike
+        milliseconds, a counter cannot repeat. Ids only need to be unique per sender within a channel (that is how
+        messages are reassembled); the random prefix also keeps apart two connections of the same uid, such as a
+        re-join after a dropped connection (1 in 4096 to collide).
+        """
+        self._mid_counter += 1
+        return self._mid_prefix + _base36(self._mid_counter)
 
     def send_chat(self, text: str, *, mid: str | None = None, source: str | None = None) -> str:
         """Split ``text`` into frames and queue them in the chat lane.
@@ -125,7 +154,7 @@ class ProtocolConnection:
         """
         if source is None and self.role is Role.AVATAR:
             source = "bot"
-        mid = new_mid() if mid is None else mid
+        mid = self.next_mid() if mid is None else mid
         frames = split_text(text, mid=mid, max_frame_bytes=self.max_frame_bytes, source=source)
         self._chat.extend((mid, encode_frame(frame)) for frame in frames)
         return mid
@@ -151,7 +180,7 @@ class ProtocolConnection:
         Raises:
             LocalProtocolError: the encoded command exceeds the frame budget or cannot be encoded.
         """
-        mid = frame.mid or new_mid()
+        mid = frame.mid or self.next_mid()
         if mid != frame.mid:
             frame = replace(frame, mid=mid)
         self._queue_priority(frame)
@@ -174,7 +203,7 @@ class ProtocolConnection:
         if self._in_flight is not None:
             mid = self._in_flight
             self.last_interrupted = Interrupted(mid, self.cancel_chat(mid))
-        return self.send_command(interrupt())
+        return self.send_command(interrupt(mid=self.next_mid()))
 
     def cancel_chat(self, mid: str) -> int:
         """Drop every still-queued frame of chat message ``mid``.
@@ -208,15 +237,44 @@ class ProtocolConnection:
         Raises:
             LocalProtocolError: the event exceeds the frame budget.
         """
-        mid = new_mid() if mid is None else mid
+        mid = self.next_mid() if mid is None else mid
         self._queue_priority(EventFrame(mid=mid, name=name))
         return mid
+
+    def sent(self, datagram: bytes, *, now: float) -> None:
+        """The transport accepted ``datagram`` (taken from :meth:`data_to_send`); ``now`` is when its call returned.
+
+        Its pacing record moves to ``now`` (the receiver counted it at or before then), and a chat message whose
+        last frame this was is no longer being transmitted.
+        """
+        self._confirm(datagram)
+        self.pacer.restamp(now, len(datagram))
+
+    def not_sent(self, datagram: bytes) -> None:
+        """The transport refused ``datagram`` for good: it leaves the pacing window (it is not sent again)."""
+        self._confirm(datagram)
+        self.pacer.unrecord(len(datagram))
+
+    def _confirm(self, datagram: bytes) -> None:
+        for i, item in enumerate(self._unconfirmed):
+            if item is datagram or item == datagram:
+                del self._unconfirmed[i]
+                break
+        if (
+            self._in_flight is not None
+            and not self._unconfirmed
+            and not any(mid == self._in_flight for mid, _ in self._chat)
+        ):
+            self._in_flight = None
 
     def retry_later(self, datagram: bytes, *, now: float, delay: float) -> None:
         """Put back a datagram the transport refused for rate reasons, and pause sending for ``delay`` seconds.
 
-        The datagram returns to the front of its lane (chat frames of a message cancelled meanwhile are dropped).
+        The refused datagram leaves the pacing window (the receiver did not count it) and returns to the front of
+        its lane (chat frames of a message cancelled meanwhile are dropped).
         """
+        self._confirm(datagram)
+        self.pacer.unrecord(len(datagram))
         self.pacer.penalize(now, delay)
         try:
             frame = decode_frame(datagram, max_bytes=max(len(datagram), 1))
@@ -248,6 +306,9 @@ class ProtocolConnection:
     def data_to_send(self, now: float, *, limit: int | None = None) -> list[bytes]:
         """Take the datagrams that may go out at ``now`` (priority lane first); they are recorded as sent.
 
+        A driver that learns the transport's verdict reports it with :meth:`sent`, :meth:`retry_later` or
+        :meth:`not_sent`; until then a chat message whose last frame was taken still counts as being transmitted.
+
         Args:
             now: the current time.
             limit: take at most this many. A driver that awaits each send should take one at a time, so that an
@@ -269,10 +330,11 @@ class ProtocolConnection:
                 if pacer.delay(now, len(data)) > 0:
                     break
                 self._chat.popleft()
-                self._in_flight = mid if self._chat and self._chat[0][0] == mid else None
+                self._in_flight = mid
             else:
                 break
             pacer.record(now, len(data))
+            self._unconfirmed.append(data)
             out.append(data)
         return out
 
@@ -329,3 +391,13 @@ class ProtocolConnection:
     def next_deadline(self) -> float | None:
         """When :meth:`expire` next has something to do, or ``None``."""
         return self.reassembler.next_deadline()
+
+
+def _base36(value: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        value, rest = divmod(value, 36)
+        out = digits[rest] + out
+        if not value:
+            return out

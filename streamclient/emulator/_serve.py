@@ -3,6 +3,13 @@
 ``async with serve(app) as base_url:`` binds ``127.0.0.1:0`` (any free port), runs ``uvicorn.Server.serve`` as a
 task of the current loop (no loop or signal set-up of its own, lifespan off), waits until it accepts connections,
 yields ``http://127.0.0.1:PORT``, and on exit asks it to stop, forcing it after ``SHUTDOWN_TIMEOUT`` seconds.
+
+``TCP_NODELAY``: asyncio turns Nagle's algorithm off on every TCP transport, but only for sockets whose ``proto`` is
+``IPPROTO_TCP``; a socket made with ``socket.socket(family, SOCK_STREAM)`` has proto 0, and so do the connections it
+accepts, so uvicorn (which sets nothing itself) served them with Nagle on: a second small message sent before the
+peer's delayed ACK waited ~40 ms (an ``interrupt`` took 42 ms through the emulator although the room acked in
+0.2 ms). The listening socket is therefore made with ``IPPROTO_TCP`` and ``TCP_NODELAY`` set (Linux copies it to
+accepted sockets), and every accepted connection gets it again when it is made (:func:`_nodelay_protocol`).
 """
 
 from __future__ import annotations
@@ -37,6 +44,21 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _nodelay_protocol(protocol_class: Any) -> Any:
+    """A subclass of uvicorn's HTTP protocol that sets ``TCP_NODELAY`` on each connection it is made for."""
+
+    class NoDelay(protocol_class):  # type: ignore[misc]  # uvicorn's classes are chosen at run time
+        def connection_made(self, transport: Any) -> None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().connection_made(transport)
+
+    NoDelay.__name__ = NoDelay.__qualname__ = f"NoDelay{protocol_class.__name__}"
+    return NoDelay
+
+
 def _ws_implementation() -> Any:
     # The sans-I/O implementation avoids the deprecation warnings of the legacy websockets API.
     return "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS else "websockets"
@@ -59,9 +81,10 @@ async def serve(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIte
         TimeoutError: the server did not start within ``STARTUP_TIMEOUT`` seconds.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
     except OSError:
         sock.close()
@@ -75,6 +98,8 @@ async def serve(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIte
         ws=_ws_implementation(),
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
+    config.load()
+    config.http_protocol_class = _nodelay_protocol(config.http_protocol_class)
     server = _Server(config)
     # A plain asyncio task, not a task group: the ``async with`` may be entered and exited in different tasks
     # (pytest-asyncio runs async-generator fixtures that way), which an anyio cancel scope does not allow.

@@ -5,8 +5,11 @@ A :class:`Room` knows nothing about websockets: peers join it (the websocket end
 happens in the room as :mod:`streamclient.transport.base` events from their :class:`RoomPeer` mailbox
 (``PeerJoined``, ``PeerLeft``, ``FrameReceived``, ``ConnectionStateChanged``).
 
-Limits, per sender, as the Agora SDK enforces them (agora-python-sdk.md §3), checked in this order; a refused frame
-is not counted in the window:
+Limits, per sender, enforced strictly on the room's own clock over every sliding second ``(now - 1, now]``, with the
+Agora SDK's return codes (agora-python-sdk.md §3), checked in this order; a refused frame is not counted in the
+window. The defaults are the implementation guide's figures (1 KB a message, 6 KB/s, 30 messages/s), which the
+official clients pace to; the 4.x SDK's own 30 KiB/s and 60 messages/s are a configuration away. A ``clock`` with
+skew or jitter can be given to test a sender's margin:
 
 * more than ``max_message_bytes`` -> ``-114`` (ERR_SIZE_TOO_LARGE);
 * more than ``messages_per_second`` messages in the rolling window -> ``-12`` (ERR_TOO_OFTEN);
@@ -106,11 +109,11 @@ class PeerRole(enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoomLimits:
-    """Data-stream limits per sender (defaults: Agora's native limits, agora-python-sdk.md §3)."""
+    """Data-stream limits per sender (defaults: the implementation guide's 1 KB, 6 KB/s; 30 messages/s)."""
 
     max_message_bytes: int = 1024
-    bytes_per_second: int = 30 * 1024
-    messages_per_second: int = 60
+    bytes_per_second: int = 6000
+    messages_per_second: int = 30
     window_seconds: float = 1.0
 
 

@@ -79,8 +79,9 @@ class EmulatorConfig:
         speech_chars_per_second: speaking speed of the avatar (reply pacing).
         reply_chunk_chars: longest speaking unit (one chat frame group) of a reply.
         seed: seed for every fault injector that has no seed of its own.
-        room_bytes_per_second: per-sender byte limit of a room (Agora: 30 KiB/s).
-        room_messages_per_second: per-sender message limit of a room (Agora: 60/s).
+        room_bytes_per_second: per-sender byte limit of every sliding second of a room, on the room's clock (the
+            implementation guide's 6 KB/s by default; Agora's 4.x SDK allows 30 KiB/s).
+        room_messages_per_second: per-sender message limit of every sliding second (30 by default; SDK 4.x: 60).
         max_message_bytes: per-message limit of a room (Agora: 1024).
         responder: the mode-2 answerer (``None``: the deterministic default).
         record_path: write every delivered frame to this JSONL file.
@@ -104,8 +105,8 @@ class EmulatorConfig:
     speech_chars_per_second: float = 40.0
     reply_chunk_chars: int = 60
     seed: int = 0
-    room_bytes_per_second: int = 30 * 1024
-    room_messages_per_second: int = 60
+    room_bytes_per_second: int = 6000
+    room_messages_per_second: int = 30
     max_message_bytes: int = 1024
     responder: Responder | None = None
     record_path: str | Path | None = None

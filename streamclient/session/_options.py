@@ -36,7 +36,7 @@ class SessionOptions:
         event_buffer: events buffered per ``events()`` consumer before the oldest are dropped.
         message_timeout: how long an incomplete incoming message may wait for its missing chunks.
         max_frame_bytes: the byte budget of one outgoing frame (``None``: the largest size, within the transport's
-            limit, whose whole frames fill the paced byte budget of every second; 957 B for Agora's 6000 B/s).
+            limit, whose whole frames fill the paced byte budget of every window; 986 B for Agora's 6000 B/s).
         rate_limit_backoff: first pause after the transport reports a rate-limit error (doubles, up to 2 s).
         wait_for_avatar: wait in ``__aenter__`` until the avatar has joined.
     """

@@ -2,7 +2,8 @@
 
 It drains the codec's outbox one datagram at a time (so an interrupt queued while a send is in flight goes out
 next and can still drop the rest of the message it cuts), sleeps exactly as long as the pacer asks, and turns the
-transport's verdicts into pacing (rate limits back off exponentially), turn failures or a lost channel.
+transport's verdicts into pacing (an accepted frame counts from when the call returned; a refused one leaves the
+window and is retried after a back-off that doubles), turn failures or a lost channel.
 """
 
 from __future__ import annotations
@@ -90,8 +91,11 @@ class Outbound:
         """Send one datagram; False when the outbox must wait (rate limit)."""
         try:
             await self._transport.send(datagram, timeout=self._send_timeout)
-        except SendRateLimitedError:
+        except SendRateLimitedError as exc:
             self._stats.send_retries += 1
+            logger.warning(
+                "a %d-byte frame was refused for rate (%s); it is retried in %.2f s", len(datagram), exc, self._backoff
+            )
             self._conn.retry_later(datagram, now=anyio.current_time(), delay=self._backoff)
             self._backoff = min(_MAX_BACKOFF, self._backoff * 2)
             return False
@@ -99,8 +103,10 @@ class Outbound:
             raise TransportClosedError(f"the channel closed while sending: {exc}") from exc
         except SendError as exc:
             self._stats.send_failures += 1
+            self._conn.not_sent(datagram)
             self._on_send_failed(datagram, exc)
             return True
+        self._conn.sent(datagram, now=anyio.current_time())
         self._backoff = self._initial_backoff
         self._stats.frames_sent += 1
         self._stats.bytes_sent += len(datagram)

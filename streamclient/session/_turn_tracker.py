@@ -11,6 +11,10 @@ that cut it is acknowledged. Replies nobody asked for (answers to the user's voi
 A reply can start before the writer learns that its message's last frame went out (the avatar answers while the
 transport call is still returning): when no turn waits, the turn whose last frame is inside the transport call
 (:meth:`TurnTracker.in_flight`) is the one answered.
+
+Between an interrupt and its ack, a reply that starts belongs to no turn either: the avatar stops before it acks, and
+the data stream is ordered, so such a reply answers a message the interrupt cut (its last frame was on its way when
+the interrupt was sent); it must not be taken for the answer of a turn sent after the interrupt.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from collections.abc import Callable, Hashable
 from streamclient.session.turns import Turn
 
 __all__ = ("TurnTracker",)
+
+_REMEMBERED_REPLIES = 64
 
 
 class TurnTracker:
@@ -34,6 +40,7 @@ class TurnTracker:
         self._current: Turn | None = None
         self._in_flight: Turn | None = None
         self._complete: set[str] = set()
+        self._unacked_interrupts = 0
 
     @property
     def current(self) -> Turn | None:
@@ -89,6 +96,8 @@ class TurnTracker:
             current = self._current
             if current is not None and not current.done and not current.reply_parts and current.reply_key is None:
                 turn = current  # audio_start arrived before the first chunk
+            elif self._unacked_interrupts:
+                turn = None  # a reply the avatar started before it saw the interrupt
             else:
                 turn = self._claim(now)
             self._owners[key] = turn  # None: a reply no turn asked for (the user's voice)
@@ -119,7 +128,7 @@ class TurnTracker:
         """The avatar started speaking."""
         turn = self._current
         if turn is None or turn.done or turn.audio_start_at is not None:
-            turn = self._claim(now)
+            turn = None if self._unacked_interrupts else self._claim(now)
         if turn is not None:
             turn.mark_audio_start(now)
 
@@ -133,13 +142,16 @@ class TurnTracker:
             self._finish(turn, now)
 
     def mark_interrupted(self, dropped_message_id: str | None, *, unsent: bool = False) -> list[Turn]:
-        """An interrupt went out: cut the turns that can no longer get a reply.
+        """An interrupt was queued: cut the turns that can no longer get a reply, until :meth:`interrupt_done`.
 
-        Those are the speaking turn, every turn waiting for its reply, the turn whose frames were dropped and, with
-        ``unsent``, the turns still queued whole. An interrupt stops the avatar's current reply and, in the
-        emulator, the replies queued behind it (what the real service does with queued replies is undocumented),
-        so no turn that was already sent may keep waiting for a reply that will not come.
+        Those are the speaking turn, every turn waiting for its reply, the turn being transmitted (frames dropped,
+        or its last frame inside the transport call: ``dropped_message_id``) and, with ``unsent``, the turns still
+        queued whole. When none of these exists, the oldest open turn is the one in progress (queued, its first
+        frame about to go) and is cut. An interrupt stops the avatar's current reply and, in the emulator, the
+        replies queued behind it (what the real service does with queued replies is undocumented), so no turn that
+        was already sent may keep waiting for a reply that will not come.
         """
+        self._unacked_interrupts += 1
         cut: list[Turn] = []
         if self._current is not None and not self._current.done:
             cut.append(self._current)
@@ -150,10 +162,18 @@ class TurnTracker:
                 cut.append(dropped)
         if unsent:
             cut.extend(t for t in self._by_mid.values() if not t.done and t.sent_at is None and t not in cut)
+        if not cut:
+            head = next((t for t in self._by_mid.values() if not t.done), None)
+            if head is not None:
+                cut.append(head)
         for turn in cut:
             turn.interrupted = True
         self._waiting.clear()
         return cut
+
+    def interrupt_done(self) -> None:
+        """An interrupt was acknowledged (or its wait ended): replies that start from now on are claimed again."""
+        self._unacked_interrupts = max(0, self._unacked_interrupts - 1)
 
     def resolve(self, turn: Turn, now: float) -> None:
         """Resolve ``turn`` now with what it has."""
@@ -176,6 +196,9 @@ class TurnTracker:
         self._by_mid.pop(turn.message_id, None)
         if self._current is turn:
             self._current = None
-        # Bounded memory: forget reply owners of finished turns once many have accumulated.
-        if len(self._owners) > 256:
-            self._owners = {k: t for k, t in self._owners.items() if t is not None and not t.done}
+        # A finished turn is not kept alive by its reply's key (later chunks of that reply belong to no turn), and
+        # only the newest keys are remembered: a session keeps no history, whatever it has said.
+        if turn.reply_key is not None and turn.reply_key in self._owners:
+            self._owners[turn.reply_key] = None
+        while len(self._owners) > _REMEMBERED_REPLIES:
+            del self._owners[next(iter(self._owners))]

@@ -17,6 +17,7 @@ from streamclient.codec import (
     CommandResult,
     Event,
     FrameRejected,
+    Interrupted,
     MessageExpired,
     PacingLimits,
     ProtocolConnection,
@@ -207,7 +208,7 @@ def test_retry_later_puts_the_datagram_back_and_pauses() -> None:
     assert client.data_to_send(0.1) == []
     delay = client.send_delay(0.1)
     assert delay is not None
-    assert delay >= 0.15  # the pause, and the refused datagram still counts in the window (conservative)
+    assert delay == pytest.approx(0.15)  # the pause only: the refused datagram left the window
     again = client.data_to_send(5.0)
     assert again[0] == refused
     mid = client.send_command(interrupt())
@@ -215,6 +216,79 @@ def test_retry_later_puts_the_datagram_back_and_pauses() -> None:
     client.retry_later(command[0], now=10.0, delay=0.0)
     assert client.data_to_send(10.0)[0] == command[0]
     assert mid in client.pending_commands()
+
+
+def test_a_refused_frame_leaves_the_window_and_goes_after_the_back_off_not_a_second_later() -> None:
+    client = ProtocolConnection(Role.CLIENT, pacing=PacingLimits(window_margin=0))
+    client.send_chat(LONG)
+    taken = client.data_to_send(0.0)  # a window's worth
+    for data in taken[:-1]:
+        client.sent(data, now=0.0)
+    full = client.pacer.window(0.0)
+    client.retry_later(taken[-1], now=0.0, delay=0.1)
+    assert client.pacer.window(0.0) == (full[0] - len(taken[-1]), full[1] - 1)  # not double-counted
+    assert client.send_delay(0.0) == pytest.approx(0.1)
+    assert client.data_to_send(0.1) == [taken[-1]]  # retried after the back-off, not when the window frees up
+
+
+def test_not_sent_takes_a_datagram_out_of_the_window() -> None:
+    client = ProtocolConnection(Role.CLIENT)
+    client.send_chat("hello")
+    (data,) = client.data_to_send(0.0)
+    assert client.pacer.window(0.0) == (len(data), 1)
+    client.not_sent(data)
+    assert client.pacer.window(0.0) == (0, 0)
+
+
+def test_sent_counts_the_datagram_from_when_the_transport_returned() -> None:
+    client = ProtocolConnection(Role.CLIENT, pacing=PacingLimits(window_margin=0))
+    client.send_chat(LONG)
+    taken = client.data_to_send(0.0)
+    for data in taken:
+        client.sent(data, now=0.05)  # the calls returned 50 ms later
+    assert client.pacer.window(1.01) == (sum(map(len, taken)), len(taken))
+    assert client.send_delay(1.0) == pytest.approx(0.05)
+
+
+def test_the_last_frame_counts_as_in_flight_until_the_driver_confirms_it() -> None:
+    client = ProtocolConnection(Role.CLIENT)
+    mid = client.send_chat("one frame")
+    (data,) = client.data_to_send(0.0, limit=1)  # the last (only) frame is inside the transport call
+    client.send_interrupt()
+    assert client.last_interrupted == Interrupted(mid, 0)
+    client.sent(data, now=0.0)
+    client.send_chat("another")
+    (other,) = client.data_to_send(0.0, limit=1)
+    client.sent(other, now=0.0)
+    client.send_interrupt()
+    assert client.last_interrupted is None  # confirmed: nothing is being transmitted
+
+
+def test_a_refused_last_frame_stays_in_flight_and_a_cancelled_one_does_not() -> None:
+    client = ProtocolConnection(Role.CLIENT)
+    mid = client.send_chat(LONG)
+    now = 0.0
+    while client.pending_chat_frames() > 1:
+        now += 2.0
+        for data in client.data_to_send(now, limit=1):
+            client.sent(data, now=now)
+    (last,) = client.data_to_send(1e6, limit=1)
+    client.retry_later(last, now=1e6, delay=0.1)
+    client.send_interrupt()
+    assert client.last_interrupted == Interrupted(mid, 1)
+    client.retry_later(last, now=1e6, delay=0.1)  # cancelled meanwhile: dropped, and nothing is in flight
+    assert client.pending_chat_frames() == 0
+    client.send_interrupt()
+    assert client.last_interrupted is None
+
+
+def test_mids_are_short_and_unique_per_connection() -> None:
+    client = ProtocolConnection(Role.CLIENT)
+    other = ProtocolConnection(Role.CLIENT)
+    mids = [client.send_chat("x") for _ in range(2000)] + [client.send_interrupt() for _ in range(10)]
+    assert len(set(mids)) == len(mids)
+    assert max(map(len, mids)) <= 5
+    assert other.next_mid() not in mids
 
 
 def test_retry_later_drops_frames_of_a_cancelled_message() -> None:
@@ -310,7 +384,9 @@ def test_retry_later_with_an_undecodable_datagram_goes_to_the_priority_lane() ->
 
 
 def test_priority_lane_waits_when_even_the_full_limits_are_used() -> None:
-    client = ProtocolConnection(Role.CLIENT, pacing=PacingLimits(messages_per_second=3, priority_reserve_messages=1))
+    client = ProtocolConnection(
+        Role.CLIENT, pacing=PacingLimits(messages_per_second=3, priority_reserve_messages=1, window_margin=0)
+    )
     for _ in range(4):
         client.send_command(interrupt())
     assert len(client.data_to_send(0.0)) == 3

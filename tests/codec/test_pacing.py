@@ -61,7 +61,7 @@ def test_delay_is_zero_when_there_is_room() -> None:
 
 
 def test_bytes_limit_waits_for_the_oldest_send_to_leave_the_window() -> None:
-    pacer = Pacer(PacingLimits(bytes_per_second=2000, priority_reserve_bytes=0))
+    pacer = Pacer(PacingLimits(bytes_per_second=2000, priority_reserve_bytes=0, window_margin=0))
     pacer.record(10.0, 900)
     pacer.record(10.25, 900)
     assert pacer.delay(10.5, 900) == pytest.approx(0.5)
@@ -70,7 +70,7 @@ def test_bytes_limit_waits_for_the_oldest_send_to_leave_the_window() -> None:
 
 
 def test_messages_limit() -> None:
-    pacer = Pacer(PacingLimits(messages_per_second=3, priority_reserve_messages=0))
+    pacer = Pacer(PacingLimits(messages_per_second=3, priority_reserve_messages=0, window_margin=0))
     for i in range(3):
         pacer.record(i * 0.1, 10)
     assert pacer.delay(0.3, 10) == pytest.approx(0.7)
@@ -84,7 +84,7 @@ def test_priority_lane_uses_the_reserve_chat_leaves_free() -> None:
 
 
 def test_oversize_datagram_goes_alone_once_the_window_is_empty() -> None:
-    pacer = Pacer(PacingLimits(bytes_per_second=1000, priority_reserve_bytes=0))
+    pacer = Pacer(PacingLimits(bytes_per_second=1000, priority_reserve_bytes=0, window_margin=0))
     assert pacer.delay(0.0, 5000) == 0.0
     pacer.record(0.0, 5000)
     assert pacer.delay(0.5, 5000) == pytest.approx(0.5)
@@ -100,6 +100,77 @@ def test_penalize_blocks_both_lanes() -> None:
     assert pacer.delay(2.0, 10) == 0.0
 
 
+def test_the_window_is_one_second_plus_the_margin() -> None:
+    pacer = Pacer(PacingLimits(bytes_per_second=2000, priority_reserve_bytes=0, window_margin=0.02))
+    pacer.record(10.0, 1500)
+    assert pacer.delay(10.5, 1000) == pytest.approx(0.52)
+    assert pacer.window(10.999) == (1500, 1)
+    assert pacer.window(11.02) == (0, 0)
+
+
+def test_restamp_moves_the_oldest_unconfirmed_record_of_that_size_later_only() -> None:
+    pacer = Pacer(PacingLimits(bytes_per_second=2000, priority_reserve_bytes=0, window_margin=0))
+    pacer.record(10.0, 900)
+    pacer.record(10.0, 700)
+    pacer.restamp(10.3, 900)  # the transport call returned at 10.3: the receiver counted it by then
+    pacer.restamp(9.0, 700)  # earlier than the record: ignored
+    pacer.restamp(10.3, 123)  # never recorded: ignored
+    assert pacer.window(11.0) == (900, 1)  # the 700 B datagram left at 11.0, the 900 B one leaves at 11.3
+    assert pacer.delay(11.0, 1500) == pytest.approx(0.3)
+    pacer.record(11.0, 500)
+    pacer.record(11.0, 500)
+    pacer.restamp(11.1, 500)
+    pacer.restamp(11.2, 500)  # two of a size are confirmed in sending order
+    pacer.restamp(11.4, 500)  # both already confirmed: ignored
+    assert pacer.window(12.15) == (500, 1)
+
+
+def test_unrecord_takes_a_refused_datagram_out_of_the_window() -> None:
+    pacer = Pacer(PacingLimits(bytes_per_second=2000, priority_reserve_bytes=0, window_margin=0))
+    pacer.record(10.0, 900)
+    pacer.record(10.1, 900)
+    pacer.restamp(10.1, 900)  # the first one was accepted
+    pacer.unrecord(900)
+    pacer.unrecord(900)  # no unconfirmed one left: ignored
+    pacer.unrecord(5)  # never recorded: ignored
+    assert pacer.window(10.2) == (900, 1)
+    assert pacer.delay(10.2, 1100) == 0.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    sizes=st.lists(st.integers(50, 1024), min_size=20, max_size=120),
+    latencies=st.lists(st.floats(0.0, 0.05), min_size=1, max_size=50),
+    rate=st.floats(0.995, 1.005),
+    jitter=st.lists(st.floats(-0.002, 0.002), min_size=1, max_size=50),
+    priority=st.lists(st.booleans(), min_size=1, max_size=50),
+)
+def test_a_strict_receiver_with_a_skewed_jittery_clock_never_sees_a_window_over_the_budget(
+    sizes: list[int], latencies: list[float], rate: float, jitter: list[float], priority: list[bool]
+) -> None:
+    """The driver sends one datagram at a time; the receiver stamps it on its own clock (0.5% faster or slower than
+    ours, +-2 ms of jitter) at a random moment inside the transport call, and the driver re-stamps our record when
+    the call returns. A receiver enforcing 6000 B and 30 messages in every sliding second never refuses."""
+    limits = PacingLimits()
+    pacer = Pacer(limits)
+    now = 0.0
+    arrivals: list[tuple[float, int]] = []
+    for i, nbytes in enumerate(sizes):
+        lane = priority[i % len(priority)] and nbytes < limits.priority_reserve_bytes
+        now += pacer.delay(now, nbytes, priority=lane)
+        pacer.record(now, nbytes)
+        call = latencies[i % len(latencies)]
+        at = now + call * (i % 3) / 2  # the receiver's moment: start, middle or end of the call
+        arrivals.append((at * rate + jitter[i % len(jitter)], nbytes))
+        now += call
+        pacer.restamp(now, nbytes)
+    arrivals.sort()
+    for t, _ in arrivals:
+        window = [n for s, n in arrivals if t - WINDOW_SECONDS < s <= t]
+        assert len(window) <= limits.messages_per_second
+        assert sum(window) <= limits.bytes_per_second
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -108,6 +179,9 @@ def test_penalize_blocks_both_lanes() -> None:
         {"bytes_per_second": 1.5},
         {"priority_reserve_bytes": 6000},
         {"priority_reserve_messages": -1},
+        {"window_margin": -0.01},
+        {"window_margin": True},
+        {"window_margin": "0.02"},
     ],
 )
 def test_limits_are_validated(kwargs: dict[str, float]) -> None:
@@ -123,11 +197,11 @@ def test_defaults_are_agoras() -> None:
 @pytest.mark.parametrize(
     ("limits", "cap", "expected"),
     [
-        (PacingLimits(), 1024, 957),  # 6 x 957 = 5742 <= 5744: the whole chat share of a window
-        (PacingLimits(), 960, 957),
-        (PacingLimits(), 500, 478),  # 12 x 478 = 5736
+        (PacingLimits(), 1024, 986),  # 6 x 986 = 5916 <= 5920: the whole chat share of a window
+        (PacingLimits(), 960, 845),  # 7 x 845 = 5915
+        (PacingLimits(), 500, 493),  # 12 x 493 = 5916
         (PacingLimits(bytes_per_second=800, priority_reserve_bytes=0), 1024, 800),  # never more than a window
-        (PacingLimits(bytes_per_second=30 * 1024), 1024, 1015),
+        (PacingLimits(bytes_per_second=30 * 1024), 1024, 1021),
     ],
 )
 def test_tiled_frame_bytes_fills_the_chat_share(limits: PacingLimits, cap: int, expected: int) -> None:

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamclient.emulator.faults import Fault, FaultInjector, FaultPlan, corrupt
-from streamclient.emulator.room import PeerRole, Room
+from streamclient.emulator.room import PeerRole, Room, RoomLimits
 from streamclient.errors import InvalidArgumentError
 from streamclient.transport.base import ConnectionState, ConnectionStateChanged, FrameReceived, PeerLeft
 
@@ -113,6 +113,8 @@ def test_bad_plans_are_refused(kwargs: dict[str, float]) -> None:
 
 # ---------------------------------------------------------------------------------------------- in a room
 
+UNLIMITED = RoomLimits(bytes_per_second=10**9, messages_per_second=10**9)  # these tests send unpaced bursts
+
 
 async def _delivered(room: Room, peer_uid: str, frames: list[bytes], count: int) -> list[bytes]:
     client = room.peers[peer_uid]
@@ -133,7 +135,7 @@ async def test_room_applies_faults_per_direction_reproducibly() -> None:
     expected = run(plan, seed=5)
     results = []
     for _ in range(2):
-        room = Room("ch", seed=5)
+        room = Room("ch", seed=5, limits=UNLIMITED)
         room.join("client", role=PeerRole.CLIENT)
         room.join("avatar", role=PeerRole.AVATAR)
         room.set_faults(to_client=plan)
@@ -145,7 +147,7 @@ async def test_room_applies_faults_per_direction_reproducibly() -> None:
 
 
 async def test_room_delays_and_flushes_held_frames() -> None:
-    room = Room("ch")
+    room = Room("ch", limits=UNLIMITED)
     room.join("client", role=PeerRole.CLIENT)
     room.join("avatar", role=PeerRole.AVATAR)
     room.set_faults(
@@ -160,7 +162,7 @@ async def test_room_delays_and_flushes_held_frames() -> None:
 
 
 async def test_disconnect_fault_fails_the_client() -> None:
-    room = Room("ch")
+    room = Room("ch", limits=UNLIMITED)
     client = room.join("client", role=PeerRole.CLIENT)
     avatar = room.join("avatar", role=PeerRole.AVATAR)
     room.set_faults(to_client=FaultPlan(disconnect_after=1))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -240,6 +242,44 @@ async def test_rate_limit_errors_slow_the_sender_and_nothing_is_lost() -> None:
     assert result.reply == text
     assert session.stats.send_retries > 0
     assert refused >= session.stats.send_retries
+
+
+async def test_no_send_is_refused_by_a_strict_room_whose_clock_is_slow_and_jittery() -> None:
+    # The room enforces 6000 B and 30 messages in every sliding second on its own clock, which runs 0.5% slow and
+    # jitters by up to 3 ms: the session's margin (and its records re-stamped when each send returns) absorb both.
+    rng = random.Random(14)
+    origin = time.monotonic()
+
+    def skewed() -> float:
+        return origin + (time.monotonic() - origin) * 0.995 + rng.uniform(0.0, 0.003)
+
+    config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=3000.0, reply_chunk_chars=900)
+    assert (config.room_bytes_per_second, config.room_messages_per_second) == (6000, 30)  # strict by default
+    async with Emulator(config, clock=skewed) as emu:
+        async with (
+            AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client,
+            connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=OPTIONS) as session,
+        ):
+            text = "流媒体虚拟人会逐段朗读收到的文字。" * 250  # 12.75 KB of UTF-8: three windows' worth
+            result = await session.say(text)
+            assert session.session_id is not None
+            room = emu.room_for(session.session_id)
+            assert room is not None
+            refused = dict(room.rejected)
+    assert refused == {}
+    assert session.stats.send_retries == 0
+    assert result.reply == text
+
+
+async def test_the_issue_repro_interrupt_right_after_say_cuts_the_turn() -> None:
+    async with emulator(speech_chars_per_second=40.0) as (_, client):
+        async with connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=OPTIONS) as session:
+            turn = session.say("First sentence is here. Second sentence follows it. Third one ends the text.")
+            await anyio.lowlevel.checkpoint()  # the issue's `await anyio.sleep(0)`
+            await session.interrupt()
+            assert turn.done  # resolved no later than the ack
+            result = await turn.wait(timeout=1)
+    assert result.interrupted
 
 
 async def test_replies_are_matched_to_turns_whatever_their_mid(reply_mid_variant: str) -> None:

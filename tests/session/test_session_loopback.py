@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import anyio
 import pytest
 
-from streamclient.codec import ChatFrame, decode_frame
+from streamclient.codec import ChatFrame, decode_frame, encode_frame
 from streamclient.errors import (
     APIConnectionError,
     AvatarJoinTimeoutError,
@@ -33,7 +33,7 @@ from streamclient.session import (
     SpeakingStopped,
     connect,
 )
-from streamclient.transport import JoinParams, TransportEvent, TransportLimits
+from streamclient.transport import FrameReceived, JoinParams, TransportEvent, TransportLimits
 from streamclient.transport.loopback import LoopbackFaults, LoopbackTransport
 from tests.session.harness import TOKEN, FakeClient, ScriptedAvatar
 
@@ -378,3 +378,35 @@ async def test_a_failed_api_close_is_reported_not_raised() -> None:
     assert session.close_reason == "closed"
     assert isinstance(session.close_error, APIConnectionError)
     assert not ours.connected  # the channel was still left
+
+
+async def test_finished_turns_are_not_kept_alive_by_the_session() -> None:
+    # Each reply's key used to keep its finished Turn (and result) alive, up to 256 a session: with a thousand
+    # sessions that was a quarter of a million objects for every full garbage collection to traverse.
+    async with avatar_session() as (session, _, _):
+        turns = [session.say(f"message number {i}") for i in range(80)]
+        for turn in turns:
+            await turn
+        tracker = session._inbound.turns  # type: ignore[union-attr]
+        alive = [t for t in tracker._owners.values() if t is not None]
+        assert alive == []
+        assert len(tracker._owners) <= 64
+
+
+async def test_a_frame_that_moves_no_deadline_earlier_does_not_wake_the_timer() -> None:
+    # Waking the timer task for every received frame cost a new event, cancel scope and timer handle per frame.
+    ours, _theirs = LoopbackTransport.pair()
+    options = SessionOptions(wait_for_avatar=False, close_timeout=5)
+    async with connect(FakeClient().typed(), avatar_id="a", transport=ours, options=options) as session:
+
+        def chunk(idx: int) -> FrameReceived:
+            frame = ChatFrame(mid="reply-1", idx=idx, fin=False, text=f"part {idx} ", source="bot")
+            return FrameReceived("avatar-7", encode_frame(frame))
+
+        ours.inject(chunk(0))  # the first pending message: a deadline where there was none
+        await anyio.wait_all_tasks_blocked()
+        sleeping_on = session._timer_wakeup
+        for idx in range(1, 5):
+            ours.inject(chunk(idx))
+            await anyio.wait_all_tasks_blocked()
+        assert session._timer_wakeup is sleeping_on

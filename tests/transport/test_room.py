@@ -290,3 +290,21 @@ async def test_overflow_fails_the_transport_instead_of_dropping(server: RoomServ
         async for _ in events:
             pass
     await transport.leave()
+
+
+async def test_the_default_room_enforces_6000_bytes_and_30_messages_in_every_sliding_second() -> None:
+    now = [100.0]
+    room = Room("ch", clock=lambda: now[0])
+    peer = room.join("1", role=PeerRole.CLIENT)
+    codes = []
+    for i in range(7):  # 1000 B every 100 ms: the 7th would make 7000 B within one second
+        now[0] = 100.0 + i * 0.1
+        codes.append(peer.send(b"b" * 1000))
+    assert codes == [0, 0, 0, 0, 0, 0, -115]
+    now[0] = 100.999  # the first frame is still inside (100.999 - 1, 100.999]
+    assert peer.send(b"b" * 1000) == -115
+    now[0] = 101.0
+    assert peer.send(b"b" * 1000) == 0  # refused frames were not counted
+    other = room.join("2", role=PeerRole.CLIENT)
+    assert [other.send(b"m") for _ in range(31)][-2:] == [0, -12]
+    assert room.rejected == {-115: 2, -12: 1}

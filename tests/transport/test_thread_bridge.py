@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import anyio
@@ -94,3 +95,31 @@ def test_events_has_a_single_consumer() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="capacity"):
         ThreadBridge(capacity=0)
+
+
+async def test_a_waiting_consumer_holds_no_exception_and_its_traceback() -> None:
+    # A receive that had to wait used to hold a caught WouldBlock, its traceback and a frame for as long as it waited
+    # (about a second per idle session): with a thousand sessions those objects outlived the young generations and
+    # made the cyclic collector run full collections every few seconds.
+    bridge = ThreadBridge(capacity=16)
+    bridge.open()
+    received: list[object] = []
+
+    async def consume() -> None:
+        async for event in bridge.events():
+            received.append(event)
+
+    def would_blocks() -> set[int]:
+        return {id(o) for o in gc.get_objects() if isinstance(o, anyio.WouldBlock)}
+
+    gc.collect()
+    before = would_blocks()  # leftovers of other code in this process, if any
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(consume)
+        for i in range(3):
+            await anyio.wait_all_tasks_blocked()  # the consumer waits on an empty buffer
+            assert would_blocks() <= before
+            bridge.deliver(FrameReceived("1", b"x%d" % i))
+        await anyio.wait_all_tasks_blocked()
+        bridge.close()
+    assert len(received) == 3
