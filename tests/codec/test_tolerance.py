@@ -72,6 +72,44 @@ def test_the_halves_decode_as_lone_surrogates_and_cannot_be_sent_back() -> None:
         encode_frame(head)
 
 
+def _refusing_jiter(raw: bytes, *, allow_inf_nan: bool) -> object:
+    raise AssertionError(f"jiter was asked to parse {raw!r}")
+
+
+@pytest.mark.parametrize("escape", ["\\ude00", "\\uDE00"])
+def test_an_ascii_half_at_the_start_of_the_text_skips_jiter(monkeypatch: pytest.MonkeyPatch, escape: str) -> None:
+    # jiter refuses lone surrogates and its refusal costs about a parse: such frames go to the canonical path first
+    frame = b'{"v":2,"type":"chat","mid":"m","idx":1,"fin":true,"pld":{"text":"%s done"}}' % escape.encode()
+    monkeypatch.setattr(frames_module, "_from_json", _refusing_jiter)
+    decoded = decode_frame(frame)
+    assert isinstance(decoded, ChatFrame)
+    assert decoded.text == "\ude00 done"
+
+
+def test_an_ascii_half_after_another_escape_still_decodes() -> None:
+    # not the official client's layout (its halves open or close a chunk): jiter refuses it, the fallback keeps it
+    frame = b'{"v":2,"type":"chat","mid":"m","idx":0,"fin":false,"pld":{"text":"a\\"b\\ud83dc"}}'
+    decoded = decode_frame(frame)
+    assert isinstance(decoded, ChatFrame)
+    assert decoded.text == 'a"b\ud83dc'
+
+
+def test_ascii_frames_with_other_escapes_still_go_through_jiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bytes] = []
+    original = frames_module._from_json
+
+    def spy(raw: bytes, *, allow_inf_nan: bool) -> object:
+        seen.append(raw)
+        return original(raw, allow_inf_nan=allow_inf_nan)
+
+    monkeypatch.setattr(frames_module, "_from_json", spy)
+    frame = b'{"v":2,"type":"chat","mid":"m","idx":0,"fin":true,"pld":{"text":"say \\"hi\\"\\n"}}'
+    decoded = decode_frame(frame)
+    assert isinstance(decoded, ChatFrame)
+    assert decoded.text == 'say "hi"\n'
+    assert seen == [frame]
+
+
 @pytest.mark.parametrize("letter", ["x", "日"], ids=["ascii", "cjk"])
 @pytest.mark.parametrize("layout", ["canonical", "extra_field", "with_from"])
 def test_every_decode_path_keeps_the_halves(letter: str, layout: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,7 +24,7 @@ from streamclient.errors import (
     TransportTimeoutError,
     TransportUnavailableError,
 )
-from streamclient.transport import AgoraTransport, Transport
+from streamclient.transport import AgoraTransport, Transport, _agora_sdk
 from streamclient.transport._agora_service import SHARED_SERVICE
 from streamclient.transport.agora import CORRUPT_FRAME_CODE, send_error_for_code
 from streamclient.transport.base import (
@@ -91,7 +93,7 @@ async def test_join_success_configures_a_data_only_broadcaster(fake: Any, log_di
     await transport.join(PARAMS, timeout=5)
     conn = fake.CONNECTIONS[-1]
     assert transport.local_uid == "98765"
-    assert conn.calls[:3] == ["register_observer", "register_local_user_observer", "connect"]
+    assert conn.calls[:3] == ["agora_rtc_conn_register_observer", "register_local_user_observer", "connect"]
     assert (conn.channel, conn.user_id) == ("room-1", "1234")
     config, publish = conn.conn_config, conn.publish_config
     assert config.client_role_type == 1
@@ -105,6 +107,58 @@ async def test_join_success_configures_a_data_only_broadcaster(fake: Any, log_di
     assert await next_of(events, ConnectionStateChanged) == ConnectionStateChanged(ConnectionState.CONNECTED, 1)
     await transport.leave()
     assert conn.calls[-2:] == ["disconnect", "release"]
+
+
+async def test_join_registers_the_null_safe_observer_without_a_warning(
+    fake: Any, log_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="streamclient.transport.agora")
+    transport, conn = await joined(fake, log_dir)
+    assert type(conn.con_observer_handle).__name__ == "NullSafeConnectionObserverInner"
+    assert "register_observer" not in conn.calls  # the SDK's own trampolines are not used
+    assert not [r for r in caplog.records if "NULL-safe" in r.getMessage()]
+    await transport.leave()
+
+
+@pytest.mark.parametrize("outcome", ["failure", "disconnected"])
+async def test_a_failure_reported_with_null_strings_is_a_join_error(fake: Any, log_dir: Path, outcome: str) -> None:
+    # The native SDK reports NULL channel_id/local_user_id before the channel is known; the SDK's own trampoline
+    # raises on them and the failure would be lost (the join would time out).
+    fake.SCRIPT.on_connect = outcome
+    fake.SCRIPT.null_strings = True
+    fake.SCRIPT.fail_reason = 7
+    transport = AgoraTransport(log_dir=log_dir)
+    with pytest.raises(JoinError) as info:
+        await transport.join(PARAMS, timeout=5)
+    assert info.value.reason == 7
+    assert fake.CALLBACK_ERRORS == []
+    await transport.leave()
+
+
+async def test_an_sdk_without_the_private_names_falls_back_to_register_observer_with_a_warning(
+    fake: Any, log_dir: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_sdk = _agora_sdk._import_sdk
+
+    def without_private_names(version: str) -> Any:
+        sdk = import_sdk(version)
+        return dataclasses.replace(sdk, RTCConnectionObserverInner=None, register_connection_observer=None)
+
+    monkeypatch.setattr(_agora_sdk, "_import_sdk", without_private_names)
+    caplog.set_level(logging.WARNING, logger="streamclient.transport.agora")
+    transport, conn = await joined(fake, log_dir)
+    assert conn.calls[:2] == ["register_observer", "agora_rtc_conn_register_observer"]
+    assert type(conn.con_observer_handle).__name__ == "RTCConnectionObserverInner"  # the SDK's own trampolines
+    (warning,) = [r for r in caplog.records if "NULL-safe" in r.getMessage()]
+    assert warning.levelno == logging.WARNING
+    assert "lacks the private names" in warning.getMessage()
+    events = transport.events()
+    assert await next_of(events, ConnectionStateChanged) == ConnectionStateChanged(ConnectionState.CONNECTING, 0)
+    assert await next_of(events, ConnectionStateChanged) == ConnectionStateChanged(ConnectionState.CONNECTED, 1)
+    conn.fire_connection("on_user_joined", "555").join()
+    assert await next_of(events, PeerJoined) == PeerJoined("555")
+    assert fake.CALLBACK_ERRORS == []
+    await transport.leave()
 
 
 async def test_local_uid_falls_back_to_the_requested_uid(fake: Any, log_dir: Path) -> None:

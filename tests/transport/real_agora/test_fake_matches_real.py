@@ -2,8 +2,10 @@
 
 The fast unit tests run over the fake; these checks keep it honest: the same method names and parameter lists as
 the real classes (observer bases, ``AgoraService``, ``RTCConnection``, ``LocalUser``), the same dataclass fields and
-defaults, and the same return values and types for one scripted sequence of calls, run once over the real wrapper
-(over each native stand-in) and once over the fake.
+defaults, the same private names the adapter's NULL-safe connection observer uses (``RTCConnectionObserverInner``
+and its ``_fields_``, ``RTCConnInfoInner``, ``agora_rtc_conn_register_observer``, ``con_observer_handle``), and the
+same return values and types for one scripted sequence of calls, run once over the real wrapper (over each native
+stand-in) and once over the fake.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from typing import Any
 
 import pytest
 
+from streamclient.transport._agora_sdk import load_agora
+from streamclient.transport.agora import _register_connection_observer
 from tests.transport.fake_agora import FAKE_PACKAGE, install_fake_agora, purge_agora_modules
 from tests.transport.real_agora.harness import StandIn
 
 #: Test helpers of the fake that the real classes do not have.
-FAKE_ONLY = {"info", "_report_connect", "fire_connection", "deliver_stream_message"}
+FAKE_ONLY = {"info", "_info_pointer", "_report_connect", "fire_connection", "deliver_stream_message"}
 
 
 def _methods(path: Path, class_name: str) -> dict[str, list[str]]:
@@ -38,6 +42,8 @@ def _methods(path: Path, class_name: str) -> dict[str, list[str]]:
         ("agora_service.py", "AgoraService", False),
         ("rtc_connection.py", "RTCConnection", False),
         ("local_user.py", "LocalUser", False),
+        ("_ctypes_handle/_rtc_connection_observer.py", "RTCConnectionObserverInner", False),
+        ("_ctypes_handle/_ctypes_data.py", "RTCConnInfoInner", False),
     ],
 )
 def test_fake_classes_have_the_real_signatures(agora_sdist: Path, module: str, class_name: str, exact: bool) -> None:
@@ -54,6 +60,51 @@ def test_fake_classes_have_the_real_signatures(agora_sdist: Path, module: str, c
         for name, args in fake.items():
             assert name in real, f"{class_name}.{name} does not exist in the real SDK"
             assert args == real[name], f"{class_name}.{name}"
+
+
+def _ctypes_fields(path: Path, class_name: str) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    (cls,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name]
+    (fields,) = [
+        node.value
+        for node in cls.body
+        if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["_fields_"]
+    ]
+    assert isinstance(fields, ast.List)
+    return [ast.literal_eval(item.elts[0]) for item in fields.elts if isinstance(item, ast.Tuple)]
+
+
+@pytest.mark.parametrize(
+    ("module", "class_name"),
+    [
+        ("_ctypes_handle/_rtc_connection_observer.py", "RTCConnectionObserverInner"),
+        ("_ctypes_handle/_ctypes_data.py", "RTCConnInfoInner"),
+    ],
+)
+def test_fake_ctypes_structures_have_the_real_layout(agora_sdist: Path, module: str, class_name: str) -> None:
+    """The adapter subclasses the connection-callback structure: its fields (the C layout) must be the real ones."""
+    real = _ctypes_fields(agora_sdist / "agora" / "rtc" / module, class_name)
+    assert real
+    assert _ctypes_fields(FAKE_PACKAGE / "rtc" / module, class_name) == real
+
+
+def test_fake_has_the_private_names_the_adapter_loads(
+    stand_in: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the loader resolves for the NULL-safe observer is present in the real wrapper, and in the fake."""
+
+    def private_names() -> dict[str, bool]:
+        sdk = load_agora()
+        return {
+            "RTCConnectionObserverInner": sdk.RTCConnectionObserverInner is not None,
+            "register_connection_observer": callable(sdk.register_connection_observer),
+        }
+
+    real = private_names()
+    stand_in.wait_idle()
+    purge_agora_modules()
+    install_fake_agora(tmp_path, monkeypatch)
+    assert private_names() == real == {"RTCConnectionObserverInner": True, "register_connection_observer": True}
 
 
 @pytest.mark.parametrize(
@@ -94,7 +145,11 @@ def _scenario(agora_base: Any, agora_service: Any, observer_base: Any) -> list[t
         ),
     )
     seen.append(("data stream id", type(conn._data_stream_id)))
+    seen.append(("con_observer_handle before", conn.con_observer_handle))
     seen.append(("register_observer", conn.register_observer(observer_base[0]())))
+    seen.append(("con_observer_handle", type(conn.con_observer_handle).__name__))
+    seen.append(("NULL-safe registration", _register_connection_observer(load_agora(), conn, observer_base[0]())))
+    seen.append(("con_observer_handle, NULL-safe", type(conn.con_observer_handle).__name__))
     seen.append(("register_local_user_observer", conn.register_local_user_observer(observer_base[1]())))
     seen.append(("send None", conn.send_stream_message(None)))
     seen.append(("send empty", conn.send_stream_message(b"")))
@@ -109,6 +164,7 @@ def _scenario(agora_base: Any, agora_service: Any, observer_base: Any) -> list[t
     seen.append(("disconnect", type(conn.disconnect())))
     seen.append(("release", conn.release()))
     seen.append(("local_user after release", conn.local_user))
+    seen.append(("con_observer_handle after release", conn.con_observer_handle))
     seen.append(("register_local_user_observer after release", conn.register_local_user_observer(object())))
     seen.append(("service release", service.release()))
     seen.append(("inited after release", service.inited))

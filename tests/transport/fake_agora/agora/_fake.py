@@ -23,6 +23,8 @@ class Script:
     #: after connect(): "connected", "failure" (on_connection_failure), "disconnected" (on_disconnected), "silent"
     on_connect: str = "connected"
     fail_reason: int = 8
+    #: report NULL channel_id/local_user_id in RTCConnInfo while connecting (the native SDK does, channel unknown)
+    null_strings: bool = False
     assigned_uid: str = ""
     register_code: int = 0
     send_codes: list[int] = field(default_factory=list)

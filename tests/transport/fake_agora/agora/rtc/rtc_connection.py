@@ -12,7 +12,14 @@ Real behaviour mirrored (line numbers cite rtc_connection.py of the sdist):
 * ``release() -> None`` unregisters the connection observer and drops the handles (:269-304).
 * ``send_stream_message(data) -> int`` (:215-234): ``-1001`` for ``None``, ``0`` for empty data (nothing sent),
   ``-1002`` for other types, else the native code (``SCRIPT.send_codes``, then 0).
-* Callbacks: connection observer methods get ``(self, ...)``; ``on_stream_message`` gets
+* ``register_observer(observer) -> int`` (:197) wraps the observer in the ctypes ``RTCConnectionObserverInner``
+  (kept in ``con_observer_handle``) and registers it with the native ``agora_rtc_conn_register_observer(handle,
+  inner)``, a module-level name like the real one (:34); ``_unregister_observer`` (:206) unregisters it natively.
+  The adapter does the same itself with a NULL-safe subclass of the structure, through the same two names.
+* Callbacks: the native side calls the registered structure's trampolines (``_on_<name>``) with C arguments
+  (``POINTER(RTCConnInfoInner)``, ``bytes`` for ``char*``, ``int``); they convert them and call the observer
+  methods with ``(connection, ...)``. ``SCRIPT.null_strings`` reports NULL ``channel_id``/``local_user_id`` while
+  connecting, as the native SDK does before the channel is known. ``on_stream_message`` gets
   ``(local_user, user_id: str, stream_id: int, data: bytes, length: int)`` (_local_user_observer.py:344-350).
 """
 
@@ -22,10 +29,32 @@ from typing import Any
 
 from agora import _fake
 
+from ._ctypes_handle._ctypes_data import RTCConnInfoInner
+from ._ctypes_handle._rtc_connection_observer import RTCConnectionObserverInner
 from .agora_base import RTCConnConfig, RtcConnectionPublishConfig, RTCConnInfo
 from .local_user import LocalUser
 
 _next_handle = iter(range(1, 1 << 30))
+
+#: The native side's registered connection observers, by connection handle.
+_NATIVE_OBSERVERS: dict[int, Any] = {}
+
+
+# rtc_connection.py:34
+def agora_rtc_conn_register_observer(conn_handle: Any, observer: Any) -> int:
+    if not isinstance(observer, RTCConnectionObserverInner):  # the argtype is POINTER(RTCConnectionObserverInner)
+        raise ctypes.ArgumentError("argument 2: TypeError: wrong type")
+    for conn in _fake.CONNECTIONS:
+        if conn.conn_handle == conn_handle:
+            conn.calls.append("agora_rtc_conn_register_observer")
+    _NATIVE_OBSERVERS[conn_handle] = observer
+    return int(_fake.SCRIPT.register_code)
+
+
+# rtc_connection.py:38
+def agora_rtc_conn_unregister_observer(conn_handle: Any) -> int:
+    _NATIVE_OBSERVERS.pop(conn_handle, None)
+    return 0
 
 
 class RTCConnection:
@@ -36,6 +65,7 @@ class RTCConnection:
         self.local_user: Any = LocalUser(self.conn_handle, self)
         self.conn_config = conn_config
         self.publish_config = publish_config
+        self.con_observer_handle: Any = None
         self._con_observer: Any = None
         self._data_stream_id: Any = None if _fake.SCRIPT.dead_stream else 1
         self.calls: list[str] = []
@@ -67,9 +97,9 @@ class RTCConnection:
         self.calls.append("disconnect")
         if self.local_user is not None:
             self.local_user._unregister_local_user_observer()
-        observer = self._con_observer
-        if observer is not None:
-            _fake.fire(observer.on_disconnected, self, self.info(1), 5)
+        inner = _NATIVE_OBSERVERS.get(self.conn_handle)
+        if inner is not None:  # reported later, on a native thread (possibly after release)
+            _fake.fire(inner._on_disconnected, self.conn_handle, self._info_pointer(1), 5)
         return 0
 
     # rtc_connection.py:192
@@ -81,13 +111,19 @@ class RTCConnection:
     # rtc_connection.py:197
     def register_observer(self, conn_observer: Any) -> int:
         self.calls.append("register_observer")
+        if self.con_observer_handle:
+            self._unregister_observer()
+        self.con_observer_handle = RTCConnectionObserverInner(conn_observer, self)
         self._con_observer = conn_observer
-        return int(_fake.SCRIPT.register_code)
+        return agora_rtc_conn_register_observer(self.conn_handle, self.con_observer_handle)
 
     # rtc_connection.py:206
     def _unregister_observer(self) -> int:
-        self._con_observer = None
-        return 0
+        ret = 0
+        if self.con_observer_handle:
+            ret = agora_rtc_conn_unregister_observer(self.conn_handle)
+        self.con_observer_handle = None
+        return ret
 
     # rtc_connection.py:215
     def send_stream_message(self, data: Any) -> int:
@@ -146,24 +182,52 @@ class RTCConnection:
         local = _fake.SCRIPT.assigned_uid or self.user_id
         return RTCConnInfo(id=1, channel_id=self.channel, state=state, local_user_id=local, internal_uid=0)
 
+    def _info_pointer(self, state: int, *, null_strings: bool = False) -> Any:
+        """The ``RTCConnInfo*`` the native SDK passes (NULL strings before the channel is known, if asked)."""
+        info = self.info(state)
+        if null_strings:
+            return ctypes.pointer(RTCConnInfoInner(info.id, None, state, None, info.internal_uid))
+        return ctypes.pointer(RTCConnInfoInner.create(info))
+
     def _report_connect(self, outcome: str) -> None:
-        observer = self._con_observer
-        if observer is None:
+        inner = _NATIVE_OBSERVERS.get(self.conn_handle)
+        if inner is None:
             return
-        _fake.invoke(observer.on_connecting, self, self.info(2), 0)
+        handle, null = self.conn_handle, _fake.SCRIPT.null_strings
+        _fake.invoke(inner._on_connecting, handle, self._info_pointer(2, null_strings=null), 0)
         if outcome == "connected":
-            _fake.invoke(observer.on_connected, self, self.info(3), 1)
+            _fake.invoke(inner._on_connected, handle, self._info_pointer(3), 1)
         elif outcome == "failure":
-            _fake.invoke(observer.on_connection_failure, self, self.info(5), _fake.SCRIPT.fail_reason)
+            pointer = self._info_pointer(5, null_strings=null)
+            _fake.invoke(inner._on_connection_failure, handle, pointer, _fake.SCRIPT.fail_reason)
         elif outcome == "disconnected":
-            _fake.invoke(observer.on_disconnected, self, self.info(1), _fake.SCRIPT.fail_reason)
+            pointer = self._info_pointer(1, null_strings=null)
+            _fake.invoke(inner._on_disconnected, handle, pointer, _fake.SCRIPT.fail_reason)
 
     def fire_connection(self, name: str, *args: Any) -> threading.Thread:
-        """Fire connection-observer callback ``name`` with ``(self, *args)`` on a new thread (if registered)."""
-        observer = self._con_observer
-        target = getattr(observer, name) if observer is not None else (lambda *_: None)
-        thread: threading.Thread = _fake.fire(target, self, *args)
-        return thread
+        """Fire connection callback ``name`` on a new thread, as the native side would (if an observer is registered).
+
+        ``args`` are what the observer method receives after the connection; an ``RTCConnInfo`` is passed to the
+        structure's trampoline as ``RTCConnInfo*`` and a ``str`` as ``char*``. ``on_aiqos_capability_missing`` is
+        not a native callback: the real wrapper calls the observer itself (rtc_connection.py:531).
+        """
+        inner = _NATIVE_OBSERVERS.get(self.conn_handle)
+        if name == "on_aiqos_capability_missing" or inner is None:
+            observer = self._con_observer
+            target = getattr(observer, name) if observer is not None else (lambda *_: None)
+            thread: threading.Thread = _fake.fire(target, self, *args)
+            return thread
+        assert getattr(inner, name), f"{name} is not bound in the registered structure"
+        c_args = [
+            ctypes.pointer(RTCConnInfoInner.create(arg))
+            if isinstance(arg, RTCConnInfo)
+            else arg.encode()
+            if isinstance(arg, str)
+            else arg
+            for arg in args
+        ]
+        native: threading.Thread = _fake.fire(getattr(inner, f"_{name}"), self.conn_handle, *c_args)
+        return native
 
     def deliver_stream_message(self, user_id: str, data: bytes, stream_id: int = 1) -> None:
         """Call ``on_stream_message`` on the current thread, with the SDK's 5-argument list (if registered)."""
