@@ -6,6 +6,10 @@ of the user's: it is random per run unless ``--api-key`` is given, and it only o
 ``--agora-project`` makes it host shared rooms for the Agora project in ``AGORA_APP_ID`` / ``AGORA_APP_CERTIFICATE``
 (bring-your-own credentials; every token is checked). The certificate is a real secret: it is read from the
 environment only (a command line is visible to other users of the machine) and never printed.
+
+The variant options (``--close-with-data``, ``--session-list-key``, ``--reply-mid``, ``--room-limits``...) pick
+each answer shape or limit the AKOOL docs allow (see ``_emulator_variants``); the non-default ones are printed at
+start-up.
 """
 
 from __future__ import annotations
@@ -13,11 +17,23 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import typer
 
+from streamclient.cli._emulator_variants import (
+    HELP,
+    ROOM_LIMITS,
+    KnowledgeListShape,
+    ReplyMid,
+    RoomLimits,
+    SessionListKey,
+    TokenLocation,
+    TrtcNames,
+    UploadAnswer,
+    describe_variants,
+)
 from streamclient.cli._runner import run_async
 
 if TYPE_CHECKING:
@@ -59,9 +75,33 @@ def emulator(
             help="Host shared rooms for the Agora project in AGORA_APP_ID / AGORA_APP_CERTIFICATE (tokens checked).",
         ),
     ] = False,
+    close_with_data: Annotated[bool, typer.Option("--close-with-data", help=HELP["close_with_data"])] = False,
+    session_list_key: Annotated[
+        SessionListKey, typer.Option("--session-list-key", help=HELP["session_list_key"])
+    ] = SessionListKey.result,
+    token_location: Annotated[
+        TokenLocation, typer.Option("--token-location", help=HELP["token_location"])
+    ] = TokenLocation.top,
+    knowledge_list_shape: Annotated[
+        KnowledgeListShape, typer.Option("--knowledge-list-shape", help=HELP["knowledge_list_shape"])
+    ] = KnowledgeListShape.array,
+    tokens_in_detail: Annotated[bool, typer.Option("--tokens-in-detail", help=HELP["tokens_in_detail"])] = False,
+    upload_answer: Annotated[
+        UploadAnswer, typer.Option("--upload-answer", help=HELP["upload_answer"])
+    ] = UploadAnswer.object,
+    trtc_names: Annotated[TrtcNames, typer.Option("--trtc-names", help=HELP["trtc_names"])] = TrtcNames.trtc,
+    reply_mid: Annotated[ReplyMid, typer.Option("--reply-mid", help=HELP["reply_mid"])] = ReplyMid.request,
+    room_limits: Annotated[RoomLimits, typer.Option("--room-limits", help=HELP["room_limits"])] = RoomLimits.guide,
+    room_bytes_per_second: Annotated[
+        int | None, typer.Option("--room-bytes-per-second", min=1, help=HELP["room_bytes_per_second"])
+    ] = None,
+    room_messages_per_second: Annotated[
+        int | None, typer.Option("--room-messages-per-second", min=1, help=HELP["room_messages_per_second"])
+    ] = None,
 ) -> None:
     """Run a local AKOOL emulator (REST API, rooms, scripted avatar) until Ctrl-C."""
     from streamclient.emulator import EmulatorConfig, FaultPlan
+    from streamclient.emulator.shapes import ResponseShapes
 
     if record is not None:
         _check_writable(record)
@@ -74,6 +114,15 @@ def emulator(
             )
             raise typer.Exit(2)
 
+    preset_bytes, preset_messages = ROOM_LIMITS[room_limits]
+    choices: dict[str, Any] = {  # typer has checked each value against its enum; ResponseShapes checks again
+        "session_list_key": session_list_key.value,
+        "token_location": token_location.value,
+        "knowledge_list_shape": knowledge_list_shape.value,
+        "upload_answer": upload_answer.value,
+        "trtc_names": trtc_names.value,
+    }
+    shapes = ResponseShapes(close_with_data=close_with_data, tokens_in_detail=tokens_in_detail, **choices)
     faults = FaultPlan(drop=drop, duplicate=duplicate, reorder=reorder, delay=delay, corrupt=corrupt)
     config = EmulatorConfig(
         host=host,
@@ -89,6 +138,10 @@ def emulator(
         faults_to_avatar=faults,
         agora_app_id=app_id,
         agora_app_certificate=certificate,
+        shapes=shapes,
+        reply_mid="fresh" if reply_mid is ReplyMid.fresh else "request",
+        room_bytes_per_second=room_bytes_per_second if room_bytes_per_second is not None else preset_bytes,
+        room_messages_per_second=room_messages_per_second if room_messages_per_second is not None else preset_messages,
     )
     try:
         run_async(lambda: _run(config), stop_on_ctrl_c=True)  # Ctrl-C cancels the server cleanly
@@ -116,6 +169,11 @@ async def _run(config: EmulatorConfig) -> None:
         typer.echo(f"  room URL: {emu.room_url}\n  API key:  {emu.api_key}")
         if config.record_path is not None:
             typer.echo(f"  recording frames to {config.record_path}")
+        variants = describe_variants(
+            config.shapes.describe(), config.reply_mid, config.room_bytes_per_second, config.room_messages_per_second
+        )
+        if variants:
+            typer.echo(f"  variants: {variants}")
         if config.agora_app_id is not None:
             typer.echo(f"  Agora project: {config.agora_app_id} (shared rooms by channel; every token is checked)")
         typer.echo(f"point a client at it:\n  export AKOOL_BASE_URL={emu.base_url} AKOOL_API_KEY={emu.api_key}")
