@@ -10,7 +10,10 @@ tests run by pytest-asyncio (``@pytest.mark.asyncio``; no ``asyncio_mode = auto`
 Fixtures:
 
 * ``akool_emulator_config`` -> :class:`~streamclient.emulator.EmulatorConfig`: override it in your ``conftest.py``
-  to change delays, speeds, responder, faults, quota... (default: fast avatar, 0.05 s join delay).
+  to change delays, speeds, responder, faults, quota... (default: fast avatar, 0.05 s join delay). One test can
+  change fields of the default with the marker ``@pytest.mark.akool_emulator(**fields)``, e.g. a documented variant:
+  ``@pytest.mark.akool_emulator(shapes={"close_with_data": True}, reply_mid="fresh", room_bytes_per_second=30720)``
+  (``shapes`` takes a ``ResponseShapes`` or a dict of its fields).
 * ``akool_emulator`` -> :class:`~streamclient.emulator.handles.EmulatorHandle`: a running emulator. It runs in a
   background thread with its own event loop, so it serves sync tests, async tests, and any async plugin.
   ``base_url``, ``api_key``, ``room_url``, ``room_for(session_id)`` (faults, user speech, counters, avatar),
@@ -35,12 +38,37 @@ if TYPE_CHECKING:
 __all__ = ("akool_client", "akool_emulator", "akool_emulator_config", "akool_sync_client")
 
 
-@pytest.fixture
-def akool_emulator_config() -> EmulatorConfig:
-    """The configuration of ``akool_emulator``; override this fixture to change it."""
-    from streamclient.emulator import EmulatorConfig
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``akool_emulator`` marker (so ``--strict-markers`` accepts it)."""
+    config.addinivalue_line(
+        "markers", "akool_emulator(**fields): EmulatorConfig fields of this test's akool_emulator (documented variants)"
+    )
 
-    return EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=400.0)
+
+@pytest.fixture
+def akool_emulator_config(request: pytest.FixtureRequest) -> EmulatorConfig:
+    """The configuration of ``akool_emulator``; override this fixture, or mark a test, to change it."""
+    from dataclasses import fields, replace
+
+    from streamclient.emulator import EmulatorConfig
+    from streamclient.emulator.shapes import ResponseShapes
+
+    config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=400.0)
+    marker = request.node.get_closest_marker("akool_emulator")
+    if marker is None:
+        return config
+    if marker.args:
+        raise pytest.UsageError("@pytest.mark.akool_emulator takes EmulatorConfig fields as keywords only")
+    changes = dict(marker.kwargs)
+    unknown = sorted(set(changes) - {f.name for f in fields(EmulatorConfig)})
+    if unknown:
+        raise pytest.UsageError(f"@pytest.mark.akool_emulator: not EmulatorConfig fields: {', '.join(unknown)}")
+    if isinstance(changes.get("shapes"), dict):
+        unknown = sorted(set(changes["shapes"]) - {f.name for f in fields(ResponseShapes)})
+        if unknown:
+            raise pytest.UsageError(f"@pytest.mark.akool_emulator: not ResponseShapes fields: {', '.join(unknown)}")
+        changes["shapes"] = ResponseShapes(**changes["shapes"])
+    return replace(config, **changes)
 
 
 @pytest.fixture
