@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import Enum
 
 __all__ = (
+    "HELP",
+    "ROOM_LIMITS",
     "KnowledgeListShape",
     "ReplyMid",
     "RoomLimits",
