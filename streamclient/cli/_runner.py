@@ -9,6 +9,7 @@ session ids that may still be open (``streamclient.session.close_on_signals``).
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -24,7 +25,7 @@ from streamclient.errors import (
     StreamClientError,
     TransportUnavailableError,
 )
-from streamclient.session.signals import SignalStop, close_on_signals
+from streamclient.session.signals import DEFAULT_SIGNALS, SignalStop, close_on_signals
 
 if TYPE_CHECKING:
     from streamclient.api import AsyncAkoolClient, Session
@@ -89,6 +90,7 @@ def run_async(main: Callable[[], Awaitable[T]], *, stop_on_ctrl_c: bool = False)
             return await main()
         return None  # type: ignore[unreachable]  # reached when a signal cancelled main()
 
+    saved = _signal_handlers()
     try:
         outcome = anyio.run(runner)
     except Exception as exc:
@@ -99,12 +101,35 @@ def run_async(main: Callable[[], Awaitable[T]], *, stop_on_ctrl_c: bool = False)
         if stop.signal is not None:
             _tell(_interrupted(stop))
         raise typer.Exit(_exit_code(error)) from None
+    finally:
+        _restore_signal_handlers(saved)
     if stop.signal is not None:
         if stop_on_ctrl_c:
             return None
         _tell(_interrupted(stop))
         raise typer.Exit(stop.exit_code or EXIT_CODES["interrupted"])
     return outcome
+
+
+def _signal_handlers() -> dict[signal.Signals, Any]:
+    """The current Python-level handlers of the signals the run handles (main thread only)."""
+    return {s: signal.getsignal(s) for s in DEFAULT_SIGNALS}
+
+
+def _restore_signal_handlers(saved: dict[signal.Signals, Any]) -> None:
+    """Put back the handlers the run found.
+
+    asyncio's ``remove_signal_handler`` (and its runner) leave Python's *default* handlers behind, not the previous
+    ones: a Ctrl-C while a finished command prints its summary would raise ``KeyboardInterrupt`` (click's
+    "Aborted!", exit 1) instead of the CLI's own handler (exit 130).
+    """
+    for signum, handler in saved.items():
+        if handler is None:  # installed from C, not by Python: nothing we can put back
+            continue
+        try:
+            signal.signal(signum, handler)
+        except (ValueError, OSError):  # not the main thread
+            pass
 
 
 def _tell(line: str) -> None:

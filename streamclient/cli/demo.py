@@ -20,7 +20,7 @@ from rich.table import Table
 from streamclient.cli._live import DEFAULT_AVATAR_ID, EventPrinter, Target, open_target, plain, started, stdin_lines
 from streamclient.cli._runner import EXIT_CODES, run_async
 from streamclient.errors import InvalidArgumentError, SessionError, StreamClientError
-from streamclient.session import AvatarSession, SessionOptions, TurnResult, connect
+from streamclient.session import AvatarSession, SessionOptions, Turn, TurnResult, connect
 
 __all__ = ("register",)
 
@@ -162,16 +162,31 @@ async def _chat(
                             reading.cancel()
 
                         tg.start_soon(stop_reading_when_closed)
+                        turns: list[Turn] = []
                         async for line in stdin_lines():
-                            if not await _chat_line(printer, session, line.strip()):
+                            if not await _chat_line(printer, session, line.strip(), turns):
                                 break
+                        else:  # end of input (a pipe, a file, Ctrl-D): let the lines said so far be answered
+                            await _wait_for_answers(printer, turns)
         finally:
             if session.session_id is not None:
                 console.print(plain(f"session {session.session_id} ended ({session.close_reason})"))
 
 
-async def _chat_line(printer: EventPrinter, session: AvatarSession, line: str) -> bool:
-    """Handle one line of ``chat``; False to quit."""
+async def _wait_for_answers(printer: EventPrinter, turns: list[Turn]) -> None:
+    """Wait for each outstanding turn's answer (each bounded by the session's reply timeout)."""
+    for turn in turns:
+        if turn.done:
+            continue
+        try:
+            await turn
+        except StreamClientError as exc:
+            printer.note(plain((f"error: {exc}", "red")))
+    await printer.caught_up()
+
+
+async def _chat_line(printer: EventPrinter, session: AvatarSession, line: str, turns: list[Turn]) -> bool:
+    """Handle one line of ``chat`` (a said line's turn is appended to ``turns``); False to quit."""
     if not line:
         return True
     try:
@@ -191,7 +206,8 @@ async def _chat_line(printer: EventPrinter, session: AvatarSession, line: str) -
         elif line.startswith("/"):
             printer.note("[red]unknown command; try /interrupt, /set lang=es, /action nod, /quit[/]")
         else:
-            session.say(line)
+            turns[:] = [turn for turn in turns if not turn.done]
+            turns.append(session.say(line))
     except StreamClientError as exc:
         printer.note(plain((f"error: {exc}", "red")))
         return not session.closed

@@ -424,6 +424,12 @@ class AvatarSession:
         except anyio.get_cancelled_exc_class():
             raise
         except Exception as exc:
+            if self._close_started and isinstance(exc, TransportError):
+                # We are leaving the channel: a send cut by our own close is not a failure.
+                logger.debug(
+                    "session %s: %s ended by the close: %s", self._session_id, getattr(task, "__name__", task), exc
+                )
+                return
             logger.error(
                 "session %s: %s failed: %s",
                 self._session_id,

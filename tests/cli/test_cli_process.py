@@ -253,3 +253,15 @@ def test_live_commands_use_the_service_given_by_base_url(tmp_path: Path, akool_e
     assert "embedded emulator" not in done.stdout
     assert akool_emulator.open_session_count() == 0
     assert akool_emulator.billed_seconds() > 0  # the session ran on this emulator, not on an embedded one
+
+
+def test_piped_chat_waits_for_the_answers_and_closes_cleanly(tmp_path: Path) -> None:
+    # End of input used to quit before the reply: the writer was still sending after we left the channel, which
+    # logged "ERROR ... run failed: the channel closed while sending" and lost the answer.
+    done = cli("chat", "--emulator", "--speech-cps", "1000", cwd=tmp_path, stdin="hello\nsecond line\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "You said: hello" in done.stdout
+    assert "You said: second line" in done.stdout
+    assert "ERROR" not in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "ended (closed)" in done.stdout
