@@ -33,7 +33,6 @@ from streamclient.codec import (
     PacingLimits,
     ProtocolConnection,
     Role,
-    new_mid,
     set_action,
     set_params,
     tiled_frame_bytes,
@@ -482,7 +481,7 @@ class AvatarSession:
         """
         speech = self._require_speech()
         turn = Turn(
-            message_id=new_mid(),
+            message_id=speech.next_mid(),
             text=text,
             queued=anyio.current_time(),
             default_timeout=self._options.reply_timeout if timeout is None else timeout,

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
 import anyio
 
-from streamclient.codec import ProtocolConnection, new_mid, split_text
+from streamclient.codec import ProtocolConnection, split_text
 from streamclient.errors import InvalidArgumentError, ReplyTimeoutError, SessionClosedError
 from streamclient.session._sentences import SentenceSegmenter
 from streamclient.session._turn_tracker import TurnTracker
@@ -65,8 +65,8 @@ class StreamTurn(Turn):
 class _PieceTurn(Turn):
     """One piece of a streamed answer: a normal turn that also marks its answer's first chunk and audio start."""
 
-    def __init__(self, answer: StreamTurn, *, text: str, queued: float, timeout: float) -> None:
-        super().__init__(message_id=new_mid(), text=text, queued=queued, default_timeout=timeout)
+    def __init__(self, answer: StreamTurn, *, message_id: str, text: str, queued: float, timeout: float) -> None:
+        super().__init__(message_id=message_id, text=text, queued=queued, default_timeout=timeout)
         self._answer = answer
 
     def mark_first_chunk(self, now: float) -> None:
@@ -170,7 +170,13 @@ class _StreamRun:
         for text in pieces:
             if self.cut or not _speakable(text):
                 continue
-            piece = _PieceTurn(self.turn, text=text, queued=anyio.current_time(), timeout=self._timeout)
+            piece = _PieceTurn(
+                self.turn,
+                message_id=self._line.next_mid(),
+                text=text,
+                queued=anyio.current_time(),
+                timeout=self._timeout,
+            )
             self._line.send_now(piece)
             self.turn.pieces.append(piece)
 
@@ -218,6 +224,10 @@ class SpeechLine:
         self._waiting: deque[Turn | _StreamRun] = deque()
         self._closed = False
 
+    def next_mid(self) -> str:
+        """A fresh message id from the connection's short counter (a short ``mid`` leaves more room for text)."""
+        return self._conn.next_mid()
+
     def say(self, turn: Turn) -> None:
         """Queue a ``say`` text: now, or after the streamed answers before it.
 
@@ -244,7 +254,7 @@ class SpeechLine:
             raise InvalidArgumentError(
                 f"say_stream takes an async iterable of str, got {type(chunks).__name__}"
             ) from None
-        turn = StreamTurn(message_id=new_mid(), queued=anyio.current_time())
+        turn = StreamTurn(message_id=self.next_mid(), queued=anyio.current_time())
         run = _StreamRun(self, iterator, turn, segmenter, timeout)
         if self._active is None:
             self._start(run)

@@ -410,3 +410,22 @@ async def test_a_frame_that_moves_no_deadline_earlier_does_not_wake_the_timer() 
             ours.inject(chunk(idx))
             await anyio.wait_all_tasks_blocked()
         assert session._timer_wakeup is sleeping_on
+
+
+async def test_say_and_say_stream_use_the_connections_short_mids() -> None:
+    # Every byte of the envelope is a byte less of text per frame, six frames a second: the turns' ids come from
+    # the connection's short counter, not from 22-character uuids (a regression that cost 1.08x -> 1.13x the floor).
+    async def tokens() -> AsyncIterator[str]:
+        for word in ("One sentence here. ", "And another one."):
+            yield word
+
+    async with avatar_session() as (session, avatar, _):
+        said = session.say("Hello there, avatar.")
+        streamed = session.say_stream(tokens())
+        await said
+        await streamed
+    chat_mids = {mid for kind, mid in avatar.raw_log if kind == "chat"}
+    assert said.message_id in chat_mids
+    assert len(chat_mids) == 3  # the say, and one message per streamed sentence
+    assert all(mid is not None and len(mid) <= 6 for mid in chat_mids), chat_mids
+    assert len(streamed.message_id) <= 6
