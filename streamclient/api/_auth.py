@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from streamclient.errors import ConfigurationError
 
-__all__ = ("ApiKeyAuth", "TokenAuth", "clean_credential", "resolve_auth")
+__all__ = ("ApiKeyAuth", "TokenAuth", "clean_credential", "credential", "resolve_auth")
 
 #: Path of the legacy token exchange (§1.2); the only call sent without credentials.
 TOKEN_PATH = "/api/open/v3/getToken"
@@ -61,15 +61,15 @@ class TokenAuth:
 Auth = ApiKeyAuth | TokenAuth
 
 
-def _credential(value: str | None, argument: str, variable: str) -> tuple[str | None, str]:
-    """The credential from the argument, else the environment, stripped; and where it came from (for messages)."""
-    source = f"the {argument} argument"
-    if value is None:
-        value = os.environ.get(variable)
-        source = variable
-    if value is None:
-        return None, source
-    return clean_credential(value, source), source
+def credential(value: str | None, argument: str, variable: str) -> str | None:
+    """The credential from the argument, else from the environment variable ``variable``, stripped.
+
+    See :func:`clean_credential`; its messages name ``the <argument> argument`` or ``variable``, never the value.
+    """
+    if value is not None:
+        return clean_credential(value, f"the {argument} argument")
+    from_env = os.environ.get(variable)
+    return None if from_env is None else clean_credential(from_env, variable)
 
 
 def clean_credential(value: str, source: str) -> str:
@@ -114,13 +114,13 @@ def resolve_auth(api_key: str | None, client_id: str | None, client_secret: str 
             space, control or non-ASCII character (the message names the variable or argument, not the value).
     """
     if client_id is None and client_secret is None:
-        key, _ = _credential(api_key, "api_key", "AKOOL_API_KEY")
+        key = credential(api_key, "api_key", "AKOOL_API_KEY")
         if key:
             return ApiKeyAuth(SecretStr(key))
     elif api_key:
         return ApiKeyAuth(SecretStr(clean_credential(api_key, "the api_key argument")))
-    cid, _ = _credential(client_id, "client_id", "AKOOL_CLIENT_ID")
-    secret, _ = _credential(client_secret, "client_secret", "AKOOL_CLIENT_SECRET")
+    cid = credential(client_id, "client_id", "AKOOL_CLIENT_ID")
+    secret = credential(client_secret, "client_secret", "AKOOL_CLIENT_SECRET")
     if cid and secret:
         return TokenAuth(cid, SecretStr(secret))
     if cid or secret:

@@ -14,7 +14,6 @@ start-up.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import anyio
 import typer
 
+from streamclient.api._auth import credential
 from streamclient.cli._emulator_variants import (
     HELP,
     ROOM_LIMITS,
@@ -35,6 +35,7 @@ from streamclient.cli._emulator_variants import (
     describe_variants,
 )
 from streamclient.cli._runner import run_async
+from streamclient.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from streamclient.emulator import EmulatorConfig
@@ -107,7 +108,12 @@ def emulator(
         _check_writable(record)
     app_id = certificate = None
     if agora_project:
-        app_id, certificate = os.environ.get("AGORA_APP_ID"), os.environ.get("AGORA_APP_CERTIFICATE")
+        try:  # cleaned like every credential: a pasted newline stripped, an inner space refused by name
+            app_id = credential(None, "app_id", "AGORA_APP_ID")
+            certificate = credential(None, "app_certificate", "AGORA_APP_CERTIFICATE")
+        except ConfigurationError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         if not app_id or not certificate:
             typer.echo(
                 "error: --agora-project needs AGORA_APP_ID and AGORA_APP_CERTIFICATE in the environment", err=True

@@ -16,7 +16,6 @@ tokens minted with it. Nothing here does I/O.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from streamclient.api._auth import credential
 from streamclient.errors import ConfigurationError, InvalidArgumentError
 from streamclient.tokens.agora import RtcRole, build_rtc_token
 from streamclient.transport.base import JoinParams
@@ -97,14 +97,17 @@ class AgoraRoom:
         room_url: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        app_id = app_id if app_id is not None else os.environ.get("AGORA_APP_ID")
-        cert = app_certificate if app_certificate is not None else os.environ.get("AGORA_APP_CERTIFICATE")
+        # Like the API key: stripped of a pasted newline, an inner space or control character refused by name.
+        app_id = credential(app_id, "app_id", "AGORA_APP_ID")
+        if isinstance(app_certificate, SecretStr):
+            app_certificate = app_certificate.get_secret_value()
+        cert = credential(app_certificate, "app_certificate", "AGORA_APP_CERTIFICATE")
         if not app_id or not cert:
             raise ConfigurationError(
                 "an AgoraRoom needs the project's app id and certificate: pass app_id= and app_certificate=, or set "
                 "AGORA_APP_ID and AGORA_APP_CERTIFICATE"
             )
-        self._cert = cert if isinstance(cert, SecretStr) else SecretStr(cert)
+        self._cert = SecretStr(cert)
         if not 60 <= token_ttl <= MAX_TOKEN_SECONDS:
             raise InvalidArgumentError(f"token_ttl must be 60..{MAX_TOKEN_SECONDS} seconds")
         self.app_id = app_id

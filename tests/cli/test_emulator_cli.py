@@ -81,6 +81,15 @@ def test_agora_project_needs_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     assert "AGORA_APP_CERTIFICATE" in result.output
 
 
+def test_agora_project_refuses_a_broken_certificate_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGORA_APP_ID", "0" * 32)
+    monkeypatch.setenv("AGORA_APP_CERTIFICATE", "abcd1234 efgh5678")
+    result = CliRunner().invoke(app, ["emulator", "--agora-project"])
+    assert result.exit_code == 2
+    assert "AGORA_APP_CERTIFICATE contains a space" in result.output
+    assert "efgh5678" not in result.output
+
+
 def test_agora_project_hosts_shared_rooms_and_never_prints_the_certificate() -> None:
     app_id, certificate = secrets.token_hex(16), secrets.token_hex(16)
     env = {**os.environ, "AGORA_APP_ID": app_id, "AGORA_APP_CERTIFICATE": certificate}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -89,6 +90,24 @@ def test_room_reads_the_project_from_the_environment_and_keeps_the_certificate_s
     monkeypatch.delenv("AGORA_APP_CERTIFICATE")
     with pytest.raises(ConfigurationError, match="AGORA_APP_CERTIFICATE"):
         AgoraRoom(channel="c1")
+
+
+def test_room_credentials_are_cleaned_like_the_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A pasted certificate often ends with a newline: stripped, and the tokens verify against the clean value.
+    monkeypatch.setenv("AGORA_APP_ID", APP_ID + "\n")
+    monkeypatch.setenv("AGORA_APP_CERTIFICATE", CERT + "\r\n")
+    room = AgoraRoom(channel="c1")
+    assert room.app_id == APP_ID
+    token = room.mint_token(room.bot_uid)
+    check_rtc_token(token, app_id=APP_ID, app_certificate=CERT, channel="c1", uid=str(room.bot_uid), now=time.time())
+    # An inner space is refused by name, never echoed.
+    broken = CERT[:8] + " " + CERT[8:]
+    monkeypatch.setenv("AGORA_APP_CERTIFICATE", broken)
+    with pytest.raises(ConfigurationError, match="AGORA_APP_CERTIFICATE contains a space") as info:
+        AgoraRoom(channel="c1")
+    assert CERT[8:] not in str(info.value)
+    with pytest.raises(ConfigurationError, match="the app_certificate argument contains a space"):
+        AgoraRoom(channel="c1", app_certificate=SecretStr(broken))
 
 
 @pytest.mark.parametrize(
