@@ -15,6 +15,7 @@ import anyio
 from streamclient.codec import ChatFrame, ProtocolConnection, decode_frame
 from streamclient.errors import SendError, SendRateLimitedError, TransportClosedError
 from streamclient.session._inbound import Inbound
+from streamclient.session._waits import Wakeup
 from streamclient.session.stats import SessionStats
 from streamclient.transport.base import Transport
 
@@ -44,7 +45,7 @@ class Outbound:
         self._stats = stats
         self._send_timeout = send_timeout
         self._initial_backoff = self._backoff = rate_limit_backoff
-        self._wakeup = anyio.Event()
+        self._wakeup = Wakeup()  # a bare future per wait: the writer waits between every turn
         self._scope = anyio.CancelScope()
 
     def wake(self) -> None:
@@ -63,8 +64,8 @@ class Outbound:
         """
         conn = self._conn
         with self._scope:
+            wakeup = self._wakeup
             while True:
-                wakeup = self._wakeup = anyio.Event()
                 sent_all = True
                 while batch := conn.data_to_send(anyio.current_time(), limit=1):
                     if not await self._send_tracked(batch[0]):

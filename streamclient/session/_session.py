@@ -63,9 +63,7 @@ from streamclient.session.events import (
 from streamclient.session.room import AgoraRoom
 from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult
-from streamclient.transport.base import (
-    Transport,
-)
+from streamclient.transport.base import PushTransport, Transport, TransportEvent
 
 if TYPE_CHECKING:
     from streamclient.api import AsyncAkoolClient
@@ -272,7 +270,6 @@ class AvatarSession:
         self._joined = True
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
-        self._task_group.start_soon(self._guard, self._reader, name="streamclient-reader")
         self._outbound = Outbound(
             conn=self._conn,
             transport=transport,
@@ -286,6 +283,10 @@ class AvatarSession:
             conn=self._conn, turns=self._inbound.turns, wake_writer=self._wake_writer, start_task=self._start_task
         )
         self._task_group.start_soon(self._guard, self._timer, name="streamclient-timer")
+        if isinstance(transport, PushTransport):  # no reader task waiting between frames (see PushTransport)
+            transport.push_events(self._on_transport_event, self._on_transport_end)
+        else:
+            self._task_group.start_soon(self._guard, self._reader, name="streamclient-reader")
         if options.wait_for_avatar:
             with anyio.move_on_after(options.avatar_join_timeout):
                 await first_of(self._inbound.avatar_joined, self._closed)
@@ -413,8 +414,7 @@ class AvatarSession:
             self._renewing = False
 
     def _on_connection_failed(self) -> None:
-        if self._task_group is not None and not self._close_started:
-            self._task_group.start_soon(self._close, "disconnected")
+        self._close_soon("disconnected")
 
     async def _guard(self, task: Callable[[], Any]) -> None:
         """Run a background task; any failure closes the session instead of crashing the task group."""
@@ -648,20 +648,48 @@ class AvatarSession:
     # ------------------------------------------------------------------------------------------ background tasks
 
     async def _reader(self) -> None:
-        transport, inbound = self._transport, self._inbound
+        """Read a transport that cannot push its events."""
+        transport = self._transport
         assert transport is not None
-        assert inbound is not None
-        conn = self._conn
-        assert conn is not None
         async for event in transport.events():
-            inbound.on_transport_event(event)
-            deadline = conn.next_deadline()
-            if deadline is not None and deadline < self._timer_until:
-                # Only a deadline earlier than the timer's own wake-up needs it now: waking it for every frame made
-                # each received frame cost a new event, cancel scope and timer handle (garbage for the collector).
-                self._timer_wakeup.set()
+            self._handle_transport_event(event)
         if not self._close_started:
             await self._close("disconnected")
+
+    def _handle_transport_event(self, event: TransportEvent) -> None:
+        inbound, conn = self._inbound, self._conn
+        assert inbound is not None
+        assert conn is not None
+        inbound.on_transport_event(event)
+        deadline = conn.next_deadline()
+        if deadline is not None and deadline < self._timer_until:
+            # Only a deadline earlier than the timer's own wake-up needs it now: waking it for every frame made
+            # each received frame cost a new event, cancel scope and timer handle (garbage for the collector).
+            self._timer_wakeup.set()
+
+    def _on_transport_event(self, event: TransportEvent) -> None:
+        """A pushed event (see :class:`PushTransport`); a failure closes the session, as in a background task."""
+        try:
+            self._handle_transport_event(event)
+        except Exception as exc:
+            logger.error(
+                "session %s: handling %s failed: %s",
+                self._session_id,
+                type(event).__name__,
+                exc,
+                exc_info=not isinstance(exc, StreamClientError),
+            )
+            self._close_soon("error")
+
+    def _on_transport_end(self, error: BaseException | None) -> None:
+        """The pushed events ended: the channel is gone (or the transport failed), unless we are leaving it."""
+        if error is not None:
+            logger.error("session %s: the transport failed: %s", self._session_id, error)
+        self._close_soon("disconnected")
+
+    def _close_soon(self, reason: str) -> None:
+        if self._task_group is not None and not self._close_started:
+            self._task_group.start_soon(self._close, reason)
 
     async def _timer(self) -> None:
         conn, inbound = self._conn, self._inbound

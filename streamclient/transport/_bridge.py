@@ -10,6 +10,10 @@ inside every ``receive`` that had to wait, leaving an exception, its traceback a
 frame received: garbage only the cyclic collector frees, a large part of what made full collections frequent with
 a thousand sessions in one process.)
 
+A consumer may instead take the events pushed (:meth:`ThreadBridge.push_to`, the transports' ``push_events``): each
+batch buffered is then handed to its callback from one ``loop.call_soon``, so no consumer task waits between events
+(see :class:`~streamclient.transport.base.PushTransport`), and the callback never runs inside the producer's call.
+
 Overflow policy (the buffer holds ``capacity`` events):
 
 * :class:`~streamclient.transport.base.MessagesLost` is telemetry: when the buffer is full it is dropped and counted
@@ -37,7 +41,8 @@ from typing import Any
 import anyio
 
 from streamclient.errors import TransportOverflowError
-from streamclient.transport.base import MessagesLost, TransportEvent
+from streamclient.transport._push import EventPusher
+from streamclient.transport.base import MessagesLost, TransportEndHandler, TransportEvent, TransportEventHandler
 
 __all__ = ("DEFAULT_EVENT_CAPACITY", "EventIterator", "ThreadBridge")
 
@@ -95,6 +100,9 @@ class ThreadBridge:
         self._ended = False
         self._failure: TransportOverflowError | None = None
         self._iterator_taken = False
+        self._pusher: EventPusher | None = None
+        self._push_loop: asyncio.AbstractEventLoop | None = None
+        self._flush_scheduled = False
         self.dropped_telemetry = 0
 
     # ------------------------------------------------------------------------------------------- loop side
@@ -120,6 +128,40 @@ class ThreadBridge:
         self._iterator_taken = True
         return EventIterator(self)
 
+    def push_to(self, on_event: TransportEventHandler, on_end: TransportEndHandler) -> None:
+        """Hand every event to ``on_event`` instead of an iterator (see the module docstring). Loop thread only.
+
+        Raises:
+            RuntimeError: :meth:`events` or :meth:`push_to` was already called.
+        """
+        if self._iterator_taken:
+            raise RuntimeError("events() has a single consumer; it was already called")
+        self._iterator_taken = True
+        self._pusher = EventPusher(on_event, on_end, label="transport")
+        self._push_loop = asyncio.get_running_loop()
+        if self._items or self._ended:
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        loop = self._push_loop
+        if loop is None or self._flush_scheduled:
+            return
+        self._flush_scheduled = True
+        try:
+            loop.call_soon(self._flush)
+        except RuntimeError:
+            logger.debug("event loop closed; %d pushed events dropped", len(self._items))
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        pusher = self._pusher
+        assert pusher is not None
+        items = self._items
+        while items:
+            pusher.push(items.popleft())
+        if self._ended:
+            pusher.end(self._failure)
+
     def deliver(self, event: TransportEvent) -> None:
         """Buffer ``event`` for the consumer, applying the overflow policy. Loop thread only."""
         if self._closed:
@@ -138,7 +180,9 @@ class ThreadBridge:
             self.close()
             return
         self._items.append(event)
-        if self._wakeup is not None:
+        if self._pusher is not None:
+            self._schedule_flush()
+        elif self._wakeup is not None:
             self._wakeup.set()
 
     def stop_intake(self) -> None:
@@ -149,7 +193,9 @@ class ThreadBridge:
         """Stop accepting events and end the consumer's iteration after what is buffered. Idempotent; loop only."""
         self._closed = True
         self._ended = True
-        if self._wakeup is not None:
+        if self._pusher is not None:
+            self._schedule_flush()
+        elif self._wakeup is not None:
             self._wakeup.set()
 
     # ----------------------------------------------------------------------------------------- thread side

@@ -80,7 +80,9 @@ from streamclient.transport.base import (
     PeerLeft,
     TokenExpired,
     TokenWillExpire,
+    TransportEndHandler,
     TransportEvent,
+    TransportEventHandler,
     TransportLimits,
     check_frame,
 )
@@ -464,6 +466,10 @@ class AgoraTransport:
     def events(self) -> AsyncIterator[TransportEvent]:
         """The channel's events for one consumer; ends after ``leave`` or a failed connection."""
         return self._bridge.events()
+
+    def push_events(self, on_event: TransportEventHandler, on_end: TransportEndHandler) -> None:
+        """Hand the events to callbacks instead (see :class:`~streamclient.transport.base.PushTransport`)."""
+        self._bridge.push_to(on_event, on_end)
 
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)

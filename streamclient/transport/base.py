@@ -12,12 +12,19 @@ Contract for implementations:
 * ``events()`` is a single-consumer async iterator; it ends (``StopAsyncIteration``) after ``leave`` or when the
   connection is lost for good. Buffering is bounded; the adapter documents its overflow policy.
 * ``leave`` is idempotent, safe after a failed join, and safe to call while being cancelled.
+
+A transport may also implement :class:`PushTransport`: the consumer then hands it two callbacks instead of
+iterating ``events()``, and no task of the consumer's waits between events. With a thousand sessions in one
+process this matters: a task parked in ``events()`` holds a chain of coroutines, an event, a future and its waiter
+for as long as the channel is quiet (about a second), exactly the lifetime that survives the young garbage
+collections and makes every older one traverse all of them (see "Garbage collection" in
+``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias, runtime_checkable
 
@@ -31,11 +38,14 @@ __all__ = (
     "MessagesLost",
     "PeerJoined",
     "PeerLeft",
+    "PushTransport",
     "SendFailed",
     "TokenExpired",
     "TokenWillExpire",
     "Transport",
+    "TransportEndHandler",
     "TransportEvent",
+    "TransportEventHandler",
     "TransportLimits",
     "check_frame",
 )
@@ -214,4 +224,29 @@ class Transport(Protocol):
 
     async def leave(self, *, timeout: float = 5.0) -> None:
         """Leave the channel and free its resources. Idempotent; never raises on a second call."""
+        ...
+
+
+#: Called with each event of a :class:`PushTransport`.
+TransportEventHandler: TypeAlias = Callable[[TransportEvent], None]
+#: Called once when a :class:`PushTransport`'s events end: ``None`` where ``events()`` would stop, the error where it
+#: would raise (:class:`~streamclient.errors.TransportOverflowError`).
+TransportEndHandler: TypeAlias = Callable[["BaseException | None"], None]
+
+
+@runtime_checkable
+class PushTransport(Protocol):
+    """A transport that can hand its events to callbacks instead of through ``events()``."""
+
+    def push_events(self, on_event: TransportEventHandler, on_end: TransportEndHandler) -> None:
+        """Deliver every event to ``on_event`` from now on, instead of through ``events()`` (use one or the other).
+
+        Events already buffered are handed over first, in order. ``on_event`` is called on the event loop's thread,
+        outside the consumer's tasks and never from inside one of its calls into the transport, one event at a
+        time; it must not block and should not raise (an exception is logged and the event is lost). ``on_end`` is
+        called once, after the last event, where ``events()`` would end (with ``None``) or raise (with the error).
+
+        Raises:
+            RuntimeError: ``events()`` or ``push_events`` was already called.
+        """
         ...

@@ -26,7 +26,9 @@ from streamclient.transport.base import (
     JoinParams,
     PeerJoined,
     PeerLeft,
+    TransportEndHandler,
     TransportEvent,
+    TransportEventHandler,
     TransportLimits,
     check_frame,
 )
@@ -134,6 +136,10 @@ class LoopbackTransport:
     def events(self) -> AsyncIterator[TransportEvent]:
         """This end's events, for one consumer; ends after ``leave``."""
         return self._bridge.events()
+
+    def push_events(self, on_event: TransportEventHandler, on_end: TransportEndHandler) -> None:
+        """Hand this end's events to callbacks instead (see :class:`~streamclient.transport.base.PushTransport`)."""
+        self._bridge.push_to(on_event, on_end)
 
     def inject(self, event: TransportEvent) -> None:
         """Deliver ``event`` to this end's consumer as if the channel produced it (for tests)."""

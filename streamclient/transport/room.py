@@ -17,8 +17,12 @@ room drops us (disconnect fault, session closed or expired, token lapsed) we get
 Overflow policy: the event buffer holds ``max_buffered_events`` events; if the consumer falls that far behind, the
 transport fails (``events()`` raises :class:`~streamclient.errors.TransportOverflowError`) rather than drop frames.
 
-The websockets client is asyncio-only, so the socket reader is an asyncio task owned by the transport (created in
-``join``, cancelled in ``leave``).
+The websockets client is asyncio-only. No task reads the socket: the connection is a websockets
+``ClientConnection`` that hands each complete message to the transport as the protocol parses it (in the
+connection's ``data_received``), and reports the socket's end from ``connection_lost``. A consumer that uses
+:meth:`RoomTransport.push_events` gets frames straight from there; with ``events()`` they go through the buffer.
+(A reader parked in ``recv()`` between messages kept a chain of coroutines and futures alive for about a second
+per session: with a thousand sessions, the garbage collector's young generations were full of them.)
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ import logging
 import socket
 import struct
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import cache
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -47,6 +52,7 @@ from streamclient.errors import (
     TransportTimeoutError,
     TransportUnavailableError,
 )
+from streamclient.transport._push import EventPusher
 from streamclient.transport.base import (
     ConnectionState,
     ConnectionStateChanged,
@@ -56,7 +62,9 @@ from streamclient.transport.base import (
     PeerLeft,
     TokenExpired,
     TokenWillExpire,
+    TransportEndHandler,
     TransportEvent,
+    TransportEventHandler,
     TransportLimits,
     check_frame,
 )
@@ -95,6 +103,59 @@ def _set_nodelay(transport: Any) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+@cache
+def _room_connection_class() -> type[Any]:
+    """The websockets connection class that pushes messages (built on first use: websockets is an extra)."""
+    from websockets.asyncio.client import ClientConnection
+    from websockets.frames import Frame, Opcode
+
+    class RoomConnection(ClientConnection):
+        """Hands each complete text or binary message to ``on_message`` and the socket's end to ``on_lost``.
+
+        Until ``on_message`` is set, messages go to ``recv()`` as usual. Control frames (ping, pong, close) and the
+        handshake stay with websockets.
+        """
+
+        on_message: Callable[[str | bytes], None] | None = None
+        on_lost: Callable[[], None] | None = None
+        _fragments: list[Any] | None = None
+
+        def process_event(self, event: Any) -> None:
+            handler = self.on_message
+            if handler is None or self.response is None or not isinstance(event, Frame):
+                super().process_event(event)
+                return
+            opcode = event.opcode
+            if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+                if event.fin:
+                    self._hand_over(handler, opcode, bytes(event.data))
+                else:
+                    self._fragments = [event]
+            elif opcode is Opcode.CONT:
+                fragments = self._fragments
+                if fragments is not None:
+                    fragments.append(event)
+                    if event.fin:
+                        self._fragments = None
+                        data = b"".join(bytes(f.data) for f in fragments)
+                        self._hand_over(handler, fragments[0].opcode, data)
+            else:
+                super().process_event(event)
+
+        @staticmethod
+        def _hand_over(handler: Callable[[str | bytes], None], opcode: Any, data: bytes) -> None:
+            # websockets has checked a text message's UTF-8 already (it closes the connection with 1007 otherwise).
+            handler(data.decode("utf-8", errors="replace") if opcode is Opcode.TEXT else data)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            super().connection_lost(exc)
+            on_lost = self.on_lost
+            if on_lost is not None:
+                on_lost()
+
+    return RoomConnection
+
+
 class EventBuffer(Generic[T]):
     """A bounded single-consumer queue that needs no closing (unlike memory object streams, nothing to leak).
 
@@ -115,6 +176,12 @@ class EventBuffer(Generic[T]):
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
         return self._closed
+
+    def drain(self) -> list[T]:
+        """Take every buffered item at once (for a consumer that switches to pushed events)."""
+        items = list(self._items)
+        self._items.clear()
+        return items
 
     def put(self, item: T) -> bool:
         """Append ``item``; False if the buffer is full. Items put after ``close`` are ignored (True)."""
@@ -164,12 +231,17 @@ class RoomTransport:
         self._limits = limits if limits is not None else TransportLimits()
         self._ws: Any = None
         self._uid: str | None = None
-        self._reader: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[int]] = {}
         self._seq = 0
         self._events: EventBuffer[TransportEvent] = EventBuffer(max_buffered_events)
+        self._consumer_chosen = False
+        self._pusher: EventPusher | None = None
+        self._pushing = False  # the pusher takes the events (from the first loop turn after push_events)
+        self._join_reply: asyncio.Future[dict[str, Any]] | None = None
+        self._join_uid = ""
         self._joined = False
         self._closed = False
+        self._ended = False
         self._overflowed = False
 
     def __repr__(self) -> str:
@@ -211,6 +283,8 @@ class RoomTransport:
             raise TransportUnavailableError(
                 "RoomTransport needs the 'websockets' package: pip install 'streamclient[emulator]'"
             ) from exc
+        self._join_reply = asyncio.get_running_loop().create_future()
+        self._join_uid = params.uid
         try:
             with anyio.fail_after(timeout):
                 self._ws = await connect(
@@ -221,8 +295,11 @@ class RoomTransport:
                     max_size=2**20,
                     close_timeout=2,
                     logger=_WIRE_LOGGER,
+                    create_connection=_room_connection_class(),
                 )
                 _set_nodelay(self._ws.transport)
+                self._ws.on_message = self._on_message
+                self._ws.on_lost = self._on_socket_lost
                 await self._ws.send(
                     json.dumps(
                         {
@@ -234,7 +311,7 @@ class RoomTransport:
                         }
                     )
                 )
-                reply = json.loads(await self._ws.recv())
+                reply = await self._join_reply
         except TimeoutError as exc:
             await self._abort()
             raise TransportTimeoutError(f"joining the room at {self._url} took over {timeout} s") from exc
@@ -248,19 +325,16 @@ class RoomTransport:
                 f"the room refused the join: {reply.get('message', 'no reason given')}",
                 reason=reason if isinstance(reason, int) else None,
             )
-        self._uid = str(reply.get("uid", params.uid))
-        self._joined = True
-        self._post(ConnectionStateChanged(ConnectionState.CONNECTED, _REASON_JOIN_SUCCESS))
-        self._reader = asyncio.get_running_loop().create_task(self._read_loop(), name=f"room-reader-{self._uid}")
         logger.debug("joined room %s as %s", params.channel, self._uid)
 
     async def _abort(self) -> None:
         self._closed = True
+        self._joined = False
         ws, self._ws = self._ws, None
         if ws is not None:
             with anyio.move_on_after(2.0, shield=True), contextlib.suppress(Exception):
                 await ws.close()
-        self._events.close()
+        self._end_events()
 
     # ----------------------------------------------------------------------------------------- send
 
@@ -328,45 +402,122 @@ class RoomTransport:
 
         Raises:
             TransportOverflowError: the consumer fell more than ``max_buffered_events`` behind.
+            RuntimeError: :meth:`push_events` was called (one consumer, one way).
         """
+        if self._pusher is not None:
+            raise RuntimeError("the events are pushed (push_events was called): there is no events() to iterate")
+        self._consumer_chosen = True
         async for event in self._events:
             yield event
         if self._overflowed:
             raise TransportOverflowError("the room transport's event buffer overflowed; events were not consumed")
 
+    def push_events(self, on_event: TransportEventHandler, on_end: TransportEndHandler) -> None:
+        """Hand the events to callbacks instead (see :class:`~streamclient.transport.base.PushTransport`).
+
+        Frames are handed over from the socket's ``data_received``; the events buffered before this call, and what
+        this transport's own calls produce (the ``DISCONNECTED`` of :meth:`leave`), from a ``call_soon``: never
+        inside a call of the consumer's.
+
+        Raises:
+            RuntimeError: ``events()`` or ``push_events`` was already called.
+        """
+        if self._consumer_chosen:
+            raise RuntimeError("the room transport's events have one consumer; it was already chosen")
+        self._consumer_chosen = True
+        self._pusher = EventPusher(on_event, on_end, label=f"room transport {self._uid}")
+        asyncio.get_running_loop().call_soon(self._start_pushing)
+
+    def _start_pushing(self) -> None:
+        """Hand over what was buffered, then push as events come (until then they keep going to the buffer)."""
+        pusher = self._pusher
+        assert pusher is not None
+        for event in self._events.drain():
+            pusher.push(event)
+        self._pushing = True
+        if self._events.closed:
+            pusher.end(
+                TransportOverflowError("the room transport's event buffer overflowed") if self._overflowed else None
+            )
+
     def _post(self, event: TransportEvent) -> None:
+        if self._pushing:
+            assert self._pusher is not None
+            self._pusher.push(event)
+            return
         if not self._events.put(event):
             logger.error("room transport %s: event buffer overflow; failing the transport", self._uid)
             self._overflowed = True
             self._events.close()
-            if self._reader is not None:
-                self._reader.cancel()
+            ws = self._ws
+            if ws is not None and ws.transport is not None:
+                ws.transport.abort()
 
-    async def _read_loop(self) -> None:
-        ws = self._ws
-        ended_by_room = False
+    def _end_events(self) -> None:
+        """No more events: end the stream (idempotent)."""
+        self._events.close()
+        if self._pushing:
+            assert self._pusher is not None
+            self._pusher.end()
+
+    def _on_message(self, message: str | bytes) -> None:
+        """One complete websocket message, from the connection's ``data_received``."""
+        if self._ended:
+            return
+        join_reply = self._join_reply
+        if join_reply is not None and not join_reply.done():
+            try:
+                reply = json.loads(message)
+                if not isinstance(reply, dict):
+                    raise ValueError("the join reply is not an object")
+            except ValueError as exc:
+                join_reply.set_exception(exc)
+                return
+            if reply.get("op") == "joined":
+                # Joined from here, not when join() resumes: the room's next messages (the avatar already in the
+                # channel, its first frames) may arrive in the same read as this reply.
+                self._uid = str(reply.get("uid", self._join_uid))
+                self._joined = True
+                self._post(ConnectionStateChanged(ConnectionState.CONNECTED, _REASON_JOIN_SUCCESS))
+            join_reply.set_result(reply)
+            return
+        if not self._joined:
+            return
+        if isinstance(message, bytes):
+            n = message[0] if message else 0
+            sender = message[1 : 1 + n].decode("utf-8", errors="replace")
+            self._post(FrameReceived(sender, message[1 + n :]))
+            return
         try:
-            while True:
-                message = await ws.recv()
-                if isinstance(message, bytes):
-                    n = message[0] if message else 0
-                    sender = message[1 : 1 + n].decode("utf-8", errors="replace")
-                    self._post(FrameReceived(sender, bytes(message[1 + n :])))
-                    continue
-                ended_by_room = self._handle_control(json.loads(message))
-                if ended_by_room:
-                    return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.debug("room transport %s: socket ended", self._uid, exc_info=True)
-        finally:
-            self._joined = False
-            self._fail_pending()
-            if not self._closed:  # else leave() ends the stream
-                if not ended_by_room:
-                    self._post(ConnectionStateChanged(ConnectionState.FAILED, _REASON_KEEP_ALIVE_TIMEOUT))
-                self._events.close()
+            ended_by_room = self._handle_control(json.loads(message))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            logger.warning("room transport %s: a malformed control message; dropping the connection", self._uid)
+            self._socket_ended(ended_by_room=False)
+            ws = self._ws
+            if ws is not None and ws.transport is not None:
+                ws.transport.abort()
+            return
+        if ended_by_room:
+            self._socket_ended(ended_by_room=True)
+
+    def _on_socket_lost(self) -> None:
+        """The socket closed (from the connection's ``connection_lost``)."""
+        join_reply = self._join_reply
+        if join_reply is not None and not join_reply.done():
+            join_reply.set_exception(ConnectionResetError("the room closed the connection before answering"))
+        logger.debug("room transport %s: socket ended", self._uid)
+        self._socket_ended(ended_by_room=False)
+
+    def _socket_ended(self, *, ended_by_room: bool) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        was_joined, self._joined = self._joined, False
+        self._fail_pending()
+        if not self._closed and was_joined:  # else leave() or the failed join ends the stream
+            if not ended_by_room:
+                self._post(ConnectionStateChanged(ConnectionState.FAILED, _REASON_KEEP_ALIVE_TIMEOUT))
+            self._end_events()
 
     def _handle_control(self, obj: dict[str, Any]) -> bool:
         """Handle one control message; True when the room ended our connection."""
@@ -403,19 +554,23 @@ class RoomTransport:
         was_joined = self._joined
         self._joined = False
         ws, self._ws = self._ws, None
-        reader, self._reader = self._reader, None
         with anyio.move_on_after(timeout, shield=True):
             if ws is not None:
                 with contextlib.suppress(Exception):
                     await ws.send(json.dumps({"op": "leave"}))
                 with contextlib.suppress(Exception):
                     await ws.close()
-            if reader is not None:
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await reader
+        if ws is not None and ws.transport is not None:
+            ws.transport.abort()  # closed by now unless the close timed out
+        self._ended = True
         self._fail_pending()
+        if self._pusher is not None:  # never inside the consumer's call: from the loop, like a frame
+            asyncio.get_running_loop().call_soon(self._finish_leave, was_joined)
+        else:
+            self._finish_leave(was_joined)
+        logger.debug("left room as %s", self._uid)
+
+    def _finish_leave(self, was_joined: bool) -> None:
         if was_joined:
             self._post(ConnectionStateChanged(ConnectionState.DISCONNECTED, _REASON_LEAVE_CHANNEL))
-        self._events.close()
-        logger.debug("left room as %s", self._uid)
+        self._end_events()
