@@ -383,7 +383,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--emulator-process", default="1000", help="session counts against an emulator in another process"
     )
-    parser.add_argument("--seconds", type=float, default=10.0, help="measurement window per run")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measurement window per run")
     parser.add_argument("--no-freeze", action="store_true", help="do not gc.freeze() once the sessions are open")
     arguments = parser.parse_args()
     FREEZE = not arguments.no_freeze
