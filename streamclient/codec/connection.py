@@ -381,7 +381,10 @@ class ProtocolConnection:
 
     def events_received(self) -> list[Event]:
         """Drain and return the events produced so far, in order."""
-        events, self._events = self._events, []
+        # A copy, and the list kept: a fresh empty list per call would live until the next frame (about a second with
+        # many quiet sessions), long enough to crowd the garbage collector's young generations.
+        events = self._events[:]
+        self._events.clear()
         return events
 
     def expire(self, now: float) -> None:

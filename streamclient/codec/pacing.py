@@ -110,8 +110,10 @@ class Pacer:
     def __init__(self, limits: PacingLimits | None = None) -> None:
         self.limits = limits if limits is not None else PacingLimits()
         self._window = self.limits.window_seconds
-        # [time, nbytes, confirmed], oldest first (a re-stamp may move one a little later than the next)
-        self._sent: deque[list[float]] = deque()
+        # (time, nbytes, confirmed), oldest first (a re-stamp may move one a little later than the next). Tuples, not
+        # lists: a tuple of numbers leaves the garbage collector's lists at its first collection, and each entry
+        # lives a whole window (with many sessions, lists of a second's age filled the collector's young generations).
+        self._sent: deque[tuple[float, int, bool]] = deque()
         self._blocked_until = -math.inf
 
     def delay(self, now: float, nbytes: int, *, priority: bool = False) -> float:
@@ -149,7 +151,7 @@ class Pacer:
 
     def record(self, now: float, nbytes: int) -> None:
         """Note that a datagram of ``nbytes`` went out at ``now``."""
-        self._sent.append([now, nbytes, False])
+        self._sent.append((now, nbytes, False))
         window = self._window
         while self._sent and self._sent[0][0] + window <= now:
             self._sent.popleft()
@@ -161,10 +163,9 @@ class Pacer:
         the receiver's time of arrival; the record is then confirmed. A time earlier than the record is ignored; so
         is a size with no unconfirmed record.
         """
-        for entry in self._sent:
-            if entry[1] == nbytes and not entry[2]:
-                entry[0] = max(entry[0], now)
-                entry[2] = True
+        for i, (t, n, confirmed) in enumerate(self._sent):
+            if n == nbytes and not confirmed:
+                self._sent[i] = (max(t, now), n, True)
                 return
 
     def unrecord(self, nbytes: int) -> None:

@@ -8,7 +8,9 @@ window and is retried after a back-off that doubles), turn failures or a lost ch
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 
 import anyio
 
@@ -27,7 +29,16 @@ _MAX_BACKOFF = 2.0
 
 
 class Outbound:
-    """Runs the writer loop (:meth:`run`) for one session; :meth:`wake` when something was queued."""
+    """The writer of one session: :meth:`wake` when something was queued, :meth:`stop` before the final interrupt.
+
+    The writer is an asyncio task that exists only while there is something to send (started by :meth:`wake`, ended
+    when the outbox is empty), so an idle session has no task parked on it: with a thousand sessions each parked
+    writer kept a coroutine and a future alive for about a second, in the garbage collector's young generations
+    (see "Garbage collection" in ``benchmarks/RESULTS.md``). A bare asyncio task, not an anyio one: anyio's task
+    start leaves reference cycles, which doubled the young collections when tried. A failure is handed to
+    ``on_failure`` (the session closes). :meth:`stop` cancels the writer through an anyio cancel scope, so a shielded
+    transport call (a send handed to an SDK thread) still finishes; :meth:`stopped` waits for the task to end.
+    """
 
     def __init__(
         self,
@@ -38,6 +49,7 @@ class Outbound:
         stats: SessionStats,
         send_timeout: float,
         rate_limit_backoff: float,
+        on_failure: Callable[[BaseException], None],
     ) -> None:
         self._conn = conn
         self._transport = transport
@@ -45,38 +57,59 @@ class Outbound:
         self._stats = stats
         self._send_timeout = send_timeout
         self._initial_backoff = self._backoff = rate_limit_backoff
-        self._wakeup = Wakeup()  # a bare future per wait: the writer waits between every turn
+        self._on_failure = on_failure
+        self._wakeup = Wakeup()  # for a writer that waits for the pacer
+        self._task: asyncio.Task[None] | None = None
         self._scope = anyio.CancelScope()
+        self._stopped = False
+
+    @property
+    def running(self) -> bool:
+        """True while a writer task exists."""
+        return self._task is not None
 
     def wake(self) -> None:
-        """Something was queued: look at the outbox now."""
-        self._wakeup.set()
+        """Something was queued: start a writer, or have the running one look at the outbox now."""
+        if self._stopped:
+            return
+        if self._task is not None:
+            self._wakeup.set()
+            return
+        self._scope = anyio.CancelScope()
+        self._task = asyncio.get_running_loop().create_task(self._drain(), name="streamclient-writer")
 
     def stop(self) -> None:
-        """Stop the loop (before the final interrupt and leave)."""
+        """Stop writing for good (before the final interrupt and leave)."""
+        self._stopped = True
         self._scope.cancel()
 
-    async def run(self) -> None:
-        """Send until stopped.
+    async def stopped(self) -> None:
+        """Wait until the writer task (if any) has ended; call after :meth:`stop`."""
+        task = self._task
+        if task is not None:
+            await asyncio.wait([task])
 
-        Raises:
-            TransportClosedError: the channel closed.
-        """
-        conn = self._conn
-        with self._scope:
-            wakeup = self._wakeup
-            while True:
-                sent_all = True
-                while batch := conn.data_to_send(anyio.current_time(), limit=1):
-                    if not await self._send_tracked(batch[0]):
-                        sent_all = False
-                        break
-                delay = conn.send_delay(anyio.current_time())
-                if delay is None:
-                    await wakeup.wait()
-                elif delay > 0 or not sent_all:
-                    with anyio.move_on_after(delay):
-                        await wakeup.wait()
+    async def _drain(self) -> None:
+        """Send until the outbox is empty, sleeping as long as the pacer asks."""
+        conn, wakeup = self._conn, self._wakeup
+        try:
+            with self._scope:
+                while True:
+                    sent_all = True
+                    while batch := conn.data_to_send(anyio.current_time(), limit=1):
+                        if not await self._send_tracked(batch[0]):
+                            sent_all = False
+                            break
+                    delay = conn.send_delay(anyio.current_time())
+                    if delay is None:
+                        return  # nothing queued: the next wake() starts a writer again
+                    if delay > 0 or not sent_all:
+                        with anyio.move_on_after(delay):
+                            await wakeup.wait()
+        except Exception as exc:
+            self._on_failure(exc)
+        finally:
+            self._task = None
 
     async def _send_tracked(self, datagram: bytes) -> bool:
         """:meth:`_send_one`, telling the turns whose last frame is in the transport call (its reply may come first)."""

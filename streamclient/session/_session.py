@@ -277,8 +277,8 @@ class AvatarSession:
             stats=self._stats,
             send_timeout=options.send_timeout,
             rate_limit_backoff=options.rate_limit_backoff,
+            on_failure=self._writer_failed,
         )
-        self._task_group.start_soon(self._guard, self._outbound.run, name="streamclient-writer")
         self._speech = SpeechLine(
             conn=self._conn, turns=self._inbound.turns, wake_writer=self._wake_writer, start_task=self._start_task
         )
@@ -329,6 +329,9 @@ class AvatarSession:
                         except TransportError as exc:
                             logger.warning("leaving the channel failed: %s", exc)
                 await self._close_api_session(deadline)
+                if self._outbound is not None:  # a send it was in (shielded) ended with the channel at the latest
+                    with anyio.move_on_after(max(0.1, deadline - anyio.current_time())):
+                        await self._outbound.stopped()
             self._finish(reason)
 
     async def _send_interrupt_now(self, transport: Transport, deadline: float) -> None:
@@ -423,21 +426,29 @@ class AvatarSession:
         except anyio.get_cancelled_exc_class():
             raise
         except Exception as exc:
-            if self._close_started and isinstance(exc, TransportError):
-                # We are leaving the channel: a send cut by our own close is not a failure.
-                logger.debug(
-                    "session %s: %s ended by the close: %s", self._session_id, getattr(task, "__name__", task), exc
-                )
-                return
-            logger.error(
-                "session %s: %s failed: %s",
-                self._session_id,
-                getattr(task, "__name__", task),
-                exc,
-                exc_info=not isinstance(exc, StreamClientError),
-            )
-            reason = "disconnected" if isinstance(exc, TransportError) else "error"
-            await self._close(reason)
+            reason = self._background_failed(getattr(task, "__name__", str(task)), exc)
+            if reason is not None:
+                await self._close(reason)
+
+    def _writer_failed(self, exc: BaseException) -> None:
+        reason = self._background_failed("the writer", exc)
+        if reason is not None:
+            self._close_soon(reason)
+
+    def _background_failed(self, name: str, exc: BaseException) -> str | None:
+        """Log a background failure; the reason to close with, or ``None`` when it was our own close cutting it."""
+        if self._close_started and isinstance(exc, TransportError):
+            # We are leaving the channel: a send cut by our own close is not a failure.
+            logger.debug("session %s: %s ended by the close: %s", self._session_id, name, exc)
+            return None
+        logger.error(
+            "session %s: %s failed: %s",
+            self._session_id,
+            name,
+            exc,
+            exc_info=not isinstance(exc, StreamClientError),
+        )
+        return "disconnected" if isinstance(exc, TransportError) else "error"
 
     # ------------------------------------------------------------------------------------------ public API
 
