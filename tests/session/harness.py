@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -20,7 +21,7 @@ from streamclient.codec import (
     encode_frame,
     new_mid,
 )
-from streamclient.transport import JoinParams
+from streamclient.transport import JoinParams, TransportEvent, TransportLimits
 from streamclient.transport.loopback import LoopbackFaults, LoopbackTransport
 
 TOKEN = "agora-token-SECRET-123"
@@ -69,6 +70,39 @@ class FakeSessions:
     @property
     def open(self) -> int:
         return len(self.created) - len(self.closed)
+
+
+class IteratedTransport:
+    """Wraps a loopback end and hides its ``push_events``: the session must read it through ``events()``.
+
+    Subclass it to change one call (a send that refuses, say).
+    """
+
+    def __init__(self, inner: LoopbackTransport) -> None:
+        self.inner = inner
+
+    @property
+    def limits(self) -> TransportLimits:
+        return self.inner.limits
+
+    @property
+    def local_uid(self) -> str | None:
+        return self.inner.local_uid
+
+    async def join(self, params: JoinParams, *, timeout: float = 15.0) -> None:
+        await self.inner.join(params, timeout=timeout)
+
+    async def send(self, data: bytes, *, timeout: float = 5.0) -> None:
+        await self.inner.send(data, timeout=timeout)
+
+    def events(self) -> AsyncIterator[TransportEvent]:
+        return self.inner.events()
+
+    async def renew_token(self, token: str, *, timeout: float = 5.0) -> None:
+        await self.inner.renew_token(token, timeout=timeout)
+
+    async def leave(self, *, timeout: float = 5.0) -> None:
+        await self.inner.leave(timeout=timeout)
 
 
 class FakeClient:

@@ -16,48 +16,18 @@ import pytest
 
 from streamclient.session import AvatarSession, SessionOptions, connect
 from streamclient.session._waits import Wakeup
-from streamclient.transport import JoinParams, TransportEvent, TransportLimits
+from streamclient.transport import TransportEvent
 from streamclient.transport.base import PushTransport
 from streamclient.transport.loopback import LoopbackTransport
-from tests.session.harness import FakeClient, ScriptedAvatar
+from tests.session.harness import FakeClient, IteratedTransport, ScriptedAvatar
 
 FAST = SessionOptions(avatar_join_timeout=5, reply_timeout=10, command_timeout=5, close_timeout=5)
-
-
-class IteratedOnly:
-    """A transport that can only be iterated: every call goes to a loopback end, ``push_events`` does not exist."""
-
-    def __init__(self, inner: LoopbackTransport) -> None:
-        self._inner = inner
-
-    @property
-    def limits(self) -> TransportLimits:
-        return self._inner.limits
-
-    @property
-    def local_uid(self) -> str | None:
-        return self._inner.local_uid
-
-    async def join(self, params: JoinParams, *, timeout: float = 15.0) -> None:
-        await self._inner.join(params, timeout=timeout)
-
-    async def send(self, data: bytes, *, timeout: float = 5.0) -> None:
-        await self._inner.send(data, timeout=timeout)
-
-    def events(self) -> AsyncIterator[TransportEvent]:
-        return self._inner.events()
-
-    async def renew_token(self, token: str, *, timeout: float = 5.0) -> None:
-        await self._inner.renew_token(token, timeout=timeout)
-
-    async def leave(self, *, timeout: float = 5.0) -> None:
-        await self._inner.leave(timeout=timeout)
 
 
 @asynccontextmanager
 async def session_over(way: str) -> AsyncIterator[tuple[AvatarSession, LoopbackTransport]]:
     ours, theirs = LoopbackTransport.pair()
-    transport = ours if way == "push" else IteratedOnly(ours)
+    transport = ours if way == "push" else IteratedTransport(ours)
     assert isinstance(transport, PushTransport) == (way == "push")
     avatar = ScriptedAvatar(theirs)
     async with anyio.create_task_group() as tg:

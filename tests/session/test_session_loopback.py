@@ -33,9 +33,9 @@ from streamclient.session import (
     SpeakingStopped,
     connect,
 )
-from streamclient.transport import FrameReceived, JoinParams, TransportEvent, TransportLimits
+from streamclient.transport import FrameReceived
 from streamclient.transport.loopback import LoopbackFaults, LoopbackTransport
-from tests.session.harness import TOKEN, FakeClient, ScriptedAvatar
+from tests.session.harness import TOKEN, FakeClient, IteratedTransport, ScriptedAvatar
 
 FAST = SessionOptions(avatar_join_timeout=5, reply_timeout=10, command_timeout=5, close_timeout=5)
 
@@ -303,38 +303,18 @@ async def test_secrets_stay_out_of_repr_and_logs(caplog: pytest.LogCaptureFixtur
     assert TOKEN not in caplog.text
 
 
-class RefusingTransport:
+class RefusingTransport(IteratedTransport):
     """Wraps a loopback end; refuses the chat frames of chosen messages with a non-rate SDK error (Agora's -2)."""
 
     def __init__(self, inner: LoopbackTransport, refuse_mids: list[str]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.refuse_mids = refuse_mids
-
-    @property
-    def limits(self) -> TransportLimits:
-        return self.inner.limits
-
-    @property
-    def local_uid(self) -> str | None:
-        return self.inner.local_uid
-
-    async def join(self, params: JoinParams, *, timeout: float = 15.0) -> None:
-        await self.inner.join(params, timeout=timeout)
 
     async def send(self, data: bytes, *, timeout: float = 5.0) -> None:
         frame = decode_frame(data)
         if isinstance(frame, ChatFrame) and frame.mid in self.refuse_mids:
             raise SendError("refused by the SDK", code=-2)
         await self.inner.send(data, timeout=timeout)
-
-    def events(self) -> AsyncIterator[TransportEvent]:
-        return self.inner.events()
-
-    async def renew_token(self, token: str, *, timeout: float = 5.0) -> None:
-        await self.inner.renew_token(token, timeout=timeout)
-
-    async def leave(self, *, timeout: float = 5.0) -> None:
-        await self.inner.leave(timeout=timeout)
 
 
 async def test_a_refused_frame_fails_its_turn_and_the_session_goes_on() -> None:
