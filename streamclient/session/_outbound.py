@@ -63,11 +63,6 @@ class Outbound:
         self._scope = anyio.CancelScope()
         self._stopped = False
 
-    @property
-    def running(self) -> bool:
-        """True while a writer task exists."""
-        return self._task is not None
-
     def wake(self) -> None:
         """Something was queued: start a writer, or have the running one look at the outbox now."""
         if self._stopped:
