@@ -7,6 +7,7 @@ threads (see ``harness.py``).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypeVar
@@ -180,3 +181,38 @@ async def test_leave_after_a_failed_join_and_twice(stand_in: StandIn, tmp_path: 
     await transport.leave()
     await transport.leave()
     assert stand_in.calls().count("agora_rtc_conn_destroy") == 1
+
+
+async def test_pushed_events_from_native_threads_reach_the_handler_on_the_loop(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
+    transport = await joined(tmp_path)
+    received: list[TransportEvent] = []
+    ended: list[BaseException | None] = []
+    loop_thread = threading.get_ident()
+    off_loop: list[int] = []
+    enough, finished = anyio.Event(), anyio.Event()
+    threads, repeat = 4, 50
+
+    def on_event(event: TransportEvent) -> None:
+        if threading.get_ident() != loop_thread:
+            off_loop.append(threading.get_ident())
+        anyio.current_time()  # what the session's handler does: anyio must know the backend here
+        received.append(event)
+        if sum(isinstance(e, FrameReceived) for e in received) == threads * repeat:
+            enough.set()
+
+    def on_end(error: BaseException | None) -> None:
+        ended.append(error)
+        finished.set()
+
+    transport.push_events(on_event, on_end)
+    stand_in.fire_messages("77", b'{"seq":1}', threads=threads, repeat=repeat)
+    with anyio.fail_after(10):
+        await enough.wait()
+    await transport.leave()
+    with anyio.fail_after(10):
+        await finished.wait()
+    assert off_loop == []
+    assert [e for e in received if isinstance(e, FrameReceived)] == [FrameReceived("77", b'{"seq":1}')] * 200
+    assert ended == [None]  # once, after the last event (leave stops the intake: no DISCONNECTED here)
