@@ -10,16 +10,23 @@ what every transport here runs on.
 from __future__ import annotations
 
 import contextvars
+import importlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from streamclient.transport.base import TransportEndHandler, TransportEvent, TransportEventHandler
 
-try:
-    import sniffio
-except ImportError:  # pragma: no cover - anyio then asks asyncio for the running loop, which works in callbacks
-    sniffio = None  # type: ignore[assignment]
+
+def _sniffio_variable() -> Any:
+    """The context variable of sniffio, or ``None`` when sniffio is not installed (not one of our dependencies)."""
+    try:
+        return importlib.import_module("sniffio").current_async_library_cvar
+    except ImportError:  # pragma: no cover - anyio then asks asyncio for the running loop, which works in callbacks
+        return None
+
+
+_SNIFFIO_VARIABLE = _sniffio_variable()
 
 __all__ = ("EventPusher",)
 
@@ -38,8 +45,8 @@ class EventPusher:
         self._on_end: TransportEndHandler | None = on_end
         self._label = label
         self._context = contextvars.copy_context()
-        if sniffio is not None:
-            self._context.run(sniffio.current_async_library_cvar.set, "asyncio")
+        if _SNIFFIO_VARIABLE is not None:
+            self._context.run(_SNIFFIO_VARIABLE.set, "asyncio")
         self._inside = False
 
     @property
