@@ -431,7 +431,11 @@ class AvatarSession:
                 await self._close(reason)
 
     def _writer_failed(self, exc: BaseException) -> None:
-        reason = self._background_failed("the writer", exc)
+        self._failed_in_background("the writer", exc)
+
+    def _failed_in_background(self, name: str, exc: BaseException) -> None:
+        """:meth:`_guard` for work outside a task of ours (a loop callback, the writer): log, then close soon."""
+        reason = self._background_failed(name, exc)
         if reason is not None:
             self._close_soon(reason)
 
@@ -679,18 +683,11 @@ class AvatarSession:
             self._timer_wakeup.set()
 
     def _on_transport_event(self, event: TransportEvent) -> None:
-        """A pushed event (see :class:`PushTransport`); a failure closes the session, as in a background task."""
+        """A pushed event (see :class:`PushTransport`); a failure closes the session, as in the reader task."""
         try:
             self._handle_transport_event(event)
         except Exception as exc:
-            logger.error(
-                "session %s: handling %s failed: %s",
-                self._session_id,
-                type(event).__name__,
-                exc,
-                exc_info=not isinstance(exc, StreamClientError),
-            )
-            self._close_soon("error")
+            self._failed_in_background(f"handling {type(event).__name__}", exc)
 
     def _on_transport_end(self, error: BaseException | None) -> None:
         """The pushed events ended: the channel is gone (or the transport failed), unless we are leaving it."""

@@ -156,6 +156,12 @@ def _room_connection_class() -> type[Any]:
     return RoomConnection
 
 
+def _abort_socket(ws: Any) -> None:
+    """Drop the websocket's TCP connection at once (no close handshake); its ``connection_lost`` follows."""
+    if ws is not None and ws.transport is not None:
+        ws.transport.abort()
+
+
 class EventBuffer(Generic[T]):
     """A bounded single-consumer queue that needs no closing (unlike memory object streams, nothing to leak).
 
@@ -410,7 +416,7 @@ class RoomTransport:
         async for event in self._events:
             yield event
         if self._overflowed:
-            raise TransportOverflowError("the room transport's event buffer overflowed; events were not consumed")
+            raise self._overflow_error()
 
     def push_events(self, on_event: TransportEventHandler, on_end: TransportEndHandler) -> None:
         """Hand the events to callbacks instead (see :class:`~streamclient.transport.base.PushTransport`).
@@ -436,9 +442,11 @@ class RoomTransport:
             pusher.push(event)
         self._pushing = True
         if self._events.closed:
-            pusher.end(
-                TransportOverflowError("the room transport's event buffer overflowed") if self._overflowed else None
-            )
+            pusher.end(self._overflow_error() if self._overflowed else None)
+
+    @staticmethod
+    def _overflow_error() -> TransportOverflowError:
+        return TransportOverflowError("the room transport's event buffer overflowed; events were not consumed")
 
     def _post(self, event: TransportEvent) -> None:
         if self._pushing:
@@ -449,9 +457,7 @@ class RoomTransport:
             logger.error("room transport %s: event buffer overflow; failing the transport", self._uid)
             self._overflowed = True
             self._events.close()
-            ws = self._ws
-            if ws is not None and ws.transport is not None:
-                ws.transport.abort()
+            _abort_socket(self._ws)
 
     def _end_events(self) -> None:
         """No more events: end the stream (idempotent)."""
@@ -493,9 +499,7 @@ class RoomTransport:
         except (ValueError, KeyError, TypeError, AttributeError):
             logger.warning("room transport %s: a malformed control message; dropping the connection", self._uid)
             self._socket_ended(ended_by_room=False)
-            ws = self._ws
-            if ws is not None and ws.transport is not None:
-                ws.transport.abort()
+            _abort_socket(self._ws)
             return
         if ended_by_room:
             self._socket_ended(ended_by_room=True)
@@ -560,8 +564,7 @@ class RoomTransport:
                     await ws.send(json.dumps({"op": "leave"}))
                 with contextlib.suppress(Exception):
                     await ws.close()
-        if ws is not None and ws.transport is not None:
-            ws.transport.abort()  # closed by now unless the close timed out
+        _abort_socket(ws)  # closed by now unless the close timed out
         self._ended = True
         self._fail_pending()
         if self._pusher is not None:  # never inside the consumer's call: from the loop, like a frame
