@@ -47,7 +47,7 @@ AVATAR = "dvp_Tristan_cloth2_1080P"
 #: Text sizes in UTF-8 bytes: 1-100 KB, with 5.5 KB and 10.75 KB where the model (below) says the official rule wins.
 SIZES = (1024, 2048, 4096, 5632, 6144, 8192, 11008, 12288, 25600, 51200, 102400)
 OPTIONS = SessionOptions(avatar_join_timeout=30, reply_timeout=120, close_timeout=10, join_timeout=30)
-STRICT = EmulatorConfig(avatar_join_delay=0.01, speech_chars_per_second=4000.0, default_mode=2)
+STRICT = EmulatorConfig(avatar_join_delay=0.01, speech_chars_per_second=4000.0, default_mode=2, room_limits="guide")
 LENIENT = EmulatorConfig(
     avatar_join_delay=0.01,
     speech_chars_per_second=4000.0,

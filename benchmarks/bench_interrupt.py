@@ -103,7 +103,7 @@ async def loopback_rows() -> list[tuple[str, str, str]]:
 async def emulator_rows() -> list[tuple[str, str, str]]:
     """Part 2."""
     rng = random.Random(14)
-    config = EmulatorConfig(avatar_join_delay=0.01, speech_chars_per_second=400.0)
+    config = EmulatorConfig(avatar_join_delay=0.01, speech_chars_per_second=400.0, room_limits="guide")
     call_to_ack: list[float] = []
     resolved_after_ack: list[float] = []
     not_interrupted = 0

@@ -271,7 +271,7 @@ async def run_loopback(n: int, seconds: float) -> dict[str, float]:
 
 async def run_emulator(n: int, seconds: float) -> dict[str, float]:
     """N sessions against the in-process emulator."""
-    config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=4000.0)
+    config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=4000.0, room_limits="guide")
     async with (
         Emulator(config) as emu,
         AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url, timeout=120) as client,

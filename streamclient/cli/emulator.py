@@ -24,7 +24,6 @@ import typer
 from streamclient.api._auth import credential
 from streamclient.cli._emulator_variants import (
     HELP,
-    ROOM_LIMITS,
     KnowledgeListShape,
     ReplyMid,
     RoomLimits,
@@ -92,7 +91,7 @@ def emulator(
     ] = UploadAnswer.object,
     trtc_names: Annotated[TrtcNames, typer.Option("--trtc-names", help=HELP["trtc_names"])] = TrtcNames.trtc,
     reply_mid: Annotated[ReplyMid, typer.Option("--reply-mid", help=HELP["reply_mid"])] = ReplyMid.request,
-    room_limits: Annotated[RoomLimits, typer.Option("--room-limits", help=HELP["room_limits"])] = RoomLimits.guide,
+    room_limits: Annotated[RoomLimits, typer.Option("--room-limits", help=HELP["room_limits"])] = RoomLimits.agora,
     room_bytes_per_second: Annotated[
         int | None, typer.Option("--room-bytes-per-second", min=1, help=HELP["room_bytes_per_second"])
     ] = None,
@@ -120,7 +119,6 @@ def emulator(
             )
             raise typer.Exit(2)
 
-    preset_bytes, preset_messages = ROOM_LIMITS[room_limits]
     choices: dict[str, Any] = {  # typer has checked each value against its enum; ResponseShapes checks again
         "session_list_key": session_list_key.value,
         "token_location": token_location.value,
@@ -146,8 +144,9 @@ def emulator(
         agora_app_certificate=certificate,
         shapes=shapes,
         reply_mid="fresh" if reply_mid is ReplyMid.fresh else "request",
-        room_bytes_per_second=room_bytes_per_second if room_bytes_per_second is not None else preset_bytes,
-        room_messages_per_second=room_messages_per_second if room_messages_per_second is not None else preset_messages,
+        room_limits="guide" if room_limits is RoomLimits.guide else "agora",
+        room_bytes_per_second=room_bytes_per_second,
+        room_messages_per_second=room_messages_per_second,
     )
     try:
         run_async(lambda: _run(config), stop_on_ctrl_c=True)  # Ctrl-C cancels the server cleanly
@@ -175,8 +174,9 @@ async def _run(config: EmulatorConfig) -> None:
         typer.echo(f"  room URL: {emu.room_url}\n  API key:  {emu.api_key}")
         if config.record_path is not None:
             typer.echo(f"  recording frames to {config.record_path}")
+        limits = config.limits()
         variants = describe_variants(
-            config.shapes.describe(), config.reply_mid, config.room_bytes_per_second, config.room_messages_per_second
+            config.shapes.describe(), config.reply_mid, limits.bytes_per_second, limits.messages_per_second
         )
         if variants:
             typer.echo(f"  variants: {variants}")

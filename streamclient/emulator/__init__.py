@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from streamclient.emulator.avatar import Avatar, AvatarConfig, CommandRecord
+    from streamclient.emulator.avatar_room import AvatarRoom
     from streamclient.emulator.faults import Fault, FaultInjector, FaultPlan
     from streamclient.emulator.recording import Record, Recorder, replay
     from streamclient.emulator.responders import Responder, SessionInfo, default_responder
-    from streamclient.emulator.room import Room, RoomLimits
+    from streamclient.emulator.room import GuideViolation, Room, RoomLimits
     from streamclient.emulator.server import Emulator, EmulatorConfig
     from streamclient.emulator.shapes import ResponseShapes
     from streamclient.emulator.state import EmulatedSession, EmulatorState
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "Avatar": "avatar",
     "AvatarConfig": "avatar",
+    "AvatarRoom": "avatar_room",
     "CommandRecord": "avatar",
     "EmulatedSession": "state",
     "Emulator": "server",
@@ -40,6 +42,7 @@ _EXPORTS = {
     "Fault": "faults",
     "FaultInjector": "faults",
     "FaultPlan": "faults",
+    "GuideViolation": "room",
     "Record": "recording",
     "Recorder": "recording",
     "Responder": "responders",
@@ -54,6 +57,7 @@ _EXPORTS = {
 __all__ = (
     "Avatar",
     "AvatarConfig",
+    "AvatarRoom",
     "CommandRecord",
     "EmulatedSession",
     "Emulator",
@@ -62,6 +66,7 @@ __all__ = (
     "Fault",
     "FaultInjector",
     "FaultPlan",
+    "GuideViolation",
     "Record",
     "Recorder",
     "Responder",

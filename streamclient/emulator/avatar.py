@@ -24,6 +24,9 @@ Behaviour:
   kept in :attr:`Avatar.refused`, and written to the recording (if any) as a refusal line.
 * In a caller's channel (bring-your-own credentials) the avatar presents its token before joining, through the
   ``gate`` the emulator gives it: a refused token keeps it out (``join_refused`` holds Agora's reason), as Agora would.
+  So does a room that refuses its uid (already in the room: reason 19); the room and its peers carry on.
+* :meth:`Avatar.stop` ends this avatar only: before it joined, it never joins; after, it leaves through its own
+  room handle (never removing another peer that has the same uid).
 * Tests inject ASR transcripts with :meth:`Avatar.inject_user_speech`: sent as ``from: "user"`` chat; in mode 2
   the avatar then answers it like a client chat.
 """
@@ -58,7 +61,15 @@ from streamclient.codec.frames import ChatFrame, encode_frame
 from streamclient.codec.pacing import PacingLimits
 from streamclient.emulator.recording import Recorder
 from streamclient.emulator.responders import Responder, SessionInfo, default_responder
-from streamclient.emulator.room import ERR_BITRATE_LIMIT, ERR_TOO_OFTEN, OK, PeerRole, Room, RoomPeer
+from streamclient.emulator.room import (
+    ERR_BITRATE_LIMIT,
+    ERR_TOO_OFTEN,
+    OK,
+    PeerRole,
+    Room,
+    RoomJoinError,
+    RoomPeer,
+)
 from streamclient.errors import AgoraTokenError
 from streamclient.transport.base import ConnectionState, ConnectionStateChanged, FrameReceived
 
@@ -124,8 +135,10 @@ class Avatar:
         self.room = room
         self._recorder = recorder
         self._gate = gate
-        #: Agora's reason when the gate refused the avatar's token (it then never joins).
+        #: Agora's reason when the gate refused the avatar's token or the room its uid (it then never joins).
         self.join_refused: int | None = None
+        self._stopped = False
+        self._run_scope: anyio.CancelScope | None = None
         self.uid = uid
         self.config = config if config is not None else AvatarConfig()
         self.session_id = session_id
@@ -175,37 +188,57 @@ class Avatar:
     # ------------------------------------------------------------------------------------------ running
 
     async def run(self) -> None:
-        """Join after the delay, serve the room until it closes, then leave."""
-        await anyio.sleep(self.config.join_delay)
-        if self.room.closed:
+        """Join after the delay, serve the room until it closes or :meth:`stop`, then leave."""
+        try:
+            with anyio.CancelScope() as scope:
+                self._run_scope = scope
+                if self._stopped:
+                    scope.cancel()
+                await anyio.sleep(self.config.join_delay)
+                peer = self._join()
+                if peer is not None:
+                    await self._serve(peer)
+        finally:
+            self._run_scope = None
             self.left.set()
-            return
+            self.room.notify_changed()
+
+    def stop(self) -> None:
+        """End this avatar (idempotent): it never joins, or leaves through its own handle."""
+        self._stopped = True
+        if self._run_scope is not None:
+            self._run_scope.cancel()
+
+    def _join(self) -> RoomPeer | None:
+        """Present the token (if gated) and join; ``None`` when the room is closed or the join was refused."""
+        if self.room.closed:
+            return None
         expires_at: float | None = None
-        if self._gate is not None:
-            try:
+        try:
+            if self._gate is not None:
                 expires_at = self._gate()
-            except AgoraTokenError as exc:
-                self.join_refused = exc.reason
-                logger.warning("avatar %s: the channel refused its token (%s); it stays out", self.uid, exc.message)
-                self.left.set()
-                self.room.notify_changed()
-                return
-        self._peer = self.room.join(self.uid, role=PeerRole.AVATAR)
+            peer = self.room.join(self.uid, role=PeerRole.AVATAR)
+        except (AgoraTokenError, RoomJoinError) as exc:
+            self.join_refused = exc.reason
+            logger.warning("avatar %s: the channel refused its join (%s); it stays out", self.uid, exc)
+            return None
+        self._peer = peer
         self.room.set_token_expiry(self.uid, expires_at)
         self.joined.set()
         self.room.notify_changed()
         logger.debug("avatar %s joined room %s", self.uid, self.room.channel)
+        return peer
+
+    async def _serve(self, peer: RoomPeer) -> None:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._writer)
                 tg.start_soon(self._speaker)
-                await self._reader(self._peer)
+                await self._reader(peer)
                 tg.cancel_scope.cancel()
         finally:
             self.speaking = False
-            self._peer.leave()
-            self.left.set()
-            self.room.notify_changed()
+            peer.leave()
             logger.debug("avatar %s left room %s", self.uid, self.room.channel)
 
     async def inject_user_speech(self, text: str) -> str:

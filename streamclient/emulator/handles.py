@@ -20,8 +20,8 @@ import anyio.to_thread
 from anyio.from_thread import BlockingPortal
 
 from streamclient.emulator.avatar import Avatar, CommandRecord
+from streamclient.emulator.avatar_room import AvatarRoom
 from streamclient.emulator.faults import FaultPlan
-from streamclient.emulator.room import Room
 from streamclient.emulator.server import Emulator
 from streamclient.errors import TransportTimeoutError
 
@@ -90,7 +90,7 @@ class AvatarHandle(_Handle):
 class RoomHandle(_Handle):
     """A session's room, seen from another thread: faults, user speech, counters."""
 
-    def __init__(self, room: Room, portal: BlockingPortal) -> None:
+    def __init__(self, room: AvatarRoom, portal: BlockingPortal) -> None:
         super().__init__(portal)
         self._room = room
 

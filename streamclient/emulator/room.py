@@ -1,23 +1,34 @@
-"""The emulated RTC room: one per session channel, relaying data-stream frames between its peers.
+"""The emulated RTC room: one per channel, relaying data-stream frames between its peers.
 
-A :class:`Room` knows nothing about websockets: peers join it (the websocket endpoint joins the client, the
-:class:`~streamclient.emulator.avatar.Avatar` joins itself), send frames with :meth:`Room.send`, and read what
-happens in the room as :mod:`streamclient.transport.base` events from their :class:`RoomPeer` mailbox
-(``PeerJoined``, ``PeerLeft``, ``FrameReceived``, ``ConnectionStateChanged``).
+A :class:`Room` knows nothing about websockets, sessions or avatars: peers join it (the websocket endpoint joins a
+client, the emulator's scripted avatar joins itself), send frames with :meth:`Room.send`, and read what happens in
+the room as :mod:`streamclient.transport.base` events from their :class:`RoomPeer` mailbox (``PeerJoined``,
+``PeerLeft``, ``FrameReceived``, ``ConnectionStateChanged``).
 
-Limits, per sender, enforced strictly on the room's own clock over every sliding second ``(now - 1, now]``, with the
-Agora SDK's return codes (agora-python-sdk.md §3), checked in this order; a refused frame is not counted in the
-window. The defaults are the implementation guide's figures (1 KB a message, 6 KB/s, 30 messages/s), which the
-official clients pace to; the 4.x SDK's own 30 KiB/s and 60 messages/s are a configuration away. A ``clock`` with
-skew or jitter can be given to test a sender's margin:
+The room's rules, in one place:
 
-* more than ``max_message_bytes`` -> ``-114`` (ERR_SIZE_TOO_LARGE);
-* more than ``messages_per_second`` messages in the rolling window -> ``-12`` (ERR_TOO_OFTEN);
-* more than ``bytes_per_second`` bytes in the rolling window -> ``-115`` (ERR_BITRATE_LIMIT);
-* a sender that is not in the room -> ``-113`` (ERR_NOT_IN_CHANNEL).
+* **Membership.** A uid is one peer: a join with a uid already in the room is refused (:class:`RoomJoinError`,
+  Agora's reason 19, SAME_UID_LOGIN) and everyone else keeps going. A peer leaves through its own handle
+  (:meth:`RoomPeer.leave`), which removes that peer and never another that later took the same uid.
+* **Limits** (:class:`RoomLimits`), per sender, enforced on the room's own clock over every sliding second
+  ``(now - 1, now]``, with the Agora SDK's return codes (agora-python-sdk.md §3), checked in this order; a refused
+  frame is not counted in the window:
+
+  * more than ``max_message_bytes`` -> ``-114`` (ERR_SIZE_TOO_LARGE);
+  * more than ``messages_per_second`` messages in the rolling window -> ``-12`` (ERR_TOO_OFTEN);
+  * more than ``bytes_per_second`` bytes in the rolling window -> ``-115`` (ERR_BITRATE_LIMIT);
+  * a sender that is not in the room -> ``-113`` (ERR_NOT_IN_CHANNEL).
+
+  The default is what Agora enforces (:data:`AGORA_LIMITS`: 1 KB a message, 60 messages/s per stream, 30 KB/s per
+  user). AKOOL's implementation guide asks senders for at most 6 KB/s: a sender whose accepted bytes in a sliding
+  second pass ``guide_bytes_per_second`` is *reported*, not refused: a warning in the log (once per sender) and a
+  :class:`GuideViolation` record per sender (:meth:`Room.guide_violations`) with the number of frames sent over the
+  guidance and the worst one-second window. The strict room that refuses past 6,000 B/s and 30 messages/s is the
+  named profile ``"guide"`` (:data:`ROOM_PROFILES`), for tests of a sender's margin. A ``clock`` with skew or
+  jitter can be given to test that margin too.
 
 Accepted frames go through the direction's :class:`~streamclient.emulator.faults.FaultInjector` (``to_avatar`` for
-frames from the client, ``to_client`` for frames from the avatar), are recorded when delivered, and land in every
+frames from a client, ``to_client`` for frames from an avatar), are recorded when delivered, and land in every
 other peer's mailbox. Delayed and reordered deliveries need :meth:`Room.run` to be running (the emulator starts it);
 without it they are delivered at once.
 
@@ -37,9 +48,8 @@ import enum
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -58,22 +68,26 @@ from streamclient.transport.base import (
 )
 from streamclient.transport.room import EventBuffer
 
-if TYPE_CHECKING:
-    from streamclient.emulator.avatar import Avatar
-
 __all__ = (
+    "AGORA_LIMITS",
     "ERR_BITRATE_LIMIT",
     "ERR_NOT_IN_CHANNEL",
     "ERR_SIZE_TOO_LARGE",
     "ERR_TOO_OFTEN",
+    "GUIDE_LIMITS",
     "OK",
     "REASON_BANNED_BY_SERVER",
     "REASON_INTERRUPTED",
     "REASON_KEEP_ALIVE_TIMEOUT",
+    "REASON_REJECTED_BY_SERVER",
+    "REASON_SAME_UID",
     "REASON_TOKEN_EXPIRED",
+    "ROOM_PROFILES",
     "TOKEN_WARNING_SECONDS",
+    "GuideViolation",
     "PeerRole",
     "Room",
+    "RoomJoinError",
     "RoomLimits",
     "RoomPeer",
 )
@@ -91,6 +105,8 @@ REASON_INTERRUPTED = 2
 REASON_BANNED_BY_SERVER = 3
 REASON_KEEP_ALIVE_TIMEOUT = 14
 REASON_TOKEN_EXPIRED = 9
+REASON_REJECTED_BY_SERVER = 10
+REASON_SAME_UID = 19
 
 #: Agora warns ``onTokenPrivilegeWillExpire`` this long before a token lapses (agora-python-sdk.md §7).
 TOKEN_WARNING_SECONDS = 30.0
@@ -107,14 +123,57 @@ class PeerRole(enum.Enum):
     AVATAR = "avatar"
 
 
+class RoomJoinError(RuntimeError):
+    """The room refused a join; ``reason`` is Agora's connection-change reason (19: the uid is in the room)."""
+
+    def __init__(self, message: str, *, reason: int) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoomLimits:
-    """Data-stream limits per sender (defaults: the implementation guide's 1 KB, 6 KB/s; 30 messages/s)."""
+    """Data-stream limits per sender; the defaults are what Agora enforces (see the module docstring).
+
+    Attributes:
+        max_message_bytes: the largest message (Agora: 1 KB).
+        bytes_per_second: refused past this many bytes in a sliding second (Agora: 30 KB/s per user).
+        messages_per_second: refused past this many messages in a sliding second (Agora: 60 per stream).
+        window_seconds: the sliding window.
+        guide_bytes_per_second: reported (not refused) past this many bytes in a sliding second (AKOOL's guidance:
+            6 KB/s); ``None`` reports nothing.
+    """
 
     max_message_bytes: int = 1024
-    bytes_per_second: int = 6000
-    messages_per_second: int = 30
+    bytes_per_second: int = 30 * 1024
+    messages_per_second: int = 60
     window_seconds: float = 1.0
+    guide_bytes_per_second: int | None = 6000
+
+
+#: What Agora enforces (the default room).
+AGORA_LIMITS = RoomLimits()
+#: AKOOL's guidance enforced strictly (6,000 B/s, 30 messages/s): for tests of a sender's margin, and benchmarks.
+GUIDE_LIMITS = RoomLimits(bytes_per_second=6000, messages_per_second=30)
+#: The named room-limit profiles (``streamclient emulator --room-limits``).
+ROOM_PROFILES: Mapping[str, RoomLimits] = {"agora": AGORA_LIMITS, "guide": GUIDE_LIMITS}
+
+
+@dataclass(frozen=True, slots=True)
+class GuideViolation:
+    """A sender's traffic over AKOOL's 6 KB/s guidance (accepted by the room, reported here).
+
+    Attributes:
+        sender: the sender's uid.
+        frames: frames accepted while its sliding second was over the guidance.
+        worst_window_bytes: the most bytes it had accepted in one sliding second.
+        guide_bytes_per_second: the guidance it was measured against.
+    """
+
+    sender: str
+    frames: int
+    worst_window_bytes: int
+    guide_bytes_per_second: int
 
 
 class _RateWindow:
@@ -124,6 +183,11 @@ class _RateWindow:
         self._limits = limits
         self._sent: deque[tuple[float, int]] = deque()
         self._bytes = 0
+
+    @property
+    def window_bytes(self) -> int:
+        """Bytes accepted in the current window (as of the last check)."""
+        return self._bytes
 
     def check(self, now: float, nbytes: int) -> int:
         limits = self._limits
@@ -171,8 +235,8 @@ class RoomPeer:
         return self.room.send(self.uid, data)
 
     def leave(self) -> None:
-        """Leave the room (idempotent)."""
-        self.room.leave(self.uid)
+        """Leave the room (idempotent); removes this peer only, never another that took its uid since."""
+        self.room._leave_peer(self)
 
     def _post(self, event: TransportEvent) -> None:
         if not self._mailbox.put(event):
@@ -224,8 +288,8 @@ class Room:
         self.rejected: Counter[int] = Counter()
         #: Frames removed by a drop fault.
         self.dropped = 0
-        #: The scripted avatar of this room (set by the emulator; ``None`` for a bare room).
-        self.avatar: Avatar | None = None
+        #: Senders over the guidance, by uid (see :meth:`guide_violations`).
+        self._violations: dict[str, GuideViolation] = {}
         self.set_faults(to_client=FaultPlan(), to_avatar=FaultPlan())
 
     def __repr__(self) -> str:
@@ -260,15 +324,9 @@ class Room:
         if self._on_change is not None:
             self._on_change()
 
-    async def inject_user_speech(self, text: str) -> str:
-        """Make the avatar send ``text`` as a ``from: "user"`` transcript (mode 2: then answer it); returns the mid.
-
-        Raises:
-            RuntimeError: the room has no avatar.
-        """
-        if self.avatar is None:
-            raise RuntimeError(f"room {self.channel} has no avatar")
-        return await self.avatar.inject_user_speech(text)
+    def guide_violations(self) -> list[GuideViolation]:
+        """Senders whose accepted traffic went over AKOOL's guidance (``limits.guide_bytes_per_second``), in order."""
+        return list(self._violations.values())
 
     # ----------------------------------------------------------------------------------- membership
 
@@ -276,12 +334,13 @@ class Room:
         """Add a peer; it first receives ``PeerJoined`` for the peers already there.
 
         Raises:
-            RuntimeError: the room is closed or ``uid`` is taken (the endpoint maps these to join errors).
+            RoomJoinError: the room is closed (reason 10) or ``uid`` is in the room (reason 19); the peers there
+                are not affected.
         """
         if self.closed:
-            raise RuntimeError(f"room {self.channel} is closed")
+            raise RoomJoinError(f"room {self.channel} is closed", reason=REASON_REJECTED_BY_SERVER)
         if uid in self._peers:
-            raise RuntimeError(f"uid {uid} is already in room {self.channel}")
+            raise RoomJoinError(f"uid {uid} is already in room {self.channel}", reason=REASON_SAME_UID)
         peer = RoomPeer(self, uid, role)
         for other in self._peers.values():
             peer._post(PeerJoined(other.uid))
@@ -304,6 +363,13 @@ class Room:
             other._post(PeerLeft(uid, reason))
         logger.debug("room %s: %s left (reason %d)", self.channel, uid, reason)
         self.notify_changed()
+
+    def _leave_peer(self, peer: RoomPeer) -> None:
+        """Remove ``peer`` if it is still the room's peer for its uid (identity, not uid)."""
+        if self._peers.get(peer.uid) is peer:
+            self.leave(peer.uid)
+        else:
+            peer._close()
 
     def disconnect(self, uid: str, *, reason: int = REASON_KEEP_ALIVE_TIMEOUT) -> None:
         """Drop a peer's connection: it gets ``ConnectionStateChanged(FAILED, reason)``, the others ``PeerLeft(1)``."""
@@ -390,12 +456,16 @@ class Room:
         if peer is None:
             self.rejected[ERR_NOT_IN_CHANNEL] += 1
             return ERR_NOT_IN_CHANNEL
-        code = self._windows[sender].check(self._clock(), len(data))
+        window = self._windows[sender]
+        code = window.check(self._clock(), len(data))
         if code != OK:
             self.rejected[code] += 1
             self.notify_changed()
             logger.debug("room %s: frame of %d bytes from %s refused (%d)", self.channel, len(data), sender, code)
             return code
+        guide = self.limits.guide_bytes_per_second
+        if guide is not None and window.window_bytes > guide:
+            self._report_over_guide(sender, window.window_bytes, guide)
         injector = self._faults[peer.role]
         if injector.plan.is_noop and not injector.holding:
             self._deliver(peer.role, sender, data)
@@ -418,6 +488,22 @@ class Room:
             if self._tg is not None:
                 self._tg.start_soon(self._flush_later, peer.role, sender, self._hold_generation[peer.role], injector)
         return OK
+
+    def _report_over_guide(self, sender: str, window_bytes: int, guide: int) -> None:
+        before = self._violations.get(sender)
+        if before is None:
+            logger.warning(
+                "room %s: %s sent %d B in one second, over AKOOL's guidance of %d B/s (accepted: Agora allows %d B/s)",
+                self.channel,
+                sender,
+                window_bytes,
+                guide,
+                self.limits.bytes_per_second,
+            )
+            self._violations[sender] = GuideViolation(sender, 1, window_bytes, guide)
+        else:
+            worst = max(before.worst_window_bytes, window_bytes)
+            self._violations[sender] = replace(before, frames=before.frames + 1, worst_window_bytes=worst)
 
     def _disconnect_receivers(self, sender: RoomPeer) -> None:
         """A disconnect fault: the receiving side loses its connection."""

@@ -40,7 +40,7 @@ import anyio
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from streamclient.emulator.room import PeerRole, Room, RoomPeer
+from streamclient.emulator.room import PeerRole, Room, RoomJoinError, RoomPeer
 from streamclient.transport.base import (
     ConnectionState,
     ConnectionStateChanged,
@@ -184,8 +184,8 @@ class _RoomConnection:
         except JoinRefused as exc:
             await self._send_json({"op": "join_error", "reason": exc.reason, "message": exc.message})
             return None
-        except RuntimeError as exc:
-            await self._send_json({"op": "join_error", "reason": REASON_SAME_UID, "message": str(exc)})
+        except RoomJoinError as exc:  # the uid is in the room (19), or the room closed (10)
+            await self._send_json({"op": "join_error", "reason": exc.reason, "message": str(exc)})
             return None
         logger.debug("room %s: client %s joined over websocket", room.channel, request.uid)
         self._request = request

@@ -29,6 +29,7 @@ bring-your-own session takes its avatar out of the room; the others stay.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import math
@@ -45,11 +46,12 @@ from starlette.applications import Starlette
 
 from streamclient.emulator._serve import serve
 from streamclient.emulator.avatar import Avatar, AvatarConfig
+from streamclient.emulator.avatar_room import AvatarRoom
 from streamclient.emulator.faults import FaultPlan
 from streamclient.emulator.recording import Recorder
 from streamclient.emulator.responders import Responder
 from streamclient.emulator.rest import rest_routes
-from streamclient.emulator.room import REASON_BANNED_BY_SERVER, Room, RoomLimits
+from streamclient.emulator.room import REASON_BANNED_BY_SERVER, ROOM_PROFILES, Room, RoomLimits
 from streamclient.emulator.room_endpoint import JoinRefused, JoinRequest, room_route
 from streamclient.emulator.shapes import ResponseShapes
 from streamclient.emulator.state import ACCEPTED_LANGUAGES, EmulatedSession, EmulatorState, JoinDenied
@@ -79,9 +81,13 @@ class EmulatorConfig:
         speech_chars_per_second: speaking speed of the avatar (reply pacing).
         reply_chunk_chars: longest speaking unit (one chat frame group) of a reply.
         seed: seed for every fault injector that has no seed of its own.
-        room_bytes_per_second: per-sender byte limit of every sliding second of a room, on the room's clock (the
-            implementation guide's 6 KB/s by default; Agora's 4.x SDK allows 30 KiB/s).
-        room_messages_per_second: per-sender message limit of every sliding second (30 by default; SDK 4.x: 60).
+        room_limits: the rooms' data-stream limits by profile name (:data:`~streamclient.emulator.room.ROOM_PROFILES`):
+            ``"agora"`` (default) refuses what Agora refuses (1 KB a message, 60 messages/s, 30 KB/s per sender) and
+            reports traffic over AKOOL's 6 KB/s guidance (``Room.guide_violations()``, a log warning); ``"guide"``
+            refuses past the guidance (6,000 B/s, 30 messages/s), for tests of a sender's margin.
+        room_bytes_per_second: per-sender byte limit of every sliding second of a room, on the room's clock
+            (overrides the profile's).
+        room_messages_per_second: per-sender message limit of every sliding second (overrides the profile's).
         max_message_bytes: per-message limit of a room (Agora: 1024).
         responder: the mode-2 answerer (``None``: the deterministic default).
         record_path: write every delivered frame to this JSONL file.
@@ -105,8 +111,9 @@ class EmulatorConfig:
     speech_chars_per_second: float = 40.0
     reply_chunk_chars: int = 60
     seed: int = 0
-    room_bytes_per_second: int = 6000
-    room_messages_per_second: int = 30
+    room_limits: Literal["agora", "guide"] = "agora"
+    room_bytes_per_second: int | None = None
+    room_messages_per_second: int | None = None
     max_message_bytes: int = 1024
     responder: Responder | None = None
     record_path: str | Path | None = None
@@ -129,6 +136,18 @@ class EmulatorConfig:
             raise InvalidArgumentError("EmulatorConfig.reply_mid must be 'request' or 'fresh'")
         if (self.agora_app_id is None) != (self.agora_app_certificate is None):
             raise InvalidArgumentError("EmulatorConfig: give both agora_app_id and agora_app_certificate, or neither")
+        if self.room_limits not in ROOM_PROFILES:
+            raise InvalidArgumentError(f"EmulatorConfig.room_limits must be one of {sorted(ROOM_PROFILES)}")
+
+    def limits(self) -> RoomLimits:
+        """The rooms' limits: the ``room_limits`` profile with the explicit fields applied."""
+        profile = ROOM_PROFILES[self.room_limits]
+        return dataclasses.replace(
+            profile,
+            max_message_bytes=self.max_message_bytes,
+            bytes_per_second=self.room_bytes_per_second or profile.bytes_per_second,
+            messages_per_second=self.room_messages_per_second or profile.messages_per_second,
+        )
 
 
 class Emulator:
@@ -151,8 +170,9 @@ class Emulator:
             avatar_step_seconds=self.config.avatar_step_seconds,
             shapes=self.config.shapes,
         )
-        self._rooms: dict[str, Room] = {}  # by session id
-        self._by_channel: dict[str, Room] = {}
+        self._rooms: dict[str, AvatarRoom] = {}  # by session id
+        self._by_channel: dict[str, AvatarRoom] = {}
+        self._avatars: dict[str, Avatar] = {}  # by session id
         self._tg: TaskGroup | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._recorder: Recorder | None = None
@@ -226,15 +246,15 @@ class Emulator:
         return self.state.api_key
 
     @property
-    def rooms(self) -> dict[str, Room]:
+    def rooms(self) -> dict[str, AvatarRoom]:
         """Every room by session id (a copy)."""
         return dict(self._rooms)
 
-    def room_for(self, session_id: str) -> Room | None:
+    def room_for(self, session_id: str) -> AvatarRoom | None:
         """The room of session ``session_id``, or ``None``."""
         return self._rooms.get(session_id)
 
-    def room_for_channel(self, channel: str) -> Room | None:
+    def room_for_channel(self, channel: str) -> AvatarRoom | None:
         """The room of ``channel`` (a session's, or a caller's shared room), or ``None``."""
         return self._by_channel.get(channel)
 
@@ -266,16 +286,12 @@ class Emulator:
 
     # ------------------------------------------------------------------------------ session listener
 
-    def _open_room(self, channel: str, *, session_id: str | None) -> Room:
+    def _open_room(self, channel: str, *, session_id: str | None) -> AvatarRoom:
         config = self.config
-        room = Room(
+        room = AvatarRoom(
             channel,
             session_id=session_id,
-            limits=RoomLimits(
-                max_message_bytes=config.max_message_bytes,
-                bytes_per_second=config.room_bytes_per_second,
-                messages_per_second=config.room_messages_per_second,
-            ),
+            limits=config.limits(),
             seed=config.seed,
             clock=self._clock,
             wall_clock=self._wall_clock,
@@ -288,7 +304,7 @@ class Emulator:
             self._tg.start_soon(room.run)
         return room
 
-    def _shared_room(self, channel: str) -> Room:
+    def _shared_room(self, channel: str) -> AvatarRoom:
         """The caller's room of ``channel``, opened on first use."""
         room = self._by_channel.get(channel)
         if room is None or room.closed:
@@ -328,22 +344,40 @@ class Emulator:
             recorder=self._recorder,
             gate=gate,
         )
-        room.avatar = avatar
+        room.add_avatar(avatar)
         self._rooms[session.id] = room
+        self._avatars[session.id] = avatar
         self._pulse()
         if self._tg is not None:
-            self._tg.start_soon(avatar.run)
+            self._tg.start_soon(self._run_avatar, session, avatar)
+
+    async def _run_avatar(self, session: EmulatedSession, avatar: Avatar) -> None:
+        """Run a session's avatar; a join the room refused fails the session (status 4). Never raises.
+
+        Nothing a participant or a REST call does may stop the emulator: an avatar that fails is logged and its
+        session failed, and the emulator keeps serving everyone else.
+        """
+        try:
+            await avatar.run()
+        except Exception:
+            logger.exception("emulator: the avatar of session %s failed", session.id)
+            self.state.fail_session(session.id, "the avatar failed")
+            return
+        if avatar.join_refused is not None:
+            self.state.fail_session(session.id, f"the channel refused the avatar's join (reason {avatar.join_refused})")
 
     def session_closed(self, session: EmulatedSession, reason: str) -> None:
         """End the session in its room.
 
-        A hosted room closes (the avatar leaves, the client is disconnected); in a caller's room only the avatar
-        leaves.
+        A hosted room closes (the avatar leaves, the client is disconnected); in a caller's room only this session's
+        avatar leaves (the avatar object, not whoever has its uid).
         """
         room = self._rooms.get(session.id)
+        avatar = self._avatars.get(session.id)
         if room is not None:
             if session.byo:
-                room.leave(session.avatar_uid)
+                if avatar is not None:
+                    avatar.stop()
             else:
                 room.close(reason=REASON_TOKEN_EXPIRED if reason == "expired" else REASON_BANNED_BY_SERVER)
         self._pulse()

@@ -20,7 +20,7 @@ Behaviour choices where AKOOL documents nothing (akool-api-and-protocol.md §4, 
   create and only the seconds actually open are billed;
 * detail and list answers carry no RTC token by default (the older docs' examples): only create does;
 * status: 1 (queueing) at create, 2 (processing = live) ``session_start_seconds`` later, 3 (completed) once closed
-  or expired;
+  or expired, 4 (failed) when its avatar could not join its channel (a refused token, its uid already there);
 * detail/close of an unknown id -> 1216; close of a closed session -> 1219;
 * bring-your-own ``credentials`` (agora: ``agora_uid``, ``agora_channel``, ``agora_token`` required,
   ``agora_app_id`` optional; OAS ``Credentials``) put the avatar into the caller's channel with that uid and token
@@ -131,7 +131,7 @@ class SessionListener(Protocol):
         """A session was created."""
 
     def session_closed(self, session: EmulatedSession, reason: str) -> None:
-        """A session ended; ``reason`` is ``"closed"`` or ``"expired"``."""
+        """A session ended; ``reason`` is ``"closed"``, ``"expired"`` or ``"failed"``."""
 
 
 class Sessions:
@@ -344,11 +344,22 @@ class Sessions:
         self._end(session, reason)
         return session
 
-    def _end(self, session: EmulatedSession, reason: str) -> None:
+    def fail_session(self, session_id: str, why: str) -> None:
+        """End an open session as failed (status 4, e.g. its avatar could not join); listeners hear ``"failed"``.
+
+        Billing stops at the failure. An unknown or already ended session is left as it is.
+        """
+        session = self.sessions.get(session_id)
+        if session is None or not session.is_open:
+            return
+        logger.warning("emulator: session %s failed: %s", session.id, why)
+        self._end(session, "failed", status=4)
+
+    def _end(self, session: EmulatedSession, reason: str, *, status: int = 3) -> None:
         now = self.clock()
         session.closed_at = min(now, session.created_at + session.duration)
         session.close_reason = reason
-        session.status = 3
+        session.status = status
         logger.info("emulator: session %s %s", session.id, reason)
         self._notify("session_closed", session, reason)
 

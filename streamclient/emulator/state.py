@@ -254,6 +254,10 @@ class EmulatorState:
         """See :meth:`Sessions.close_session`."""
         return self.book.close_session(session_id, reason=reason)
 
+    def fail_session(self, session_id: str, why: str) -> None:
+        """See :meth:`Sessions.fail_session`."""
+        self.book.fail_session(session_id, why)
+
     def open_sessions(self) -> list[EmulatedSession]:
         """See :meth:`Sessions.open_sessions`."""
         return self.book.open_sessions()

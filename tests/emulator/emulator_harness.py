@@ -15,7 +15,7 @@ from streamclient.codec.connection import ProtocolConnection, Role
 from streamclient.codec.events import AvatarEvent, ChatMessage, CommandResult, Event
 from streamclient.codec.frames import CommandFrame
 from streamclient.emulator import Emulator, EmulatorConfig
-from streamclient.emulator.room import Room
+from streamclient.emulator.avatar_room import AvatarRoom
 from streamclient.transport.base import FrameReceived, JoinParams, PeerJoined, TransportEvent
 from streamclient.transport.room import RoomTransport
 
@@ -41,7 +41,7 @@ class ClientPeer:
     ended: anyio.Event = field(default_factory=anyio.Event)
 
     @property
-    def room(self) -> Room:
+    def room(self) -> AvatarRoom:
         room = self.emu.room_for(self.session_id)
         assert room is not None
         return room

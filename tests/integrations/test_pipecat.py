@@ -16,7 +16,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.metrics.metrics import TTFBMetricsData
 
-from streamclient.emulator.room import Room
+from streamclient.emulator.avatar_room import AvatarRoom
 from streamclient.errors import InvalidTokenError
 from tests.integrations.pipecat_harness import Bot, running_bot, tokens
 
@@ -32,7 +32,7 @@ SENTENCES = [
 ]
 
 
-async def open_room(bot: Bot) -> Room:
+async def open_room(bot: Bot) -> AvatarRoom:
     """The emulator room of the bot's session, once the avatar is in it."""
     await bot.emulator.wait_until(lambda: bot.akool.session is not None and bot.akool.session.avatar_uid is not None)
     session = bot.akool.session

@@ -253,8 +253,10 @@ async def test_no_send_is_refused_by_a_strict_room_whose_clock_is_slow_and_jitte
     def skewed() -> float:
         return origin + (time.monotonic() - origin) * 0.995 + rng.uniform(0.0, 0.003)
 
-    config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=3000.0, reply_chunk_chars=900)
-    assert (config.room_bytes_per_second, config.room_messages_per_second) == (6000, 30)  # strict by default
+    config = EmulatorConfig(
+        avatar_join_delay=0.05, speech_chars_per_second=3000.0, reply_chunk_chars=900, room_limits="guide"
+    )
+    assert (config.limits().bytes_per_second, config.limits().messages_per_second) == (6000, 30)  # the guide room
     async with Emulator(config, clock=skewed) as emu:
         async with (
             AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client,

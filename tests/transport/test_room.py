@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from streamclient.emulator._serve import serve
-from streamclient.emulator.room import PeerRole, Room, RoomLimits
+from streamclient.emulator.room import GUIDE_LIMITS, PeerRole, Room, RoomLimits
 from streamclient.emulator.room_endpoint import JoinRefused, JoinRequest, room_route
 from streamclient.errors import (
     FrameTooLargeError,
@@ -292,9 +292,9 @@ async def test_overflow_fails_the_transport_instead_of_dropping(server: RoomServ
     await transport.leave()
 
 
-async def test_the_default_room_enforces_6000_bytes_and_30_messages_in_every_sliding_second() -> None:
+async def test_the_guide_room_enforces_6000_bytes_and_30_messages_in_every_sliding_second() -> None:
     now = [100.0]
-    room = Room("ch", clock=lambda: now[0])
+    room = Room("ch", limits=GUIDE_LIMITS, clock=lambda: now[0])
     peer = room.join("1", role=PeerRole.CLIENT)
     codes = []
     for i in range(7):  # 1000 B every 100 ms: the 7th would make 7000 B within one second
