@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import math
 
-__all__ = ("js_string", "official_chunks")
+__all__ = ("OFFICIAL_BYTES_PER_SECOND", "js_string", "official_chunks", "official_pause")
+
+#: The official client's pacing rate (``BPS`` in ``agoraHelpers.ts``: the implementation guide's 6 KB/s).
+OFFICIAL_BYTES_PER_SECOND = 6000
 
 
 def js_string(text: str) -> str:
@@ -65,3 +68,13 @@ def official_chunks(
         units = units[2 * n :]
     last = len(chunks) - 1
     return [_encode(mid, i, i == last, chunk, source) for i, chunk in enumerate(chunks)]
+
+
+def official_pause(frame: bytes, *, bytes_per_second: int = OFFICIAL_BYTES_PER_SECOND) -> float:
+    """Seconds from the start of one chunk's send to the start of the next, in the official client.
+
+    ``sendMessageToAvatar`` takes ``t0``, sends the chunk, then sleeps ``max(0, minMs - (now - t0))`` with
+    ``minMs = ceil(1000 * len(chunk) / BPS)`` (not after the last chunk): a 301-302 B chunk starts 51 ms after the
+    previous one, which puts 20 chunks (6,030 B) into one sliding second.
+    """
+    return math.ceil(1000 * len(frame) / bytes_per_second) / 1000
