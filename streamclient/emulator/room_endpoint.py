@@ -33,13 +33,13 @@ import json
 import logging
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from streamclient.emulator.admission import JoinRefused, JoinRequest
 from streamclient.emulator.room import PeerRole, Room, RoomJoinError, RoomPeer
 from streamclient.transport.base import (
     ConnectionState,
@@ -69,25 +69,6 @@ REASON_TOKEN_EXPIRED = 9
 #: What a refused ``renew_token`` returns (the SDK's negated ERR_INVALID_TOKEN / ERR_TOKEN_EXPIRED).
 ERR_INVALID_TOKEN = -110
 ERR_TOKEN_EXPIRED = -109
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JoinRequest:
-    """A client's join message. The token is a secret: kept out of ``repr``."""
-
-    app_id: str
-    channel: str
-    uid: str
-    token: str = field(repr=False)
-
-
-class JoinRefused(Exception):
-    """The resolver refuses a join; ``reason`` is the Agora connection-change reason."""
-
-    def __init__(self, message: str, *, reason: int) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 #: Validates a join and returns the room to join; raises :class:`JoinRefused`.

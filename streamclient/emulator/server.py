@@ -13,17 +13,19 @@ opens a :class:`~streamclient.emulator.room.Room` and starts an :class:`~streamc
 every created session, and closes the room when the session is closed (connection reason 3, BANNED_BY_SERVER) or
 expires (reason 9, TOKEN_EXPIRED); a background task expires sessions when their ``duration`` runs out.
 
-Join checks (``state.check_join``) map to Agora reasons: unknown channel 7, closed/expired session 10, wrong uid or
-token 8, wrong app id 6. The avatar's uid is the client's uid + 1,000,000.
+Who may join which room, and Agora's reason when someone may not, is :mod:`~streamclient.emulator.admission` (the
+join rules); what a room then allows (one peer per uid, data-stream limits) is :mod:`~streamclient.emulator.room`.
+In a room hosted for a session, the avatar's uid is the client's uid + 1,000,000.
 
 Channels the caller owns (bring-your-own credentials, issue 15): configure an Agora project with
 ``EmulatorConfig.agora_app_id`` / ``agora_app_certificate`` and the emulator hosts a shared room for any channel of
 it, keyed by channel name, opened by the first participant (the avatar, a bot or a viewer) and kept until the
 emulator stops. Every join (the avatar's too) and every renewal presents a "007" token that is checked against the
-project (:func:`streamclient.tokens.agora.check_rtc_token`): another app id -> 6, bad signature, another channel or
-uid -> 8, expired -> 9. A participant whose token lapses is warned 30 s before and removed (reason 9) unless it
-renewed. Token times are read from ``wall_clock`` (epoch seconds; tests pass a fake one to move time). Closing a
-bring-your-own session takes its avatar out of the room; the others stay.
+project. A participant whose token lapses is warned 30 s before and removed (reason 9) unless it renewed. Token
+times are read from ``wall_clock`` (epoch seconds; tests pass a fake one to move time). Closing a bring-your-own
+session stops that session's avatar (the avatar object, not whoever has its uid); the others stay. An avatar the
+channel refuses (its token, or its uid already in the room) stays out and its session fails (status 4); nothing a
+participant or a REST call does stops the emulator.
 """
 
 from __future__ import annotations
@@ -45,6 +47,14 @@ from anyio.abc import TaskGroup
 from starlette.applications import Starlette
 
 from streamclient.emulator._serve import serve
+from streamclient.emulator.admission import (
+    REASON_INVALID_CHANNEL_NAME,
+    REASON_REJECTED_BY_SERVER,
+    REASON_TOKEN_EXPIRED,
+    Admission,
+    JoinRefused,
+    JoinRequest,
+)
 from streamclient.emulator.avatar import Avatar, AvatarConfig
 from streamclient.emulator.avatar_room import AvatarRoom
 from streamclient.emulator.faults import FaultPlan
@@ -52,19 +62,15 @@ from streamclient.emulator.recording import Recorder
 from streamclient.emulator.responders import Responder
 from streamclient.emulator.rest import rest_routes
 from streamclient.emulator.room import REASON_BANNED_BY_SERVER, ROOM_PROFILES, Room, RoomLimits
-from streamclient.emulator.room_endpoint import JoinRefused, JoinRequest, room_route
+from streamclient.emulator.room_endpoint import room_route
 from streamclient.emulator.shapes import ResponseShapes
-from streamclient.emulator.state import ACCEPTED_LANGUAGES, EmulatedSession, EmulatorState, JoinDenied
-from streamclient.errors import AgoraTokenError, InvalidArgumentError, TransportTimeoutError
-from streamclient.tokens.agora import check_rtc_token
+from streamclient.emulator.state import ACCEPTED_LANGUAGES, EmulatedSession, EmulatorState
+from streamclient.errors import InvalidArgumentError, TransportTimeoutError
 
 __all__ = ("Emulator", "EmulatorConfig")
 
 logger = logging.getLogger(__name__)
 
-REASON_INVALID_APP_ID = 6
-REASON_TOKEN_EXPIRED = 9
-_JOIN_REASONS = {"unknown_channel": 7, "closed": 10, "bad_uid": 8, "bad_token": 8}
 _SAFETY_TICK_SECONDS = 0.05
 
 
@@ -170,6 +176,13 @@ class Emulator:
             avatar_step_seconds=self.config.avatar_step_seconds,
             shapes=self.config.shapes,
         )
+        #: Who may join which room (the join rules).
+        self.admission = Admission(
+            self.state.book,
+            app_id=self.config.agora_app_id,
+            app_certificate=self.config.agora_app_certificate,
+            wall_clock=wall_clock,
+        )
         self._rooms: dict[str, AvatarRoom] = {}  # by session id
         self._by_channel: dict[str, AvatarRoom] = {}
         self._avatars: dict[str, Avatar] = {}  # by session id
@@ -198,7 +211,7 @@ class Emulator:
             app = Starlette(
                 routes=[
                     *rest_routes(self.state),
-                    room_route("/room", self._resolve_join, check_token=self._check_token),
+                    room_route("/room", self._resolve_join, check_token=self.admission.check_token),
                 ]
             )
             self._base_url = await stack.enter_async_context(serve(app, host=self.config.host, port=self.config.port))
@@ -317,7 +330,7 @@ class Emulator:
         config = self.config
         if session.byo:
             room = self._shared_room(session.channel)
-            gate: Callable[[], float | None] | None = functools.partial(self._admit_avatar, session)
+            gate: Callable[[], float | None] | None = functools.partial(self.admission.admit_avatar, session)
         else:
             room = self._open_room(session.channel, session_id=session.id)
             gate = None
@@ -382,20 +395,6 @@ class Emulator:
                 room.close(reason=REASON_TOKEN_EXPIRED if reason == "expired" else REASON_BANNED_BY_SERVER)
         self._pulse()
 
-    def _admit_avatar(self, session: EmulatedSession) -> float | None:
-        """The avatar's join check in a caller's channel; returns when its token lapses.
-
-        Raises:
-            AgoraTokenError: the token is refused (the avatar stays out).
-        """
-        request = JoinRequest(
-            app_id=session.app_id, channel=session.channel, uid=session.avatar_uid, token=session.avatar_token
-        )
-        try:
-            return self._check_token(request)
-        except JoinRefused as exc:
-            raise AgoraTokenError(exc.message, reason=exc.reason) from exc
-
     def _pulse(self) -> None:
         self._sessions_changed.set()
         self._sessions_changed = anyio.Event()
@@ -414,55 +413,22 @@ class Emulator:
                 await changed.wait()
             self.state.expire_due()
 
-    def _check_token(self, request: JoinRequest) -> float | None:
-        """Check the token of a join or renewal in a caller's channel; returns when its join privilege lapses.
-
-        AKOOL-hosted rooms are checked by ``state.check_join`` instead (their tokens are opaque), and without a
-        configured Agora project nothing is checked.
-        """
-        config = self.config
-        if self.state.session_by_channel(request.channel) is not None:
-            return None
-        if config.agora_app_id is None or config.agora_app_certificate is None:
-            return None
-        if request.app_id and request.app_id != config.agora_app_id:
-            raise JoinRefused("the app id is not this project's", reason=REASON_INVALID_APP_ID)
-        try:
-            token = check_rtc_token(
-                request.token,
-                app_id=config.agora_app_id,
-                app_certificate=config.agora_app_certificate,
-                channel=request.channel,
-                uid=request.uid,
-                now=self._wall_clock(),
-            )
-        except AgoraTokenError as exc:
-            raise JoinRefused(exc.message, reason=exc.reason) from exc
-        grant = token.grant_for(request.channel, request.uid)
-        assert grant is not None  # check_rtc_token found it
-        return float(token.lapses_at(grant))
-
     def _resolve_join(self, request: JoinRequest) -> Room:
-        if self.state.session_by_channel(request.channel) is None:
+        """The room a join goes into, by the join rules (:mod:`~streamclient.emulator.admission`)."""
+        if not self.admission.is_hosted(request.channel):
             return self._resolve_shared(request)
-        try:
-            session = self.state.check_join(channel=request.channel, uid=request.uid, token=request.token)
-        except JoinDenied as exc:
-            raise JoinRefused(str(exc), reason=_JOIN_REASONS.get(exc.reason, 10)) from exc
-        if request.app_id and request.app_id != session.app_id:
-            raise JoinRefused("unknown app id", reason=REASON_INVALID_APP_ID)
+        self.admission.admit_to_session(request)
         room = self._by_channel.get(request.channel)
         if room is None or room.closed:
-            raise JoinRefused("the session's room is closed", reason=10)
+            raise JoinRefused("the session's room is closed", reason=REASON_REJECTED_BY_SERVER)
         return room
 
     def _resolve_shared(self, request: JoinRequest) -> Room:
-        """A join into a caller's channel: the project's shared room (its token is checked by ``_check_token``)."""
-        if self.config.agora_app_id is None:
+        """A join into a caller's channel: the project's shared room (its token is checked by the admission)."""
+        if not self.admission.hosts_project:
             room = self._by_channel.get(request.channel)
             if room is None or room.closed:
-                raise JoinRefused(f"no session uses channel {request.channel!r}", reason=7)
+                raise JoinRefused(f"no session uses channel {request.channel!r}", reason=REASON_INVALID_CHANNEL_NAME)
             return room
-        if request.app_id and request.app_id != self.config.agora_app_id:
-            raise JoinRefused("the app id is not this project's", reason=REASON_INVALID_APP_ID)
+        self.admission.check_app_id(request)
         return self._shared_room(request.channel)
