@@ -22,6 +22,7 @@ from anyio.from_thread import BlockingPortal
 from streamclient.emulator.avatar import Avatar, CommandRecord
 from streamclient.emulator.avatar_room import AvatarRoom
 from streamclient.emulator.faults import FaultPlan
+from streamclient.emulator.room import GuideViolation
 from streamclient.emulator.server import Emulator
 from streamclient.errors import TransportTimeoutError
 
@@ -132,6 +133,10 @@ class RoomHandle(_Handle):
     def dropped(self) -> int:
         """Frames removed by drop faults."""
         return self._call(lambda: self._room.dropped)
+
+    def guide_violations(self) -> list[GuideViolation]:
+        """Senders whose traffic went over AKOOL's 6 KB/s guidance (see :meth:`Room.guide_violations`)."""
+        return self._call(self._room.guide_violations)
 
     def set_faults(self, *, to_client: FaultPlan | None = None, to_avatar: FaultPlan | None = None) -> None:
         """Replace the fault plans of the room (see :meth:`Room.set_faults`)."""

@@ -12,7 +12,7 @@ Fixtures:
 * ``akool_emulator_config`` -> :class:`~streamclient.emulator.EmulatorConfig`: override it in your ``conftest.py``
   to change delays, speeds, responder, faults, quota... (default: fast avatar, 0.05 s join delay). One test can
   change fields of the default with the marker ``@pytest.mark.akool_emulator(**fields)``, e.g. a documented variant:
-  ``@pytest.mark.akool_emulator(shapes={"close_with_data": True}, reply_mid="fresh", room_bytes_per_second=30720)``
+  ``@pytest.mark.akool_emulator(shapes={"close_with_data": True}, reply_mid="fresh", room_limits="guide")``
   (``shapes`` takes a ``ResponseShapes`` or a dict of its fields).
 * ``akool_emulator`` -> :class:`~streamclient.emulator.handles.EmulatorHandle`: a running emulator. It runs in a
   background thread with its own event loop, so it serves sync tests, async tests, and any async plugin.
