@@ -144,15 +144,20 @@ class EmulatorConfig:
             raise InvalidArgumentError("EmulatorConfig: give both agora_app_id and agora_app_certificate, or neither")
         if self.room_limits not in ROOM_PROFILES:
             raise InvalidArgumentError(f"EmulatorConfig.room_limits must be one of {sorted(ROOM_PROFILES)}")
+        if any(v is not None and v < 1 for v in (self.room_bytes_per_second, self.room_messages_per_second)):
+            raise InvalidArgumentError(
+                "EmulatorConfig: room_bytes_per_second and room_messages_per_second must be >= 1"
+            )
 
     def limits(self) -> RoomLimits:
         """The rooms' limits: the ``room_limits`` profile with the explicit fields applied."""
         profile = ROOM_PROFILES[self.room_limits]
+        nbytes, messages = self.room_bytes_per_second, self.room_messages_per_second
         return dataclasses.replace(
             profile,
             max_message_bytes=self.max_message_bytes,
-            bytes_per_second=self.room_bytes_per_second or profile.bytes_per_second,
-            messages_per_second=self.room_messages_per_second or profile.messages_per_second,
+            bytes_per_second=profile.bytes_per_second if nbytes is None else nbytes,
+            messages_per_second=profile.messages_per_second if messages is None else messages,
         )
 
 
