@@ -274,6 +274,7 @@ static void run_job(job_t *job) {
         break;
     }
     case JOB_CONNECT: {
+        wait_gate("connect_gate", "connect_gated"); /* the test decides when the SDK reports */
         int null_strings = (int)get_int("connect_null_strings", 0);
         long long outcome = get_int("connect_outcome", 0); /* 0 connected, 1 failure, 2 error, 3 silent */
         int reason = (int)get_int("fail_reason", 8);

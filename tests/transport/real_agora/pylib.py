@@ -181,6 +181,7 @@ class PythonNativeLib:
         getattr(conn.observer, name)(conn.handle, ctypes.pointer(info), reason)
 
     def connect_outcome(self, conn: _Conn) -> None:
+        self.wait_gate("connect_gate", "connect_gated")  # the test decides when the SDK reports
         null_strings = bool(self.get("connect_null_strings"))
         outcome = self.get("connect_outcome")  # 0 connected, 1 failure, 2 error, 3 silent
         if outcome == 3:

@@ -60,7 +60,7 @@ async def wait_for_call(stand_in: StandIn, name: str, count: int = 1) -> None:
 # ------------------------------------------------------------- 1. a terminal state right after on_connected
 
 
-@pytest.mark.parametrize(
+TERMINAL_AFTER_CONNECTED = pytest.mark.parametrize(
     ("kind", "reason", "state"),
     [
         (1, 3, ConnectionState.DISCONNECTED),  # banned by the server
@@ -68,6 +68,29 @@ async def wait_for_call(stand_in: StandIn, name: str, count: int = 1) -> None:
         (3, 19, ConnectionState.RECONNECTING),  # the same uid joined elsewhere: terminal whatever the state
     ],
 )
+
+
+async def _join_expecting_the_end(
+    stand_in: StandIn, transport: AgoraTransport, events: AsyncIterator[TransportEvent], reason: int, state: Any
+) -> bool:
+    """Drive a join whose connection ends right after on_connected; return whether join() itself failed."""
+    join_failed = False
+    try:
+        await transport.join(PARAMS, timeout=10)
+    except JoinError as exc:  # the terminal state reached the loop before join() resumed
+        assert exc.reason == reason
+        join_failed = True
+    rest = await drain(events)  # before the fix: the events never ended
+    assert rest[-1] == ConnectionStateChanged(state, reason)
+    if not join_failed:  # join() returned first: the events ended instead, and the transport is closed
+        with pytest.raises(TransportClosedError):
+            await transport.send(b"{}")
+    await transport.leave()
+    assert stand_in.calls().count("agora_rtc_conn_destroy") == 1
+    return join_failed
+
+
+@TERMINAL_AFTER_CONNECTED
 async def test_a_terminal_state_back_to_back_with_on_connected_fails_the_join_or_ends_the_events(
     stand_in: StandIn, tmp_path: Path, kind: int, reason: int, state: ConnectionState
 ) -> None:
@@ -75,20 +98,34 @@ async def test_a_terminal_state_back_to_back_with_on_connected_fails_the_join_or
     stand_in.set("then_kind", kind)
     stand_in.set("then_reason", reason)
     transport = AgoraTransport(log_dir=tmp_path)
+    await _join_expecting_the_end(stand_in, transport, transport.events(), reason, state)
+
+
+@TERMINAL_AFTER_CONNECTED
+async def test_a_terminal_state_queued_behind_on_connected_fails_the_join(
+    stand_in: StandIn, tmp_path: Path, kind: int, reason: int, state: ConnectionState
+) -> None:
+    """The ordering that lost the state: the loop runs on_connected and the terminal state before join() resumes."""
+    stand_in.set("connect_outcome", 4)
+    stand_in.set("then_kind", kind)
+    stand_in.set("then_reason", reason)
+    stand_in.set("connect_gate", 1)
+    transport = AgoraTransport(log_dir=tmp_path)
     events = transport.events()
-    joined_first = True
+    failed: list[bool] = []
+
+    async def join() -> None:
+        failed.append(await _join_expecting_the_end(stand_in, transport, events, reason, state))
+
     try:
-        await transport.join(PARAMS, timeout=10)
-    except JoinError as exc:  # the terminal state reached the loop before join() resumed
-        assert exc.reason == reason
-        joined_first = False
-    rest = await drain(events)  # before the fix: the events never ended
-    assert rest[-1] == ConnectionStateChanged(state, reason)
-    if joined_first:  # join() returned first: the events ended instead, and the transport is closed
-        with pytest.raises(TransportClosedError):
-            await transport.send(b"{}")
-    await transport.leave()
-    assert stand_in.calls().count("agora_rtc_conn_destroy") == 1
+        async with anyio.create_task_group() as group:
+            group.start_soon(join)
+            await wait_for_call(stand_in, "connect_gated")
+            stand_in.set("connect_gate", 0)
+            stand_in.wait_idle()  # on the loop thread, on purpose: all three callbacks are queued before any runs
+    finally:
+        stand_in.set("connect_gate", 0)
+    assert failed == [True]
 
 
 # ------------------------------------------- 2. a callback read before release() and called after it
@@ -132,9 +169,13 @@ async def main():
     del transport
     for _ in range(3):
         gc.collect()
-    churn = [ctypes.CFUNCTYPE(None, ctypes.c_int)(lambda n: None) for _ in range(2000)]  # reuse freed closures
+    # New callbacks reuse whatever closures were freed: a late call into a freed one lands in one of these.
+    landed = []
+    churn = [ctypes.CFUNCTYPE(None, ctypes.c_int)(landed.append) for _ in range(2000)]
     stand_in.fire_late()  # the pthread calls what it read, after release and collection
     del churn
+    if landed:
+        sys.exit("the late callback ran freed memory (it landed in another callback)")
     print("late callback returned", flush=True)
 
 asyncio.run(main())
