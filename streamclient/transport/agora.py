@@ -350,6 +350,61 @@ def _callback_failed(observer: Any, name: str, sender: str = "") -> None:
         sink.lost(name, sender)
 
 
+#: The connection callbacks our structure binds to per-connection trampolines; every other field gets a shared no-op.
+_CONNECTION_CALLBACKS = frozenset(
+    {
+        "on_connected",
+        "on_disconnected",
+        "on_connecting",
+        "on_reconnecting",
+        "on_reconnected",
+        "on_connection_lost",
+        "on_connection_failure",
+        "on_user_joined",
+        "on_user_left",
+        "on_token_privilege_will_expire",
+        "on_token_privilege_did_expire",
+        "on_error",
+        "on_stream_message_error",
+    }
+)
+_LOCAL_USER_CALLBACKS = frozenset({"on_stream_message"})
+
+#: One do-nothing ``CFUNCTYPE`` thunk per callback type, shared by every structure (process-wide, never freed).
+_NOOP_THUNKS: dict[Any, Any] = {}
+_NOOP_LOCK = threading.Lock()
+
+
+def _noop(*_: Any) -> None:
+    return None
+
+
+def _noop_int(*_: Any) -> int:
+    return 0
+
+
+def _noop_thunk(callback_type: Any) -> Any:
+    with _NOOP_LOCK:
+        thunk = _NOOP_THUNKS.get(callback_type)
+        if thunk is None:
+            thunk = callback_type(_noop if getattr(callback_type, "_restype_", None) is None else _noop_int)
+            _NOOP_THUNKS[callback_type] = thunk
+        return thunk
+
+
+def _bind_callbacks(structure: Any, used: frozenset[str]) -> None:
+    """Fill every callback field: ours with this structure's trampolines, the rest with the shared no-ops.
+
+    The structures live as long as the process (see :mod:`~streamclient.transport._agora_conn`): binding only the
+    callbacks we handle keeps what each connection leaves behind small (14 thunks instead of the SDK's 76).
+    """
+    for name, callback_type, *_ in type(structure)._fields_:
+        if name in used:
+            setattr(structure, name, callback_type(getattr(structure, f"_{name}")))
+        else:
+            setattr(structure, name, _noop_thunk(callback_type))
+
+
 def make_safe_connection_inner(sdk: AgoraSDK) -> type[Any] | None:
     """Subclass the SDK's ctypes connection-callback structure with NULL-safe trampolines (``None`` if absent).
 
@@ -453,6 +508,13 @@ def make_safe_connection_inner(sdk: AgoraSDK) -> type[Any] | None:
         for name in ("on_connected", "on_disconnected", "on_connecting", "on_reconnecting", "on_reconnected")
     }
     namespace["_on_connection_failure"] = state_trampoline("on_connection_failure")
+
+    def __init__(self: Any, conn_observer: Any, connection: Any) -> None:
+        self.conn_observer = conn_observer
+        self.conn = connection
+        _bind_callbacks(self, _CONNECTION_CALLBACKS)
+
+    namespace["__init__"] = __init__
     namespace.update(
         _on_connection_lost=_on_connection_lost,
         _on_user_joined=_on_user_joined,
@@ -501,7 +563,14 @@ def make_safe_local_user_inner(sdk: AgoraSDK) -> type[Any] | None:
         except Exception:
             _callback_failed(observer, "on_stream_message", sender)
 
-    safe: type[Any] = type("SafeLocalUserObserverInner", (base,), {"_on_stream_message": _on_stream_message})
+    def __init__(self: Any, local_user_observer: Any, local_user: Any) -> None:
+        self.local_user_observer = local_user_observer
+        self.local_user = local_user
+        _bind_callbacks(self, _LOCAL_USER_CALLBACKS)
+
+    safe: type[Any] = type(
+        "SafeLocalUserObserverInner", (base,), {"_on_stream_message": _on_stream_message, "__init__": __init__}
+    )
     _SAFE_INNER_CLASSES[base] = safe
     return safe
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import ctypes
 import importlib
-import time
 import importlib.machinery
 import platform
 import shutil
 import sys
+import threading
+import time
 import types
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ class StandIn:
     def fire_token(self, expired: bool, token: str) -> None:
         raise NotImplementedError
 
-    def fire_stream_error(self, uid: str, code: int, missed: int, cached: int) -> None:
+    def fire_stream_error(self, uid: str | bytes, code: int, missed: int, cached: int) -> None:
         raise NotImplementedError
 
     def fire_messages(self, uid: str | bytes, data: bytes, *, threads: int = 1, repeat: int = 1) -> None:
@@ -144,7 +145,7 @@ class StandIn:
         deadline = time.monotonic() + timeout
         while self.calls().count(name) < count:
             assert time.monotonic() < deadline, f"no {name} within {timeout} s: {self.calls()[-10:]}"
-            time.sleep(0.005)
+            threading.Event().wait(0.005)  # polled from a worker thread (wait_for_call runs via to_thread)
 
 
 def _raw(text: str | bytes) -> bytes:

@@ -102,7 +102,8 @@ class PythonNativeLib:
         not wait for it.
         """
         conn = self.last_conn
-        assert conn is not None and conn.user_observer is not None, "no local-user observer registered"
+        assert conn is not None, "no connection"
+        assert conn.user_observer is not None, "no local-user observer registered"
         structure = weakref.ref(conn.user_observer)
         go, done = threading.Event(), threading.Event()
         outcome: list[str] = []

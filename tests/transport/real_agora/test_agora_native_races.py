@@ -74,12 +74,14 @@ async def _join_expecting_the_end(
     stand_in: StandIn, transport: AgoraTransport, events: AsyncIterator[TransportEvent], reason: int, state: Any
 ) -> bool:
     """Drive a join whose connection ends right after on_connected; return whether join() itself failed."""
-    join_failed = False
+    join_error: JoinError | None = None
     try:
         await transport.join(PARAMS, timeout=10)
     except JoinError as exc:  # the terminal state reached the loop before join() resumed
-        assert exc.reason == reason
-        join_failed = True
+        join_error = exc
+    join_failed = join_error is not None
+    if join_error is not None:
+        assert join_error.reason == reason
     rest = await drain(events)  # before the fix: the events never ended
     assert rest[-1] == ConnectionStateChanged(state, reason)
     if not join_failed:  # join() returned first: the events ended instead, and the transport is closed
@@ -182,9 +184,7 @@ asyncio.run(main())
 """
 
 
-def test_a_native_thread_calling_back_after_release_cannot_crash_the_process(
-    native_site: Path, tmp_path: Path
-) -> None:
+def test_a_native_thread_calling_back_after_release_cannot_crash_the_process(native_site: Path, tmp_path: Path) -> None:
     """The C stand-in's pthread reads the stream-message pointer, leave() releases, gc runs, then the thread calls.
 
     In a child process, so that the crash this used to be (SIGSEGV) is a failed assertion here, not a dead run.
@@ -208,9 +208,24 @@ def test_a_native_thread_calling_back_after_release_cannot_crash_the_process(
 
 
 async def test_leave_timing_out_behind_a_stuck_send_still_releases_exactly_once(
-    stand_in: StandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    stand_in: StandIn, tmp_path: Path
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="streamclient.transport._agora_conn")
+    reported = threading.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "exactly once" in record.getMessage():
+                reported.set()
+
+    watch = Watch(logging.WARNING)
+    logging.getLogger("streamclient.transport._agora_conn").addHandler(watch)
+    try:
+        await _leave_behind_a_stuck_send(stand_in, tmp_path, reported)
+    finally:
+        logging.getLogger("streamclient.transport._agora_conn").removeHandler(watch)
+
+
+async def _leave_behind_a_stuck_send(stand_in: StandIn, tmp_path: Path, reported: threading.Event) -> None:
     transport = await joined(tmp_path)
     stand_in.set("send_block", 1)
     sent: list[BaseException | None] = []
@@ -235,9 +250,7 @@ async def test_leave_timing_out_behind_a_stuck_send_still_releases_exactly_once(
         stand_in.set("send_block", 0)
     assert sent == [None]  # the native call that was in progress completed
     await wait_for_call(stand_in, "agora_rtc_conn_destroy")  # before the fix: never (0 disconnects, 0 destroys)
-    with anyio.fail_after(10):
-        while not any("exactly once" in record.getMessage() for record in caplog.records):
-            await anyio.sleep(0.01)
+    assert await anyio.to_thread.run_sync(reported.wait, 10)  # the log says what really happened
     calls = stand_in.calls()
     assert calls.count("agora_rtc_conn_disconnect") == 1
     assert calls.count("agora_rtc_conn_destroy") == 1
@@ -247,9 +260,7 @@ async def test_leave_timing_out_behind_a_stuck_send_still_releases_exactly_once(
 # --------------------------------------------------------------------------------- 4. leave() during join()
 
 
-async def test_leave_while_join_waits_for_the_channel_fails_the_join_at_once(
-    stand_in: StandIn, tmp_path: Path
-) -> None:
+async def test_leave_while_join_waits_for_the_channel_fails_the_join_at_once(stand_in: StandIn, tmp_path: Path) -> None:
     stand_in.set("connect_outcome", 3)  # the SDK never reports
     transport = AgoraTransport(log_dir=tmp_path)
     outcome: list[BaseException | None] = []
@@ -270,7 +281,8 @@ async def test_leave_while_join_waits_for_the_channel_fails_the_join_at_once(
         await transport.leave()
         with anyio.fail_after(5):  # well before the join's own 20 s timeout
             await done.wait()
-    assert len(outcome) == 1 and isinstance(outcome[0], TransportClosedError)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], TransportClosedError)
     calls = stand_in.calls()
     assert calls.count("agora_rtc_conn_create") == calls.count("agora_rtc_conn_destroy") == 1
 
@@ -303,7 +315,8 @@ async def test_leave_before_the_connection_exists_fails_the_join_and_nothing_is_
             stand_in.set("create_block", 0)
     finally:
         stand_in.set("create_block", 0)
-    assert len(outcome) == 1 and isinstance(outcome[0], TransportClosedError)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], TransportClosedError)
     await wait_for_call(stand_in, "agora_rtc_conn_destroy")  # what the SDK created late is destroyed at once
     calls = stand_in.calls()
     assert "agora_rtc_conn_connect" not in calls
@@ -352,8 +365,10 @@ async def test_an_unsafe_per_user_log_parent_is_not_used(
     await transport.join(PARAMS, timeout=10)
     await transport.leave()
     log_dir = Path(stand_in.log_path()).parent
-    assert parent not in log_dir.parents and log_dir != parent
-    assert not any((tmp_path / "someone-elses").iterdir()) if planted == "symlink" else True
+    assert parent not in log_dir.parents
+    assert log_dir != parent
+    if planted == "symlink":
+        assert not any((tmp_path / "someone-elses").iterdir())
     _assert_private(log_dir)
     assert transport.log_dir == log_dir
 
@@ -407,7 +422,8 @@ async def test_leave_during_not_in_channel_retries_is_closed_and_never_reaches_t
         group.start_soon(send)
         await wait_for_call(stand_in, "agora_rtc_conn_send_stream_message")  # refused once: now backing off
         await transport.leave()
-    assert len(outcome) == 1 and type(outcome[0]) is TransportClosedError  # before the fix: SendError
+    assert len(outcome) == 1
+    assert type(outcome[0]) is TransportClosedError  # before the fix: SendError
     assert "send_on_released_connection" not in stand_in.calls()
 
 
@@ -510,7 +526,8 @@ def test_no_thread_sees_an_unverified_default_tls_context_while_the_sdk_is_impor
     finally:
         monkeypatch.setattr(importlib, "import_module", real_import)
         purge_agora_modules()
-    assert seen and set(seen) == {"verified"}, seen
+    assert seen
+    assert set(seen) == {"verified"}, seen
     assert _agora_sdk.REFUSED_TLS_DOWNGRADES > refused_before  # the SDK did try
     assert ssl._create_default_https_context is ssl.create_default_context
     assert type(ssl) is type(os)  # the ssl module is an ordinary module again
