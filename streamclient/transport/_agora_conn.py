@@ -123,7 +123,10 @@ class NativeConnection:
             if self._release_started:
                 return self._released
             self._release_started = True
-        threading.Thread(target=self._release, name=f"agora-release-{self.label}", daemon=True).start()
+        try:
+            threading.Thread(target=self._release, name=f"agora-release-{self.label}", daemon=True).start()
+        except RuntimeError:  # no new threads at interpreter shutdown (Python 3.12+): release on this one
+            self._release()
         return self._released
 
     def gave_up(self, waited: float) -> None:
@@ -137,8 +140,16 @@ class NativeConnection:
         )
 
     def release_blocking(self, timeout: float) -> bool:
-        """Request the release and wait up to ``timeout`` seconds for it (interpreter exit). Return whether done."""
-        return self.start_release().wait(timeout)
+        """Release here, or wait up to ``timeout`` seconds for a release under way; return whether it is released.
+
+        For interpreter exit, which may not start threads any more.
+        """
+        self._closing = True
+        with self._once:
+            started, self._release_started = self._release_started, True
+        if not started:
+            self._release()
+        return self._released.wait(timeout)
 
     def _release(self) -> None:
         started = time.monotonic()
