@@ -13,23 +13,36 @@ Design (agora-python-sdk.md §8):
   :class:`~streamclient.errors.JoinError` on ``on_connection_failure``, state 5 (failed), a definitive reason
   (:data:`FATAL_JOIN_REASONS`) or ``on_error`` with 101, 102, 109 or 110 (:data:`FATAL_JOIN_ERRORS`). A timeout's
   message names the SDK's log file.
-* The connection observer is registered through a NULL-safe subclass of the SDK's ctypes callback structure: SDK
-  2.4.x decodes ``channel_id``/``local_user_id`` without a NULL check (they are NULL before the channel is known), so
-  its own trampoline raises inside the callback and the event (a join failure above all) is silently lost.
+* Both observers are registered through our subclasses of the SDK's ctypes callback structures: SDK 2.4.x decodes
+  ``channel_id``/``local_user_id`` without a NULL check (they are NULL before the channel is known) and every other
+  string as strict UTF-8, so its own trampolines raise inside the callback and the event (a join failure, a frame)
+  is silently lost. Ours decode NULL as empty and invalid UTF-8 with U+FFFD; a trampoline that fails anyway is
+  logged and counted (:attr:`AgoraTransport.lost_callbacks`, and ``MessagesLost(sender, LOST_CALLBACK_CODE, 1, 0)``
+  for a frame). They bind only the callbacks we handle; the rest point to shared no-ops. The structures are kept for
+  the life of the process (:mod:`~streamclient.transport._agora_conn`: ``release()`` is no fence for callbacks in
+  flight).
 * A connection the SDK could not build (NULL handle, no local user, no data stream) fails the join with
-  :class:`~streamclient.errors.JoinError`; it never yields a raw ``AttributeError`` or a mute session.
-* After joining, FAILED, a DISCONNECTED we did not ask for, and reasons 8 (invalid token), 19 (same uid elsewhere),
-  20 (too many broadcasters) and 21 (license) end the event stream (:data:`TERMINAL_REASONS`). A send refused with
-  -113 (not in the channel) while the SDK reconnects is retried with back-off until ``timeout``.
+  :class:`~streamclient.errors.JoinError`; it never yields a raw ``AttributeError`` or a mute session, and a native
+  handle whose ``RTCConnection.__init__`` failed (no local user) is destroyed.
+* From ``on_connected`` on, FAILED, a DISCONNECTED we did not ask for, and reasons 3 (banned), 8 (invalid token),
+  19 (same uid elsewhere), 20 (too many broadcasters) and 21 (license) end the event stream
+  (:data:`TERMINAL_REASONS`); if ``join`` has not returned yet (callbacks queued behind ``on_connected`` run before
+  it resumes), it fails instead. A send refused with -113 (not in the channel) while the SDK reconnects is retried
+  with back-off until ``timeout``; every attempt re-checks the connection.
 * Observer methods run on SDK threads. They copy the arguments into ``str``/``int``/``bytes`` and hand them to the
   loop through the :class:`~streamclient.transport._bridge.ThreadBridge`; they never block, call the SDK, run user
   code or raise. The event buffer's overflow policy is the bridge's: a frame (or any control event) that does not
   fit fails the transport with :class:`~streamclient.errors.TransportOverflowError`, surfaced to the consumer after
   the buffered events; only ``MessagesLost`` telemetry is dropped and counted.
-* Blocking SDK calls run in worker threads through a per-connection ``CapacityLimiter(1)``, so they are serialised.
-* ``leave`` order: stop accepting callbacks; ``disconnect`` then ``release`` in one worker thread (``disconnect``
-  unregisters the local-user observer, ``release`` the connection observer); drop our observer references; close
-  the event stream so the consumer's iteration ends. It is shielded from cancellation and bounded by its timeout.
+* Blocking SDK calls run in worker threads under the connection's lock
+  (:class:`~streamclient.transport._agora_conn.NativeConnection`), so they are serialised, and none starts once the
+  release was requested.
+* ``leave`` order: stop accepting callbacks; fail a ``join`` in progress (nothing is created or connected after
+  it); ``disconnect`` then ``release`` exactly once, on the connection's own release thread, after any SDK call in
+  progress (``disconnect`` unregisters the local-user observer, ``release`` the connection observer); close the
+  event stream so the consumer's iteration ends. It is shielded from cancellation and bounded by its timeout; a
+  release that outlasts it goes on in the background and is logged when done.
+* Threads and lifetimes are summed up in ``protocol/README.md`` §11.
 
 The NUL-byte receive bug (SDK 2.4.x): the SDK declares the received payload as ``c_char_p``, so ctypes cuts it at the
 first ``0x00`` byte and ``string_at(data, length)`` then reads past the end of that short copy: a frame containing
