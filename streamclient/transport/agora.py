@@ -205,6 +205,7 @@ class _Sink:
             self._bridge.call_soon(self._on_state, state, int(reason), local_uid)
         except Exception:
             logger.exception("dropped a connection-state callback")
+            self.lost("connection state", "")
 
     def frame(self, user_id: Any, data: Any, length: Any) -> None:
         try:
