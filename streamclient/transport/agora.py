@@ -511,8 +511,9 @@ def make_safe_connection_inner(sdk: AgoraSDK) -> type[Any] | None:
         observer = self.conn_observer
         if observer is None:
             return
-        sender = _text(user_id)
+        sender = ""
         try:
+            sender = _text(user_id)
             observer.on_stream_message_error(self.conn, sender, int(stream_id), int(code), int(missed), int(cached))
         except Exception:
             _callback_failed(observer, "on_stream_message_error", sender)
@@ -569,8 +570,9 @@ def make_safe_local_user_inner(sdk: AgoraSDK) -> type[Any] | None:
         observer = self.local_user_observer  # None once the connection is released
         if observer is None:
             return
-        sender = _text(user_id)
+        sender = ""
         try:
+            sender = _text(user_id)
             raw = bytes(data) if data else b""
             length = int(size)
             observer.on_stream_message(self.local_user, sender, int(stream_id), raw[:length], length)

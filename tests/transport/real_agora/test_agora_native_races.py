@@ -26,6 +26,7 @@ import pytest
 from streamclient.errors import JoinError, TransportClosedError, TransportTimeoutError
 from streamclient.transport import AgoraTransport, _agora_sdk
 from streamclient.transport._agora_service import LOG_DIR_ENV, SHARED_SERVICE
+from streamclient.transport.agora import LOST_CALLBACK_CODE
 from streamclient.transport.base import (
     ConnectionState,
     ConnectionStateChanged,
@@ -465,6 +466,26 @@ async def test_non_utf8_senders_lose_no_event(stand_in: StandIn, tmp_path: Path)
     assert FrameReceived("\ufffdbot", b'{"seq":1}') in received
     assert MessagesLost("\ufffdbot", 117, 2, 1) in received
     assert transport.lost_callbacks == 0
+    await transport.leave()
+
+
+async def test_a_callback_that_fails_anyway_is_counted_and_its_frame_reported_lost(
+    stand_in: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transport = await joined(tmp_path)
+    events = transport.events()
+
+    def broken_post(event: TransportEvent) -> None:
+        raise RuntimeError("test: the hand-over to the loop failed")
+
+    monkeypatch.setattr(transport._bridge, "post", broken_post)
+    stand_in.fire_messages("77", b'{"seq":1}')
+    with anyio.fail_after(10):
+        async for event in events:
+            if isinstance(event, MessagesLost):
+                assert event == MessagesLost("", LOST_CALLBACK_CODE, 1, 0)
+                break
+    assert transport.lost_callbacks == 1
     await transport.leave()
 
 
