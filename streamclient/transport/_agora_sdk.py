@@ -11,10 +11,14 @@ library fails to load, and switches off TLS verification for the whole process. 
    platform (found by reading that file, not importing it: :func:`expected_native_url`). Otherwise the SDK's import
    would ``rm -rf`` its native folder and download it again, inside a worker thread no timeout can interrupt;
 4. imports inside ``try/except BaseException`` (``SystemExit`` and ``OSError`` included; ``KeyboardInterrupt`` is
-   re-raised) and restores the process-wide default TLS context the SDK replaces.
+   re-raised). The SDK's ``agora/__init__.py`` sets ``ssl._create_default_https_context`` to the *unverified*
+   factory, process-wide. For the duration of the import the ``ssl`` module's class is swapped for one whose
+   ``_create_default_https_context`` is a data descriptor that refuses that one assignment, so no other thread
+   ever sees an unverified default context (not even for an instant); the class is restored afterwards.
 
 Loading happens once, under a lock: two first joins at once would otherwise save and restore the TLS context in an
-interleaved order and could leave certificate verification off for the whole process. The result is reused while
+interleaved order and could leave certificate verification off for the whole process. (An application can load it
+early, at start-up, with ``streamclient.transport.agora.preload()``.) The result is reused while
 the imported SDK modules stay in ``sys.modules``.
 
 Every failure becomes one :class:`~streamclient.errors.TransportUnavailableError` whose message says how to install.
@@ -32,6 +36,9 @@ import re
 import ssl
 import sys
 import threading
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +84,12 @@ class AgoraSDK:
     #: 2.4.x, used to register a NULL-safe subclass); ``None`` if this version lacks them.
     RTCConnectionObserverInner: Any = None
     register_connection_observer: Any = None
+    #: The same for the local-user observer (``RTCLocalUserObserverInner``, ``agora_local_user_register_observer``).
+    RTCLocalUserObserverInner: Any = None
+    register_local_user_observer: Any = None
+    #: ``RTCConnection`` and the native ``agora_rtc_conn_destroy`` (to free a handle whose ``__init__`` failed).
+    RTCConnection: Any = None
+    destroy_connection: Any = None
     #: The imported ``agora.rtc.agora_service`` module (the cache is valid while it is still in ``sys.modules``).
     module: Any = None
 
@@ -241,37 +254,86 @@ def _check_native_files(package_dir: Path) -> None:
         )
 
 
-def _import_sdk(version: str) -> AgoraSDK:
-    """Import the SDK (the caller holds :data:`_LOAD_LOCK`) and restore the TLS context it replaces."""
+class _VerifiedDefaultContext(types.ModuleType):
+    """The ``ssl`` module's class while the SDK is imported: the default HTTPS context factory stays verified.
+
+    ``_create_default_https_context`` becomes a data descriptor (it takes precedence over the module's
+    ``__dict__``): reading it returns the module's own value; assigning the unverified factory is refused (and
+    counted in :data:`REFUSED_TLS_DOWNGRADES`); any other assignment goes through.
+    """
+
+    @property
+    def _create_default_https_context(self) -> Callable[..., ssl.SSLContext]:
+        factory: Callable[..., ssl.SSLContext] = self.__dict__["_create_default_https_context"]
+        return factory
+
+    @_create_default_https_context.setter
+    def _create_default_https_context(self, factory: Callable[..., ssl.SSLContext]) -> None:
+        global REFUSED_TLS_DOWNGRADES
+        if factory is self.__dict__.get("_create_unverified_context"):
+            REFUSED_TLS_DOWNGRADES += 1
+            logger.debug("kept TLS verification on: refused the SDK's process-wide unverified default context")
+            return
+        self.__dict__["_create_default_https_context"] = factory
+
+
+#: How many times an import tried to switch the process's default HTTPS context to the unverified one.
+REFUSED_TLS_DOWNGRADES = 0
+
+
+@contextmanager
+def _tls_verification_kept() -> Iterator[None]:
+    """Keep ``ssl``'s default context factory verified for every thread while the body runs (see the class above)."""
     default_https_context = ssl._create_default_https_context
+    swapped = type(ssl) is types.ModuleType
+    if swapped:
+        ssl.__class__ = _VerifiedDefaultContext
     try:
-        base = importlib.import_module("agora.rtc.agora_base")
-        service = importlib.import_module("agora.rtc.agora_service")
-        conn_observer = importlib.import_module("agora.rtc.rtc_connection_observer")
-        user_observer = importlib.import_module("agora.rtc.local_user_observer")
-        connection = importlib.import_module("agora.rtc.rtc_connection")
-        return AgoraSDK(
-            version=version,
-            AgoraService=service.AgoraService,
-            AgoraServiceConfig=base.AgoraServiceConfig,
-            RTCConnConfig=base.RTCConnConfig,
-            RtcConnectionPublishConfig=base.RtcConnectionPublishConfig,
-            ClientRoleType=base.ClientRoleType,
-            ChannelProfileType=base.ChannelProfileType,
-            AudioScenarioType=base.AudioScenarioType,
-            IRTCConnectionObserver=conn_observer.IRTCConnectionObserver,
-            IRTCLocalUserObserver=user_observer.IRTCLocalUserObserver,
-            RTCConnectionObserverInner=getattr(connection, "RTCConnectionObserverInner", None),
-            register_connection_observer=getattr(connection, "agora_rtc_conn_register_observer", None),
-            module=service,
-        )
+        yield
+    finally:
+        if swapped:
+            ssl.__class__ = types.ModuleType
+        if ssl._create_default_https_context is not default_https_context:  # an ssl module we could not guard
+            ssl._create_default_https_context = default_https_context
+
+
+def _import_sdk(version: str) -> AgoraSDK:
+    """Import the SDK (the caller holds :data:`_LOAD_LOCK`) with TLS verification kept on (module docstring)."""
+    try:
+        with _tls_verification_kept():
+            return _import_sdk_modules(version)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit from a failed native load, OSError, AttributeError, ...
         raise _unavailable(f"importing it failed with {type(exc).__name__}: {exc}") from exc
-    finally:
-        # The SDK turns off TLS certificate verification for the whole process at import; undo that.
-        ssl._create_default_https_context = default_https_context
+
+
+def _import_sdk_modules(version: str) -> AgoraSDK:
+    base = importlib.import_module("agora.rtc.agora_base")
+    service = importlib.import_module("agora.rtc.agora_service")
+    conn_observer = importlib.import_module("agora.rtc.rtc_connection_observer")
+    user_observer = importlib.import_module("agora.rtc.local_user_observer")
+    connection = importlib.import_module("agora.rtc.rtc_connection")
+    local_user = importlib.import_module("agora.rtc.local_user")
+    return AgoraSDK(
+        version=version,
+        AgoraService=service.AgoraService,
+        AgoraServiceConfig=base.AgoraServiceConfig,
+        RTCConnConfig=base.RTCConnConfig,
+        RtcConnectionPublishConfig=base.RtcConnectionPublishConfig,
+        ClientRoleType=base.ClientRoleType,
+        ChannelProfileType=base.ChannelProfileType,
+        AudioScenarioType=base.AudioScenarioType,
+        IRTCConnectionObserver=conn_observer.IRTCConnectionObserver,
+        IRTCLocalUserObserver=user_observer.IRTCLocalUserObserver,
+        RTCConnectionObserverInner=getattr(connection, "RTCConnectionObserverInner", None),
+        register_connection_observer=getattr(connection, "agora_rtc_conn_register_observer", None),
+        RTCLocalUserObserverInner=getattr(local_user, "RTCLocalUserObserverInner", None),
+        register_local_user_observer=getattr(local_user, "agora_local_user_register_observer", None),
+        RTCConnection=getattr(connection, "RTCConnection", None),
+        destroy_connection=getattr(connection, "agora_rtc_conn_release", None),
+        module=service,
+    )
 
 
 def load_agora() -> AgoraSDK:

@@ -13,7 +13,11 @@ service's media-node factory, and the service last (P3: the SDK's own ``release(
 round, against its README).
 
 The SDK's logs and configuration go to a per-user, per-process folder under the temporary directory
-(:func:`default_log_dir`), or to ``$STREAMCLIENT_AGORA_LOG_DIR``, or to the transport's ``log_dir``.
+(:func:`default_log_dir`), or to ``$STREAMCLIENT_AGORA_LOG_DIR``, or to the transport's ``log_dir``. The default
+folder is created safely (:func:`make_default_log_dir`): its per-user parent is used only if ``lstat`` shows a real
+directory (not a symlink) owned by this user with mode 0700; otherwise a private ``mkdtemp`` folder is used. The
+per-process folder is removed at exit unless the run failed (:meth:`SharedAgoraService.note_failure`): then its
+logs are kept and the exit log names the folder.
 """
 
 from __future__ import annotations
@@ -22,15 +26,24 @@ import atexit
 import logging
 import os
 import re
+import shutil
+import stat
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from streamclient.errors import JoinError, TransportUnavailableError
 from streamclient.transport._agora_sdk import AgoraSDK
 
-__all__ = ("LOG_DIR_ENV", "SHARED_SERVICE", "SharedAgoraService", "default_log_dir", "uses_string_uid")
+__all__ = (
+    "LOG_DIR_ENV",
+    "SHARED_SERVICE",
+    "SharedAgoraService",
+    "default_log_dir",
+    "make_default_log_dir",
+    "uses_string_uid",
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +83,68 @@ def uses_string_uid(uid: str) -> bool:
     return not (uid.isascii() and uid.isdigit() and int(uid) < 2**32)
 
 
+def _is_private_dir(path: Path) -> bool:
+    """Whether ``lstat(path)`` shows a directory (not a symlink) owned by this user with no group/other access."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(info.st_mode):  # a symlink (lstat does not follow it), a file, ...
+        return False
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None and info.st_uid != getuid():
+        return False
+    return os.name == "nt" or stat.S_IMODE(info.st_mode) & 0o077 == 0
+
+
+def _private_dir(path: Path) -> bool:
+    """Create ``path`` with mode 0700, or accept it if it already is private (:func:`_is_private_dir`)."""
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    return _is_private_dir(path)
+
+
+def make_default_log_dir() -> tuple[Path, Path | None]:
+    """Create the default per-process log folder safely; return it and the folder to remove at exit.
+
+    ``<tmp>/streamclient-agora-<uid>/pid-<pid>`` when both levels are (or could be made) private to this user
+    (checked with ``lstat``: a directory, not a symlink, owned by us, mode 0700); otherwise a fresh private
+    ``mkdtemp`` folder. The second value is what exit removes (the per-process folder, or the ``mkdtemp`` one).
+
+    Raises:
+        OSError: not even a private temporary folder could be created.
+    """
+    wanted = default_log_dir()
+    if _private_dir(wanted.parent) and _private_dir(wanted):
+        return wanted, wanted
+    logger.warning(
+        "%s is not a private folder of this user (owner, mode 0700, not a symlink); the Agora SDK's logs go to a "
+        "private temporary folder instead",
+        wanted.parent,
+    )
+    fallback = Path(tempfile.mkdtemp(prefix=f"streamclient-agora-{_user_tag()}-pid-{os.getpid()}-"))
+    return fallback, fallback
+
+
 def _make_log_dir(log_dir: Path) -> None:
-    """Create the log folder; the default per-user parent is private to the user."""
-    default = default_log_dir()
-    if log_dir == default and LOG_DIR_ENV not in os.environ:
-        default.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create a log folder the user chose (``log_dir`` or ``$STREAMCLIENT_AGORA_LOG_DIR``)."""
     log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+class Releasable(Protocol):
+    """A tracked connection (:class:`~streamclient.transport._agora_conn.NativeConnection`)."""
+
+    def release_blocking(self, timeout: float) -> bool:
+        """Release (exactly once) and wait up to ``timeout`` seconds; return whether it is released."""
+        ...
+
+
+#: How long interpreter exit waits for each leftover connection's release.
+EXIT_RELEASE_TIMEOUT = 5.0
 
 
 class SharedAgoraService:
@@ -92,12 +161,17 @@ class SharedAgoraService:
         self._log_dir: Path | None = None
         self._app_id: str | None = None
         self._string_uids: bool | None = None
-        self._connections: list[Any] = []
+        self._connections: list[Releasable] = []
         self._atexit_registered = False
+        self._remove_at_exit: Path | None = None
+        self._failures: list[str] = []
         self.initialize_calls = 0
 
-    def acquire(self, sdk: AgoraSDK, *, app_id: str, string_uids: bool, log_dir: Path) -> Any:
+    def acquire(self, sdk: AgoraSDK, *, app_id: str, string_uids: bool, log_dir: Path | None) -> Any:
         """Return the initialised service, creating it on first use.
+
+        ``log_dir`` ``None`` means ``$STREAMCLIENT_AGORA_LOG_DIR`` if set, else the safe default
+        (:func:`make_default_log_dir`).
 
         Raises:
             JoinError: the process already uses another app id or uid mode.
@@ -106,12 +180,20 @@ class SharedAgoraService:
         with self._lock:
             if self._service is not None:
                 if app_id != self._app_id:
-                    raise JoinError("the Agora service of this process is already initialised with another app id")
+                    raise JoinError(
+                        "this process already uses another app id: one process serves one Agora app id (the SDK's "
+                        "service is process-wide); use a process per app id"
+                    )
                 if string_uids != self._string_uids:
                     raise JoinError("all uids in this process must be either numeric or strings (Agora's uid mode)")
                 return self._service
+            remove_at_exit: Path | None = None
             try:
-                _make_log_dir(log_dir)
+                if log_dir is None and not os.environ.get(LOG_DIR_ENV):
+                    log_dir, remove_at_exit = make_default_log_dir()
+                else:
+                    log_dir = log_dir if log_dir is not None else default_log_dir()
+                    _make_log_dir(log_dir)
             except OSError as exc:
                 raise TransportUnavailableError(f"cannot create the Agora SDK's log folder {log_dir}: {exc}") from exc
             if self._created is None:
@@ -140,6 +222,7 @@ class SharedAgoraService:
                 logger.warning("AgoraService.initialize() failed after initialising: %r", failure)
             self._service = service
             self._log_dir = log_dir
+            self._remove_at_exit = remove_at_exit
             self._app_id = app_id
             self._string_uids = string_uids
             if not self._atexit_registered:
@@ -152,29 +235,53 @@ class SharedAgoraService:
         """The folder the initialised service writes its logs to (``None`` before the first join)."""
         return self._log_dir
 
-    def track(self, connection: Any) -> None:
+    def track(self, connection: Releasable) -> None:
         """Remember a connection so that :meth:`release_all` can release it if nobody leaves."""
         with self._lock:
             self._connections.append(connection)
 
-    def forget(self, connection: Any) -> None:
+    def forget(self, connection: Releasable) -> None:
         """Stop tracking a connection that has been released."""
         with self._lock:
             self._connections = [conn for conn in self._connections if conn is not connection]
 
+    def note_failure(self, what: str) -> None:
+        """Record that something went wrong in this run: the SDK's logs are kept at exit (and the exit log says so)."""
+        with self._lock:
+            if len(self._failures) < 100:
+                self._failures.append(what)
+
     def release_all(self) -> None:
-        """Disconnect and release leftover connections, then release the service (interpreter exit)."""
+        """Release leftover connections (each exactly once), then the service; tidy the log folder (interpreter exit).
+
+        A connection whose release does not finish within :data:`EXIT_RELEASE_TIMEOUT` keeps the service alive
+        (releasing the service under a connection the SDK still works on is not safe); the process exit frees both.
+        """
         with self._lock:
             connections, self._connections = self._connections, []
             service, self._service = self._service, None
             self._created = None
             self._app_id = None
             self._string_uids = None
-            self._log_dir = None
-        for conn in connections:
-            disconnect_and_release(conn)
-        if service is not None:
+            log_dir, self._log_dir = self._log_dir, None
+            remove, self._remove_at_exit = self._remove_at_exit, None
+            failures, self._failures = self._failures, []
+        unreleased = [conn for conn in connections if not conn.release_blocking(EXIT_RELEASE_TIMEOUT)]
+        if unreleased:
+            logger.warning(
+                "%d Agora connection(s) were still being released at exit; the service is left to the process exit",
+                len(unreleased),
+            )
+            failures.append("connections still being released at exit")
+        elif service is not None:
             release_service(service)
+        if remove is None:
+            return
+        if failures:
+            logger.warning("keeping the Agora SDK's logs in %s (this run had failures: %s)", log_dir, failures[0])
+            return
+        shutil.rmtree(remove, ignore_errors=True)
+        logger.debug("removed the Agora SDK's log folder %s", remove)
 
 
 def release_service(service: Any) -> None:
@@ -198,7 +305,8 @@ def disconnect_and_release(conn: Any) -> None:
     The ctypes callback structures the SDK registered with the native side (``con_observer_handle``,
     ``local_user.user_observer_inner``) stay referenced here until ``release()`` has returned: the SDK drops its own
     references before it destroys the native connection, and a callback still in flight would then call into freed
-    memory (P6).
+    memory (P6). (``release()`` is no fence either: the transport keeps the structures for the life of the process,
+    see :mod:`~streamclient.transport._agora_conn`.)
     """
     local_user = getattr(conn, "local_user", None)
     keep_alive = (getattr(conn, "con_observer_handle", None), getattr(local_user, "user_observer_inner", None))

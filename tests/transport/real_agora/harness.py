@@ -20,6 +20,8 @@ import importlib.machinery
 import platform
 import shutil
 import sys
+import threading
+import time
 import types
 from pathlib import Path
 from typing import Any
@@ -121,14 +123,33 @@ class StandIn:
     def fire_token(self, expired: bool, token: str) -> None:
         raise NotImplementedError
 
-    def fire_stream_error(self, uid: str, code: int, missed: int, cached: int) -> None:
+    def fire_stream_error(self, uid: str | bytes, code: int, missed: int, cached: int) -> None:
         raise NotImplementedError
 
-    def fire_messages(self, uid: str, data: bytes, *, threads: int = 1, repeat: int = 1) -> None:
+    def fire_messages(self, uid: str | bytes, data: bytes, *, threads: int = 1, repeat: int = 1) -> None:
         raise NotImplementedError
 
     def wait_idle(self) -> None:
         raise NotImplementedError
+
+    def arm_late_message(self, uid: str, data: bytes) -> None:
+        """A native thread reads the stream-message callback pointer now, to call it at :meth:`fire_late`."""
+        raise NotImplementedError
+
+    def fire_late(self) -> str:
+        """Let the armed thread call; return ``"called"`` (or, Python stand-in only, ``"freed"``)."""
+        raise NotImplementedError
+
+    def wait_for_call(self, name: str, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until the native side has recorded ``name`` ``count`` times (polled; fails after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while self.calls().count(name) < count:
+            assert time.monotonic() < deadline, f"no {name} within {timeout} s: {self.calls()[-10:]}"
+            threading.Event().wait(0.005)  # polled from a worker thread (wait_for_call runs via to_thread)
+
+
+def _raw(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode()
 
 
 class PythonStandIn(StandIn):
@@ -161,8 +182,7 @@ class PythonStandIn(StandIn):
         self.lib.reset()
 
     def set(self, key: str, value: int) -> None:
-        with self.lib._lock:
-            self.lib.script[key] = value
+        self.lib.set(key, value)
 
     def push_send_code(self, code: int) -> None:
         with self.lib._lock:
@@ -212,11 +232,17 @@ class PythonStandIn(StandIn):
         else:
             self._run(lambda: observer.on_token_privilege_will_expire(handle, token.encode()))
 
-    def fire_stream_error(self, uid: str, code: int, missed: int, cached: int) -> None:
+    def fire_stream_error(self, uid: str | bytes, code: int, missed: int, cached: int) -> None:
         handle, observer = self._conn_observer()
-        self._run(lambda: observer.on_stream_message_error(handle, uid.encode(), 1, code, missed, cached))
+        self._run(lambda: observer.on_stream_message_error(handle, _raw(uid), 1, code, missed, cached))
 
-    def fire_messages(self, uid: str, data: bytes, *, threads: int = 1, repeat: int = 1) -> None:
+    def arm_late_message(self, uid: str, data: bytes) -> None:
+        self.lib.arm_late_message(uid.encode(), data)
+
+    def fire_late(self) -> str:
+        return self.lib.fire_late()
+
+    def fire_messages(self, uid: str | bytes, data: bytes, *, threads: int = 1, repeat: int = 1) -> None:
         conn = self.lib.last_conn
         assert conn is not None
 
@@ -224,7 +250,7 @@ class PythonStandIn(StandIn):
             observer = conn.user_observer
             for _ in range(repeat):
                 if observer is not None:
-                    observer.on_stream_message(conn.user_handle, uid.encode(), 1, data, len(data))
+                    observer.on_stream_message(conn.user_handle, _raw(uid), 1, data, len(data))
 
         for _ in range(threads):
             self.lib.start(deliver)
@@ -264,6 +290,7 @@ class NativeStandIn(StandIn):
                 ctypes.c_int,
                 ctypes.c_int,
             ]
+            lib.stub_arm_late_message.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
             lib.stub_fire_messages.argtypes = [
                 ctypes.c_char_p,
                 ctypes.c_char_p,
@@ -318,11 +345,18 @@ class NativeStandIn(StandIn):
     def fire_token(self, expired: bool, token: str) -> None:
         self._check(self.lib.stub_fire_token(int(expired), token.encode()))
 
-    def fire_stream_error(self, uid: str, code: int, missed: int, cached: int) -> None:
-        self._check(self.lib.stub_fire_stream_error(uid.encode(), 1, code, missed, cached))
+    def fire_stream_error(self, uid: str | bytes, code: int, missed: int, cached: int) -> None:
+        self._check(self.lib.stub_fire_stream_error(_raw(uid), 1, code, missed, cached))
 
-    def fire_messages(self, uid: str, data: bytes, *, threads: int = 1, repeat: int = 1) -> None:
-        self._check(self.lib.stub_fire_messages(uid.encode(), data, len(data), threads, repeat))
+    def fire_messages(self, uid: str | bytes, data: bytes, *, threads: int = 1, repeat: int = 1) -> None:
+        self._check(self.lib.stub_fire_messages(_raw(uid), data, len(data), threads, repeat))
+
+    def arm_late_message(self, uid: str, data: bytes) -> None:
+        self._check(self.lib.stub_arm_late_message(uid.encode(), data, len(data)))
+
+    def fire_late(self) -> str:
+        self.lib.stub_fire_late()
+        return "called"
 
     def wait_idle(self) -> None:
         self.lib.stub_wait_idle()

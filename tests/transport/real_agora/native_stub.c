@@ -54,6 +54,7 @@ typedef struct conn {
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_idle = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t g_gate = PTHREAD_COND_INITIALIZER; /* signalled whenever a script key changes */
 static int g_in_flight = 0;
 
 /* ---------------------------------------------------------------------------------------- the script */
@@ -63,15 +64,16 @@ static char g_keys[MAX_KEYS][64];
 static long long g_values[MAX_KEYS];
 static int g_nkeys = 0;
 
-static long long get_int(const char *key, long long fallback) {
-    long long value = fallback;
-    pthread_mutex_lock(&g_lock);
+static long long lookup_locked(const char *key, long long fallback) {
     for (int i = 0; i < g_nkeys; i++) {
-        if (strcmp(g_keys[i], key) == 0) {
-            value = g_values[i];
-            break;
-        }
+        if (strcmp(g_keys[i], key) == 0) return g_values[i];
     }
+    return fallback;
+}
+
+static long long get_int(const char *key, long long fallback) {
+    pthread_mutex_lock(&g_lock);
+    long long value = lookup_locked(key, fallback);
     pthread_mutex_unlock(&g_lock);
     return value;
 }
@@ -81,6 +83,7 @@ void stub_set(const char *key, long long value) {
     for (int i = 0; i < g_nkeys; i++) {
         if (strcmp(g_keys[i], key) == 0) {
             g_values[i] = value;
+            pthread_cond_broadcast(&g_gate);
             pthread_mutex_unlock(&g_lock);
             return;
         }
@@ -89,6 +92,18 @@ void stub_set(const char *key, long long value) {
         snprintf(g_keys[g_nkeys], sizeof g_keys[0], "%s", key);
         g_values[g_nkeys++] = value;
     }
+    pthread_cond_broadcast(&g_gate);
+    pthread_mutex_unlock(&g_lock);
+}
+
+void stub_note(const char *name);
+
+/* A native call that blocks while the script key `key` is non-zero (a stuck native call, for the tests). */
+static void wait_gate(const char *key, const char *blocked_note) {
+    if (get_int(key, 0) == 0) return;
+    stub_note(blocked_note);
+    pthread_mutex_lock(&g_lock);
+    while (lookup_locked(key, 0) != 0) pthread_cond_wait(&g_gate, &g_lock);
     pthread_mutex_unlock(&g_lock);
 }
 
@@ -150,6 +165,7 @@ void stub_reset(void) {
     stub_wait_idle();
     pthread_mutex_lock(&g_lock);
     g_nkeys = 0;
+    pthread_cond_broadcast(&g_gate);
     g_nsend_codes = 0;
     g_calls_len = 0;
     g_calls[0] = 0;
@@ -258,18 +274,26 @@ static void run_job(job_t *job) {
         break;
     }
     case JOB_CONNECT: {
+        wait_gate("connect_gate", "connect_gated"); /* the test decides when the SDK reports */
         int null_strings = (int)get_int("connect_null_strings", 0);
         long long outcome = get_int("connect_outcome", 0); /* 0 connected, 1 failure, 2 error, 3 silent */
         int reason = (int)get_int("fail_reason", 8);
         if (outcome == 3) break;
         fire_state(conn, "on_connecting", 2, 0, null_strings);
-        if (outcome == 0) {
+        if (outcome == 0 || outcome == 4) {
             fire_state(conn, "on_connected", 3, 1, 0);
+            /* 4: a terminal state back to back with on_connected, on the same native thread */
+            long long then_kind = get_int("then_kind", 1);
+            int then_reason = (int)get_int("then_reason", 3);
+            if (outcome == 4 && then_kind == 1) fire_state(conn, "on_disconnected", 1, then_reason, 0);
+            if (outcome == 4 && then_kind == 2) fire_state(conn, "on_connection_failure", 5, then_reason, 0);
+            if (outcome == 4 && then_kind == 3) fire_state(conn, "on_reconnecting", 4, then_reason, 0);
         } else if (outcome == 1) {
             fire_state(conn, "on_connection_failure", 5, reason, null_strings);
         } else {
             error_cb fn = (error_cb)field(observer, "on_error");
-            if (fn) fn(conn, (int)get_int("error_code", 110), null_strings ? NULL : "refused");
+            const char *message = get_int("error_bad_utf8", 0) ? "\xff\xfe refused" : "refused";
+            if (fn) fn(conn, (int)get_int("error_code", 110), null_strings ? NULL : message);
         }
         break;
     }
@@ -395,6 +419,62 @@ int stub_fire_messages(const char *uid, const unsigned char *data, size_t length
     return 0;
 }
 
+/* A late callback: a native thread reads the stream-message callback pointer now (as Agora's C wrapper copies its
+ * table outside the lock), and calls it only when stub_fire_late() says so, e.g. after the connection was released
+ * and destroyed. Not counted in g_in_flight: agora_rtc_conn_destroy does not wait for it (nor does the real one). */
+static pthread_mutex_t g_late_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_late_cond = PTHREAD_COND_INITIALIZER;
+static int g_late_state = 0; /* 0 idle, 1 armed (pointer read), 2 go, 3 done */
+static stream_message_cb g_late_fn = NULL;
+static char g_late_uid[64];
+static char g_late_data[256];
+static size_t g_late_length = 0;
+static void *g_late_handle = NULL;
+
+static void *late_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&g_late_lock);
+    while (g_late_state != 2) pthread_cond_wait(&g_late_cond, &g_late_lock);
+    stream_message_cb fn = g_late_fn;
+    pthread_mutex_unlock(&g_late_lock);
+    if (fn) fn(g_late_handle, g_late_uid, 1, g_late_data, g_late_length);
+    pthread_mutex_lock(&g_late_lock);
+    g_late_state = 3;
+    pthread_cond_broadcast(&g_late_cond);
+    pthread_mutex_unlock(&g_late_lock);
+    return NULL;
+}
+
+int stub_arm_late_message(const char *uid, const char *data, size_t length) {
+    pthread_mutex_lock(&g_lock);
+    conn_t *conn = g_last_conn;
+    void *user_observer = conn ? conn->user_observer : NULL;
+    pthread_mutex_unlock(&g_lock);
+    stream_message_cb fn = (stream_message_cb)field(user_observer, "on_stream_message");
+    if (!fn || length >= sizeof g_late_data) return -1;
+    pthread_mutex_lock(&g_late_lock);
+    g_late_fn = fn;
+    g_late_handle = &conn->user; /* an address only: never dereferenced after the connection is freed */
+    snprintf(g_late_uid, sizeof g_late_uid, "%s", uid);
+    memcpy(g_late_data, data, length);
+    g_late_length = length;
+    g_late_state = 1;
+    pthread_mutex_unlock(&g_late_lock);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, late_main, NULL) != 0) return -1;
+    pthread_detach(thread);
+    return 0;
+}
+
+void stub_fire_late(void) {
+    pthread_mutex_lock(&g_late_lock);
+    g_late_state = 2;
+    pthread_cond_broadcast(&g_late_cond);
+    while (g_late_state != 3) pthread_cond_wait(&g_late_cond, &g_late_lock);
+    g_late_state = 0;
+    pthread_mutex_unlock(&g_late_lock);
+}
+
 /* ------------------------------------------------------------------------------ the SDK's entry points */
 
 static int g_service_token;
@@ -450,6 +530,7 @@ handle_t agora_rtc_conn_create(handle_t service, void *config) {
     (void)service;
     (void)config;
     stub_note("agora_rtc_conn_create");
+    wait_gate("create_block", "create_blocked");
     if (get_int("conn_null", 0)) return NULL;
     conn_t *conn = calloc(1, sizeof *conn);
     conn->magic = 0x41474f52;
@@ -552,12 +633,17 @@ int agora_rtc_conn_renew_token(handle_t conn, const char *token) {
     (void)conn;
     (void)token;
     stub_note("agora_rtc_conn_renew_token");
+    wait_gate("renew_block", "renew_blocked");
     return (int)get_int("renew_code", 0);
 }
 
 int agora_rtc_conn_send_stream_message(handle_t conn, int stream_id, const char *data, uint32_t length) {
-    (void)conn;
-    (void)stream_id;
+    stub_note("agora_rtc_conn_send_stream_message");
+    if (conn == NULL || stream_id < 0) {
+        stub_note("send_on_released_connection"); /* what the SDK's release() leaves: NULL handle, stream -1 */
+        return -2;
+    }
+    wait_gate("send_block", "send_blocked");
     int code = 0;
     pthread_mutex_lock(&g_lock);
     if (g_nsend_codes > 0) {

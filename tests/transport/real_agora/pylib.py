@@ -53,6 +53,7 @@ class PythonNativeLib:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
+        self._gate = threading.Condition(self._lock)  # notified whenever a script key changes
         self._in_flight = 0
         self._functions: dict[str, _Function] = {}
         self._handles = itertools.count(0x1000, 0x10)
@@ -64,6 +65,8 @@ class PythonNativeLib:
         self.wait_idle()
         with self._lock:
             self.script: dict[str, int] = {}
+            self._gate.notify_all()
+            self.late: tuple[Any, ...] | None = None
             self.send_codes: list[int] = []
             self.call_log: list[str] = []
             self.sent: list[bytes] = []
@@ -77,6 +80,54 @@ class PythonNativeLib:
     def get(self, key: str, default: int = 0) -> int:
         with self._lock:
             return self.script.get(key, default)
+
+    def set(self, key: str, value: int) -> None:
+        with self._lock:
+            self.script[key] = value
+            self._gate.notify_all()
+
+    def wait_gate(self, key: str, blocked_note: str) -> None:
+        """A native call that blocks while the script key ``key`` is non-zero (a stuck native call)."""
+        if not self.get(key):
+            return
+        self.note(blocked_note)
+        with self._gate:
+            self._gate.wait_for(lambda: not self.script.get(key, 0))
+
+    def arm_late_message(self, uid: bytes, data: bytes) -> None:
+        """A native thread reads the stream-message callback now and calls it when :meth:`fire_late` says so.
+
+        Like the native SDK it keeps no reference to the structure: only a weak one, so the call finds the structure
+        (and its ``CFUNCTYPE`` thunks) only if something else kept it alive. Not counted as in flight: destroy does
+        not wait for it.
+        """
+        conn = self.last_conn
+        assert conn is not None, "no connection"
+        assert conn.user_observer is not None, "no local-user observer registered"
+        structure = weakref.ref(conn.user_observer)
+        go, done = threading.Event(), threading.Event()
+        outcome: list[str] = []
+
+        def late() -> None:
+            go.wait(30)
+            alive = structure()
+            if alive is None:
+                outcome.append("freed")  # with the native library: a call into freed memory
+            else:
+                alive.on_stream_message(conn.user_handle, uid, 1, data, len(data))
+                outcome.append("called")
+            done.set()
+
+        threading.Thread(target=late, name="native-late-callback", daemon=True).start()
+        self.late = (go, done, outcome)
+
+    def fire_late(self) -> str:
+        assert self.late is not None
+        go, done, outcome = self.late
+        go.set()
+        done.wait(30)
+        self.late = None
+        return outcome[0] if outcome else "not run"
 
     def note(self, name: str) -> None:
         with self._lock:
@@ -131,17 +182,25 @@ class PythonNativeLib:
         getattr(conn.observer, name)(conn.handle, ctypes.pointer(info), reason)
 
     def connect_outcome(self, conn: _Conn) -> None:
+        self.wait_gate("connect_gate", "connect_gated")  # the test decides when the SDK reports
         null_strings = bool(self.get("connect_null_strings"))
         outcome = self.get("connect_outcome")  # 0 connected, 1 failure, 2 error, 3 silent
         if outcome == 3:
             return
         self.fire_state(conn, "on_connecting", 2, 0, null_strings)
-        if outcome == 0:
+        if outcome in (0, 4):
             self.fire_state(conn, "on_connected", 3, 1, False)
+            if outcome == 4:  # a terminal state back to back with on_connected, on the same native thread
+                kind, reason = self.get("then_kind", 1), self.get("then_reason", 3)
+                name, state = {1: ("on_disconnected", 1), 2: ("on_connection_failure", 5), 3: ("on_reconnecting", 4)}[
+                    kind
+                ]
+                self.fire_state(conn, name, state, reason, False)
         elif outcome == 1:
             self.fire_state(conn, "on_connection_failure", 5, self.get("fail_reason", 8), null_strings)
         elif conn.observer is not None:
-            conn.observer.on_error(conn.handle, self.get("error_code", 110), None if null_strings else b"refused")
+            message = b"\xff\xfe refused" if self.get("error_bad_utf8") else b"refused"
+            conn.observer.on_error(conn.handle, self.get("error_code", 110), None if null_strings else message)
 
     # -------------------------------------------------------------------------- the C entry points
 
@@ -162,6 +221,7 @@ class PythonNativeLib:
         return 0x30
 
     def impl_agora_rtc_conn_create(self, service: int, config: Any) -> int | None:
+        self.wait_gate("create_block", "create_blocked")
         if self.get("conn_null"):
             return None
         conn = _Conn(next(self._handles))
@@ -233,11 +293,16 @@ class PythonNativeLib:
                 self.last_conn = None
 
     def impl_agora_rtc_conn_renew_token(self, handle: int, token: bytes) -> int:
+        self.wait_gate("renew_block", "renew_blocked")
         return self.get("renew_code")
 
     def impl_agora_rtc_conn_send_stream_message(self, handle: int, stream_id: Any, data: Any, length: int) -> int:
         if not isinstance(stream_id, int):  # the c_int argtype would refuse None (ctypes.ArgumentError)
             raise ctypes.ArgumentError(f"argument 2: TypeError: wrong type {type(stream_id).__name__}")
+        if handle is None or stream_id < 0:  # what the SDK's release() leaves: NULL handle, stream -1
+            self.note("send_on_released_connection")
+            return -2
+        self.wait_gate("send_block", "send_blocked")
         with self._lock:
             code = self.send_codes.pop(0) if self.send_codes else 0
             if code == 0:
