@@ -34,7 +34,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.text.base_text_aggregator import TextType
 
 from streamclient.errors import InvalidTokenError
-from tests.integrations.pipecat_harness import AVATAR, SYSTEM, Bot, running_bot, speak_in_chunks, tokens
+from tests.integrations.pipecat_harness import AVATAR, SYSTEM, Bot, Step, running_bot, speak_in_chunks, tokens
 
 ANSWER = (
     "A streaming avatar is a digital human that speaks in real time. "
@@ -51,7 +51,7 @@ LONG_ANSWER = ANSWER + " It also lets you interrupt it whenever you like. And th
 
 def ours(bot: Bot, kind: type) -> list[Any]:
     """The metrics data of ``kind`` the AKOOL service reported (not the worker's initial zeros)."""
-    data = [d for f in bot.recorder.of(MetricsFrame) for d in f.data if isinstance(d, kind)]
+    data: list[Any] = [d for f in bot.recorder.of(MetricsFrame) for d in f.data if isinstance(d, kind)]
     return [d for d in data if d.processor == bot.akool.name and d.model is not None]
 
 
@@ -198,7 +198,12 @@ async def test_cancelling_the_pipeline_while_speaking_closes_the_session() -> No
 
 async def test_an_interjection_inside_a_reply_is_said_whole_between_the_replys_sentences() -> None:
     ready = asyncio.Event()
-    script = [*tokens("Let me check. The answer is"), TTSSpeakFrame("One moment please."), ready, *tokens(" here.")]
+    script: list[Step] = [
+        *tokens("Let me check. The answer is"),
+        TTSSpeakFrame("One moment please."),
+        ready,
+        *tokens(" here."),
+    ]
     async with running_bot([script]) as bot:
         room = await bot.room()
         avatar = room.avatar

@@ -410,7 +410,8 @@ class AkoolAvatarService(AIService):
         pieces = [p for p in pieces if _speakable(p)]
         if not pieces or answer.interrupted:
             return
-        session = await self._open_session()
+        # Without yielding when the session is open: pieces from the feed and from the expiry timer keep their order.
+        session = self._session if self._ready is not None and self._ready.is_set() else await self._open_session()
         if session is None:
             logger.warning("%s: no AKOOL session: %r is not spoken", self.name, "".join(pieces))
             return
