@@ -118,7 +118,7 @@ async def test_after_a_barge_in_the_llm_sees_where_it_was_cut_transcript_spread_
         assert avatar is not None
         await room.inject_user_speech("Tell me about streaming avatars.")
         await bot.emulator.wait_until(lambda: len(avatar.received_texts) >= 2, timeout=15)
-        await speak_in_chunks(room, ["Wait, ", "please ", "stop!"], gap=0.4)
+        await speak_in_chunks(room, ["Wait, ", "please ", "stop!"], gap=0.25)
         await bot.wait_turns(2)
     (cut, was_cut), second = bot.turns
     assert was_cut
