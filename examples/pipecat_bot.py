@@ -3,12 +3,14 @@
 The pipeline is ``[akool.input(), context.user(), llm, akool, context.assistant()]``: AKOOL recognises the user's
 speech in its room (transcripts enter at ``akool.input()``), the LLM answers, and the avatar speaks the answer
 sentence by sentence while the LLM is still writing it. When the user talks over the avatar, pipecat's interruption
-stops it and the context keeps what was actually said.
+stops it and the context keeps what was actually said, before the user's next words.
 
 This script runs against the embedded emulator (no credentials, no network): the "LLM" is scripted, and the user's
 speech is injected into the emulator's room. In a real bot, replace ``ScriptedLLM`` with an LLM service (for
-example ``OpenAILLMService``) and let the user join the AKOOL session from a browser.
+example ``OpenAILLMService``), install ``streamclient[pipecat,agora]`` and let the user join the AKOOL session from
+a browser (see docs/pipecat.md).
 
+Install: pip install "streamclient[pipecat,emulator]" (pipecat-ai needs Python >= 3.11)
 Run: python examples/pipecat_bot.py
 """
 
@@ -21,29 +23,30 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-from loguru import logger
-from pipecat.frames.frames import (
-    EndFrame,
-    Frame,
-    LLMContextFrame,
-    LLMFullResponseEndFrame,
-    LLMFullResponseStartFrame,
-    LLMTextFrame,
-)
-from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
-from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.aggregators.llm_response_universal import (
-    LLMContextAggregatorPair,
-    LLMUserAggregatorParams,
-)
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
-from pipecat.workers.runner import WorkerRunner
+
+try:
+    from loguru import logger
+    from pipecat.frames.frames import (
+        EndFrame,
+        Frame,
+        LLMContextFrame,
+        LLMFullResponseEndFrame,
+        LLMFullResponseStartFrame,
+        LLMTextFrame,
+    )
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+    from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+    from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+    from pipecat.workers.runner import WorkerRunner
+
+    from streamclient.emulator import Emulator, EmulatorConfig
+    from streamclient.integrations.pipecat import AkoolAvatarService
+except ImportError as exc:  # an extra is missing: say what to install, no traceback
+    sys.exit(f'{exc}\nThis example needs: pip install "streamclient[pipecat,emulator]"')
 
 from streamclient.api import AsyncAkoolClient
-from streamclient.emulator import Emulator, EmulatorConfig
-from streamclient.integrations.pipecat import AkoolAvatarService
 from streamclient.session import AvatarSession
 
 AVATAR_ID = "dvp_Tristan_cloth2_1080P"
@@ -84,9 +87,8 @@ async def main() -> None:
     async with Emulator(config) as emulator, AsyncAkoolClient(emulator.api_key, base_url=emulator.base_url) as client:
         akool = AkoolAvatarService(avatar_id=AVATAR_ID, client=client, create_options={"duration": 300})
         context = LLMContext([{"role": "system", "content": "You are a friendly avatar. Answer briefly."}])
-        aggregators = LLMContextAggregatorPair(
-            context, user_params=LLMUserAggregatorParams(user_turn_strategies=ExternalUserTurnStrategies())
-        )
+        # No turn strategies given: the aggregator adopts the ones the service recommends (AKOOL's own turns).
+        aggregators = LLMContextAggregatorPair(context)
         pipeline = Pipeline([akool.input(), aggregators.user(), ScriptedLLM(), akool, aggregators.assistant()])
         worker = PipelineWorker(pipeline, params=PipelineParams(enable_metrics=True), idle_timeout_secs=None)
 

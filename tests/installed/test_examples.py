@@ -74,9 +74,17 @@ def test_pipecat_bot_answers_and_is_interrupted(installed: InstalledEnv, project
     assert avatar[1].startswith("avatar (interrupted): You just start talking.")
     assert "never heard" not in avatar[1]  # cut before the end
     assert avatar[2] == "avatar: Sure, I will keep it short."
-    context = lines[lines.index("context:") + 1 :]
-    assert "  user: Stop, that's enough." in context
-    assert any(line == "  assistant: " + avatar[1].removeprefix("avatar (interrupted): ") for line in context)
+    context = lines[lines.index("context:") + 1 : -1]
+    said = [line.removeprefix("avatar (interrupted): ").removeprefix("avatar: ") for line in avatar]
+    assert context == [  # the whole context, in conversation order: the cut reply before the words that cut it
+        "  system: You are a friendly avatar. Answer briefly.",
+        "  user: What is a streaming avatar?",
+        f"  assistant: {said[0]}",
+        "  user: How do I interrupt you?",
+        f"  assistant: {said[1]}",
+        "  user: Stop, that's enough.",
+        f"  assistant: {said[2]}",
+    ]
     assert lines[-1] == "open sessions: 0"
 
 
