@@ -32,7 +32,6 @@ Behaviour choices where AKOOL documents nothing (akool-api-and-protocol.md §4, 
 from __future__ import annotations
 
 import logging
-import math
 import re
 import secrets
 import time
@@ -386,48 +385,17 @@ class EmulatorState:
 
     def create_session(self, body: Mapping[str, Any]) -> EmulatedSession:
         """Validate a create body like AKOOL and open a session (see the module docstring for the codes)."""
+        from streamclient.emulator import validation  # here: validation imports this module
+
         self.expire_due()
-        avatar_id = body.get("avatar_id")
-        if not isinstance(avatar_id, str) or not avatar_id:
-            raise EmulatorApiError(1003, "Parameter error: avatar_id can not be empty")
-        duration = body.get("duration", 600)
-        if (
-            isinstance(duration, bool)
-            or not isinstance(duration, (int, float))
-            or not math.isfinite(duration)
-            or not 0 < duration <= 3600
-        ):
-            raise EmulatorApiError(1003, "Parameter error: duration must be a number of seconds, at most 3600")
-        mode_type = body.get("mode_type")
-        if mode_type is not None and (isinstance(mode_type, bool) or mode_type not in (1, 2)):
-            raise EmulatorApiError(1003, "Parameter error: mode_type must be 1 or 2")
-        stream_type = body.get("stream_type", "agora")
-        if stream_type not in ("agora", "livekit", "trtc"):
-            raise EmulatorApiError(1003, "Parameter error: stream_type must be agora, livekit or trtc")
-        scene_mode = body.get("scene_mode")
-        if scene_mode is not None and scene_mode != "fast_dialogue":
-            raise EmulatorApiError(1003, "Parameter error: scene_mode must be fast_dialogue")
-        e2e_type = body.get("e2e_type")
-        if e2e_type is not None and (e2e_type != "openai" or scene_mode != "fast_dialogue"):
-            raise EmulatorApiError(1003, "Parameter error: e2e_type must be openai, with scene_mode fast_dialogue")
-        voice_params = body.get("voice_params")
-        voice_params = {} if voice_params is None else voice_params
-        if not isinstance(voice_params, dict):
-            raise EmulatorApiError(1003, "Parameter error: voice_params must be an object")
-        self._check_voice_params(voice_params, fast_dialogue=scene_mode == "fast_dialogue")
-        language = body.get("language") or None
-        if language is not None and language not in ACCEPTED_LANGUAGES:
-            raise EmulatorApiError(1003, f"Parameter error: language {language!r} is not in the language list")
-        voice_id = body.get("voice_id") or None
-        if voice_id is not None and not voice_params.get("elevenlabs_settings") and voice_id not in self.voice_ids():
-            raise EmulatorApiError(1003, f"Parameter error: voice_id {voice_id!r} is not in the voice list")
-        byo = self._check_byo_credentials(body.get("credentials"), stream_type)
+        request = validation.create_request(body, languages=ACCEPTED_LANGUAGES, voices=self.voice_ids())
+        avatar_id, duration, mode_type = request.avatar_id, request.duration, request.mode_type
+        stream_type, scene_mode, voice_params = request.stream_type, request.scene_mode, request.voice_params
+        language, voice_id, knowledge_id = request.language, request.voice_id, request.knowledge_id
+        byo = request.credentials
         self._require_usable_avatar(avatar_id)
-        knowledge_id = body.get("knowledge_id") or None
         if knowledge_id is not None and knowledge_id not in self.knowledge:
             raise EmulatorApiError(1232, "knowledge base not found")
-        if stream_type == "agora" and byo is not None:
-            byo = _byo_credentials(byo)  # the agora specifics: a uid 1..2^32-1, a string app id
         if self.quota_seconds is not None and self._reserved_seconds() + float(duration) > self.quota_seconds:
             raise EmulatorApiError(1006, "Insufficient quota balance")
         now = self.clock()
@@ -439,8 +407,8 @@ class EmulatorState:
             mode_type=mode_type,
             language=language,
             voice_id=voice_id,
-            voice_url=body.get("voice_url") or None,
-            background_url=body.get("background_url") or None,
+            voice_url=request.voice_url,
+            background_url=request.background_url,
             knowledge_id=knowledge_id,
             voice_params=dict(voice_params),
             duration=duration,
