@@ -120,7 +120,8 @@ async def _session_list(state: EmulatorState, request: Request) -> Any:
 
 async def _avatar_list(state: EmulatorState, request: Request) -> Any:
     page, size = _page(request, 100)
-    platform = _text_param(request, "platform") or "open"
+    platform = _text_param(request, "platform")
+    platform = "open" if platform is None else platform
     if platform not in ("open", "aigc"):  # an empty platform= is refused too: it is no platform
         raise EmulatorApiError(1003, "Parameter error: platform must be open or aigc")
     avatars = state.avatars()
