@@ -100,7 +100,7 @@ async def _session_detail(state: EmulatorState, request: Request) -> Any:
 async def _session_close(state: EmulatorState, request: Request) -> Any:
     body = await _json(request)
     # OAS sends {"id"}; AKOOL's code samples send {"session_id"} (akool-api-and-protocol.md §7.1): accept both.
-    session = state.close_session(body.get("id") or body.get("session_id") or body.get("_id"))
+    session = state.close_session(validation.close_id(body))
     if not state.shapes.close_with_data:
         return NO_DATA  # OAS: the answer is the bare ApiResponse
     closed_at = int((session.closed_at or 0.0) * 1000)  # the close-session sample: milliseconds

@@ -15,7 +15,8 @@ The rules, where the schema leaves room (protocol/README.md "The emulator's requ
   credential keys are neither stored nor echoed;
 * booleans are not numbers, and integer fields take JSON integers only (``300``, not ``300.0``);
 * the prose rules: ``language`` and ``voice_id`` come from their lists (any ``voice_id`` with ElevenLabs settings),
-  ``e2e_type`` needs ``scene_mode="fast_dialogue"``, ``voice_params`` follow ``FastDialogueVoiceParams`` in that
+  ``scene_mode`` is ``fast_dialogue`` or ``meeting`` (AKOOL's LiveKit plugin), ``e2e_type`` needs
+  ``scene_mode="fast_dialogue"``, ``voice_params`` follow ``FastDialogueVoiceParams`` in that
   scene and ``VoiceParams`` otherwise, and bring-your-own ``credentials`` carry the fields their ``stream_type``
   requires (an agora uid is a whole number 1..2^32-1, as Agora's uids are).
 """
@@ -33,6 +34,7 @@ from streamclient.emulator.state import FAST_DIALOGUE_VOICES, EmulatorApiError
 __all__ = (
     "MAX_DURATION",
     "CreateRequest",
+    "close_id",
     "create_request",
     "credentials",
     "int_param",
@@ -46,6 +48,8 @@ MAX_DURATION = 3600
 #: The default ``duration`` where AKOOL documents none (the docs' examples and the official demo use 600 s).
 DEFAULT_DURATION = 600
 STREAM_TYPES = ("agora", "livekit", "trtc")
+#: ``fast_dialogue`` (OAS) and ``meeting`` (the default of AKOOL's own LiveKit Agents plugin, so the service takes it).
+SCENE_MODES = ("fast_dialogue", "meeting")
 #: OAS ``Credentials``: the fields a bring-your-own room must give, per stream type (request names).
 BYO_REQUIRED: dict[str, tuple[str, ...]] = {
     "agora": ("agora_uid", "agora_channel", "agora_token"),
@@ -272,7 +276,7 @@ def create_request(body: Mapping[str, Any], *, languages: Collection[str], voice
         _refuse("duration", f"must be a number of seconds, more than 0 and at most {MAX_DURATION}", duration)
     mode_type = _optional(body, "mode_type", _choice(1, 2))
     stream_type = _optional(body, "stream_type", _choice(*STREAM_TYPES)) or "agora"
-    scene_mode = _optional(body, "scene_mode", _choice("fast_dialogue"))
+    scene_mode = _optional(body, "scene_mode", _choice(*SCENE_MODES))
     e2e_type = _optional(body, "e2e_type", _choice("openai"))
     if e2e_type is not None and scene_mode != "fast_dialogue":
         _refuse("e2e_type", "is only allowed with scene_mode fast_dialogue", show=False)
@@ -324,6 +328,18 @@ def credentials(raw: Any, stream_type: str) -> dict[str, Any]:
         if not isinstance(uid, int) or not 0 < uid < 2**32:
             _refuse("credentials.agora_uid", "must be a whole number 1..2^32-1 (an Agora uid)", show=False)
     return checked
+
+
+def close_id(body: Mapping[str, Any]) -> str | None:
+    """The session id of a ``session/close`` body (``None`` when none is given: the caller says it is missing).
+
+    ``id`` (OAS), else ``session_id`` (the close page's samples), else ``_id``.
+
+    Raises:
+        EmulatorApiError: 1003 when one of them is given but is not a string.
+    """
+    given = [_text(key, body[key]) for key in ("id", "session_id", "_id") if key in body]
+    return next((value for value in given if value), None)
 
 
 # ------------------------------------------------------------------------------------------ knowledge bases

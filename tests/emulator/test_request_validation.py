@@ -192,6 +192,10 @@ async def test_fast_dialogue_voice_params_are_closed_and_normal_ones_open(http: 
     await _refused(await _create(http, **fast, voice_params={"turn_detection": {"type": "x"}}), "turn_detection.type")
     assert (await _create(http, **fast, e2e_type="openai", voice_params={"voice_id": "marin"})).json()["code"] == 1000
     assert (await _create(http, voice_params={"vid": "emu_voice_dave", "speed": 1.2})).json()["code"] == 1000
+    # meeting: the default scene of AKOOL's own LiveKit plugin (not in the OpenAPI file); its voice_params are open
+    assert (await _create(http, scene_mode="meeting", voice_params={"speed": 0.8})).json()["code"] == 1000
+    await _refused(await _create(http, scene_mode="slow"), "scene_mode")
+    await _refused(await _create(http, scene_mode="meeting", e2e_type="openai"), "e2e_type")
 
 
 # ------------------------------------------------------------------ cases 5 and 6: credentials by the schema
@@ -300,3 +304,10 @@ async def test_well_formed_integer_parameters_still_work(http: httpx.AsyncClient
     voices = (await http.get("/api/open/v4/voice/list?type=2&support_stream=1&style=calm")).json()
     assert voices["code"] == 1000
     assert voices["data"]["result"]
+
+
+@pytest.mark.parametrize("key", ["id", "session_id", "_id"])
+async def test_a_close_needs_a_string_id(http: httpx.AsyncClient, key: str) -> None:
+    created = (await _create(http)).json()["data"]["_id"]
+    await _refused(await http.post("/api/open/v4/liveAvatar/session/close", json={key: [created]}), key)
+    assert (await http.post("/api/open/v4/liveAvatar/session/close", json={key: created})).json()["code"] == 1000
