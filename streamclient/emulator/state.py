@@ -106,39 +106,12 @@ ACCEPTED_LANGUAGES = frozenset(lang["lang_code"] for lang in LANGUAGES) | frozen
 FAST_DIALOGUE_VOICES = frozenset(
     {"alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"}
 )
-_FAST_DIALOGUE_FIELDS = frozenset({"voice_id", "stt_language", "turn_detection", "elevenlabs_settings"})
 #: OAS ``CreateAvatarRequest.avatar_id``.
 _UPLOAD_AVATAR_ID = re.compile(r"[a-zA-Z0-9]+")
-#: OAS ``Credentials``: the fields a bring-your-own room must give, per stream type (request names).
-_BYO_REQUIRED: dict[str, tuple[str, ...]] = {
-    "agora": ("agora_uid", "agora_channel", "agora_token"),
-    "livekit": ("livekit_url", "livekit_token"),
-    "trtc": ("trtc_sdk_app_id", "trtc_sdk_room_id", "trtc_sdk_user_id", "trtc_sdk_user_sig"),
-}
-_BYO_NUMBERS = frozenset({"agora_uid", "trtc_sdk_app_id"})
 
 
 #: In AKOOL-hosted rooms the avatar's uid is the client's uid + this.
 AVATAR_UID_OFFSET = 1_000_000
-
-
-def _byo_credentials(raw: Any) -> dict[str, Any] | None:
-    """Validate bring-your-own agora ``credentials`` of a create body (1003 when malformed)."""
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise EmulatorApiError(1003, "Parameter error: credentials must be an object")
-    uid, channel, token = raw.get("agora_uid"), raw.get("agora_channel"), raw.get("agora_token")
-    if isinstance(uid, bool) or not isinstance(uid, int) or not 0 < uid < 2**32:
-        raise EmulatorApiError(1003, "Parameter error: credentials.agora_uid must be a uid 1..2^32-1")
-    if not isinstance(channel, str) or not channel:
-        raise EmulatorApiError(1003, "Parameter error: credentials.agora_channel is required")
-    if not isinstance(token, str) or not token:
-        raise EmulatorApiError(1003, "Parameter error: credentials.agora_token is required")
-    app_id = raw.get("agora_app_id")
-    if app_id is not None and not isinstance(app_id, str):
-        raise EmulatorApiError(1003, "Parameter error: credentials.agora_app_id must be a string")
-    return dict(raw)
 
 
 class EmulatorApiError(Exception):
@@ -433,41 +406,6 @@ class EmulatorState:
         logger.info("emulator: created session %s (avatar %s, %gs)", sid, avatar_id, session.duration)
         self._notify("session_created", session)
         return session
-
-    @staticmethod
-    def _check_voice_params(voice_params: Mapping[str, Any], *, fast_dialogue: bool) -> None:
-        """OAS ``VoiceParams``, or ``FastDialogueVoiceParams`` (closed, preset voices) for fast dialogue."""
-        if fast_dialogue:
-            extra = sorted(set(voice_params) - _FAST_DIALOGUE_FIELDS)
-            if extra:
-                raise EmulatorApiError(1003, f"Parameter error: voice_params for fast_dialogue do not allow {extra}")
-            voice = voice_params.get("voice_id")
-            if voice is not None and voice not in FAST_DIALOGUE_VOICES:
-                raise EmulatorApiError(1003, "Parameter error: fast_dialogue voice_id must be one of the presets")
-            return
-        speed = voice_params.get("speed")
-        if speed is not None and (
-            isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.8 <= speed <= 1.2
-        ):
-            raise EmulatorApiError(1003, "Parameter error: voice_params.speed must be 0.8..1.2")
-
-    @staticmethod
-    def _check_byo_credentials(credentials: Any, stream_type: str) -> dict[str, Any] | None:
-        """Bring-your-own ``credentials``: the fields OAS requires for ``stream_type``, with their types."""
-        if credentials is None:
-            return None
-        if not isinstance(credentials, dict) or not credentials:
-            raise EmulatorApiError(1003, "Parameter error: credentials must be an object")
-        missing = [key for key in _BYO_REQUIRED[stream_type] if credentials.get(key) in (None, "")]
-        if missing:
-            raise EmulatorApiError(1003, f"Parameter error: {stream_type} credentials need {', '.join(missing)}")
-        for key, value in credentials.items():
-            number = key in _BYO_NUMBERS
-            if number and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise EmulatorApiError(1003, f"Parameter error: credentials.{key} must be a number")
-            if not number and value is not None and not isinstance(value, str):
-                raise EmulatorApiError(1003, f"Parameter error: credentials.{key} must be a string")
-        return dict(credentials)
 
     def voice_ids(self) -> frozenset[str]:
         """Every usable voice id: the AKOOL voices and the finished voice clones."""
