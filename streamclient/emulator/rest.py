@@ -137,7 +137,9 @@ async def _upload_detail(state: EmulatorState, request: Request) -> Any:
 
 
 async def _avatar_upload(state: EmulatorState, request: Request) -> Any:
-    record = state.upload_avatar(await _json(request))
+    body = await _json(request)
+    validation.upload_fields(body)
+    record = state.upload_avatar(body)
     return [record] if state.shapes.upload_answer == "array" else record
 
 

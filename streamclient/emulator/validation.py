@@ -40,6 +40,7 @@ __all__ = (
     "int_param",
     "knowledge_fields",
     "text_param",
+    "upload_fields",
     "uses_elevenlabs",
 )
 
@@ -58,6 +59,8 @@ BYO_REQUIRED: dict[str, tuple[str, ...]] = {
 }
 #: An ASCII decimal integer, as a query parameter must spell one (no ``+``, ``_``, spaces or other scripts' digits).
 _INTEGER = re.compile(r"-?[0-9]{1,12}")
+#: OAS ``CreateAvatarRequest.avatar_id``: ``^[a-zA-Z0-9]+$``.
+_UPLOAD_AVATAR_ID = re.compile(r"[a-zA-Z0-9]+")
 
 Check = Callable[[str, Any], Any]
 
@@ -340,6 +343,43 @@ def close_id(body: Mapping[str, Any]) -> str | None:
     """
     given = [_text(key, body[key]) for key in ("id", "session_id", "_id") if key in body]
     return next((value for value in given if value), None)
+
+
+# ------------------------------------------------------------------------------------------- avatar upload
+
+
+def _non_empty(field: str, value: Any) -> str:
+    if not _text(field, value):
+        _refuse(field, "must not be empty", show=False)
+    return value  # type: ignore[no-any-return]  # a non-empty string, checked above
+
+
+def _alphanumeric(field: str, value: Any) -> str:
+    if not _UPLOAD_AVATAR_ID.fullmatch(_text(field, value)):
+        _refuse(field, "can only contain a-zA-Z0-9", show=False)
+    return value  # type: ignore[no-any-return]  # checked above
+
+
+#: OAS ``CreateAvatarRequest``: every field required.
+_UPLOAD_FIELDS: dict[str, Check] = {
+    "url": _non_empty,
+    "avatar_id": _alphanumeric,
+    "name": _non_empty,
+    "type": _choice(2),
+    "url_from": _choice(1, 2),
+}
+
+
+def upload_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of an avatar upload (``POST /api/open/v3/avatar/create``, OAS ``CreateAvatarRequest``).
+
+    Raises:
+        EmulatorApiError: 1003 naming the first field that is missing or invalid.
+    """
+    missing = [key for key in _UPLOAD_FIELDS if key not in body]
+    if missing:
+        _refuse(", ".join(missing), "required", show=False)
+    return {key: check(key, body[key]) for key, check in _UPLOAD_FIELDS.items()}
 
 
 # ------------------------------------------------------------------------------------------ knowledge bases

@@ -311,3 +311,25 @@ async def test_a_close_needs_a_string_id(http: httpx.AsyncClient, key: str) -> N
     created = (await _create(http)).json()["data"]["_id"]
     await _refused(await http.post("/api/open/v4/liveAvatar/session/close", json={key: [created]}), key)
     assert (await http.post("/api/open/v4/liveAvatar/session/close", json={key: created})).json()["code"] == 1000
+
+
+UPLOAD = {"url": "https://example.com/me.mp4", "avatar_id": "me1", "name": "Me", "type": 2, "url_from": 1}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"url": ""}, "url"),
+        ({"name": 5}, "name"),
+        ({"avatar_id": "me_1"}, "avatar_id"),
+        ({"type": "2"}, "type"),
+        ({"url_from": None}, "url_from"),
+        ({"url_from": True}, "url_from"),
+    ],
+)
+async def test_an_avatar_upload_names_its_invalid_field(
+    http: httpx.AsyncClient, changes: dict[str, Any], field: str
+) -> None:
+    await _refused(await http.post("/api/open/v3/avatar/create", json={**UPLOAD, **changes}), field)
+    without = {k: v for k, v in UPLOAD.items() if k != field}
+    await _refused(await http.post("/api/open/v3/avatar/create", json=without), f"{field} required")
