@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from streamclient.emulator import validation
+from streamclient.emulator.openapi import openapi_route
 from streamclient.emulator.state import LANGUAGES, VOICES, EmulatorApiError, EmulatorState
 
 __all__ = ("rest_routes",)
@@ -29,6 +31,8 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[EmulatorState, Request], Awaitable[Any]]
 
 _V4 = "/api/open/v4"
+#: The code of the last-resort answer when a handler fails unexpectedly (AKOOL's "liveAvatar processing error").
+INTERNAL_ERROR_CODE = 1218
 
 
 class _NoData:
@@ -47,10 +51,14 @@ def _envelope(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
+    try:  # NaN and Infinity are Python's extensions, not JSON; nesting deep enough to exhaust the stack is refused
+        body = json.loads(await request.body() or b"{}", parse_constant=_not_json)
+    except (ValueError, RecursionError):
         raise EmulatorApiError(1003, "Parameter error: the body is not JSON") from None
     if not isinstance(body, dict):
         raise EmulatorApiError(1003, "Parameter error: the body must be a JSON object")
@@ -58,16 +66,12 @@ async def _json(request: Request) -> dict[str, Any]:
 
 
 def _int_param(request: Request, name: str, default: int | None, *, maximum: int | None = None) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise EmulatorApiError(1003, f"Parameter error: {name} must be an integer") from None
-    if value < 1 or (maximum is not None and value > maximum):
-        raise EmulatorApiError(1003, f"Parameter error: {name} is out of range")
-    return value
+    value = validation.int_param(name, request.query_params.getlist(name), maximum=maximum)
+    return default if value is None else value
+
+
+def _text_param(request: Request, name: str) -> str | None:
+    return validation.text_param(name, request.query_params.getlist(name))
 
 
 def _page(request: Request, default_size: int, *, max_size: int | None = 100) -> tuple[int, int]:
@@ -89,14 +93,14 @@ async def _session_create(state: EmulatorState, request: Request) -> Any:
 
 
 async def _session_detail(state: EmulatorState, request: Request) -> Any:
-    session = state.get_session(request.query_params.get("id"))
+    session = state.get_session(_text_param(request, "id"))
     return state.session_data(session, with_token=state.shapes.tokens_in_detail)
 
 
 async def _session_close(state: EmulatorState, request: Request) -> Any:
     body = await _json(request)
     # OAS sends {"id"}; AKOOL's code samples send {"session_id"} (akool-api-and-protocol.md §7.1): accept both.
-    session = state.close_session(body.get("id") or body.get("session_id") or body.get("_id"))
+    session = state.close_session(validation.close_id(body))
     if not state.shapes.close_with_data:
         return NO_DATA  # OAS: the answer is the bare ApiResponse
     closed_at = int((session.closed_at or 0.0) * 1000)  # the close-session sample: milliseconds
@@ -116,23 +120,26 @@ async def _session_list(state: EmulatorState, request: Request) -> Any:
 
 async def _avatar_list(state: EmulatorState, request: Request) -> Any:
     page, size = _page(request, 100)
-    platform = request.query_params.get("platform", "open")
-    if platform not in ("open", "aigc"):
+    platform = _text_param(request, "platform")
+    platform = "open" if platform is None else platform
+    if platform not in ("open", "aigc"):  # an empty platform= is refused too: it is no platform
         raise EmulatorApiError(1003, "Parameter error: platform must be open or aigc")
     avatars = state.avatars()
     return {"count": len(avatars), "result": avatars[(page - 1) * size : page * size]}
 
 
 async def _avatar_detail(state: EmulatorState, request: Request) -> Any:
-    return {**state.get_avatar(request.query_params.get("avatar_id")), "platform": "open"}
+    return {**state.get_avatar(_text_param(request, "avatar_id")), "platform": "open"}
 
 
 async def _upload_detail(state: EmulatorState, request: Request) -> Any:
-    return state.upload_records(request.query_params.get("id"))  # an array, keyed by the upload's _id
+    return state.upload_records(_text_param(request, "id"))  # an array, keyed by the upload's _id
 
 
 async def _avatar_upload(state: EmulatorState, request: Request) -> Any:
-    record = state.upload_avatar(await _json(request))
+    body = await _json(request)
+    validation.upload_fields(body)
+    record = state.upload_avatar(body)
     return [record] if state.shapes.upload_answer == "array" else record
 
 
@@ -145,14 +152,15 @@ async def _voice_list(state: EmulatorState, request: Request) -> Any:
         voices = [{"_id": f"voice_{v['voice_id']}", "support_stream": True, "status": 3, **v} for v in VOICES]
     else:  # the account's clones: voice_id is null until a clone completes (voice docs)
         voices = [{"support_stream": True, "preview": None, **clone} for clone in state.voice_clones]
-    stream = request.query_params.get("support_stream")
-    if stream == "2":
+    for unused in ("style", "age", "scenario"):  # documented filters the emulator's voices do not carry
+        _text_param(request, unused)
+    if _int_param(request, "support_stream", None, maximum=2) == 2:  # 1 supports streaming, 2 does not
         voices = []
-    gender = request.query_params.get("gender")
+    gender = _text_param(request, "gender")
     if gender:  # comma-separated alternatives (voice docs)
         wanted = {g.strip().lower() for g in gender.split(",")}
         voices = [v for v in voices if str(v.get("gender", "")).lower() in wanted]
-    name = request.query_params.get("name")
+    name = _text_param(request, "name")
     if name:  # "supports fuzzy search" (voice docs)
         voices = [v for v in voices if name.lower() in str(v.get("name", "")).lower()]
     return {"count": len(voices), "page": page, "size": size, "result": voices[(page - 1) * size : page * size]}
@@ -164,7 +172,8 @@ async def _language_list(_state: EmulatorState, _request: Request) -> Any:
 
 async def _knowledge_list(state: EmulatorState, request: Request) -> Any:
     page, size = _page(request, 10)
-    name = request.query_params.get("name")
+    _int_param(request, "from", None, maximum=2)  # 1 system, 2 the user's (KB docs): every base here is the user's
+    name = _text_param(request, "name")
     items = [kb for kb in state.knowledge.values() if not name or kb["name"] == name]
     page_items = items[(page - 1) * size : page * size]
     if state.shapes.knowledge_list_shape == "knowledge_list":  # what the official demo reads (§7.5)
@@ -173,15 +182,19 @@ async def _knowledge_list(state: EmulatorState, request: Request) -> Any:
 
 
 async def _knowledge_create(state: EmulatorState, request: Request) -> Any:
-    return state.create_knowledge(await _json(request))
+    body = await _json(request)
+    validation.knowledge_fields(body)
+    return state.create_knowledge(body)
 
 
 async def _knowledge_detail(state: EmulatorState, request: Request) -> Any:
-    return state.get_knowledge(request.query_params.get("id"))
+    return state.get_knowledge(_text_param(request, "id"))
 
 
 async def _knowledge_update(state: EmulatorState, request: Request) -> Any:
-    return state.update_knowledge(await _json(request))
+    body = await _json(request)
+    validation.knowledge_fields(body)
+    return state.update_knowledge(body)
 
 
 async def _knowledge_delete(state: EmulatorState, request: Request) -> Any:
@@ -220,6 +233,11 @@ def _route(state: EmulatorState, path: str, method: str, handler: Handler, *, au
         except EmulatorApiError as exc:
             logger.debug("emulator: %s %s -> code %d", request.method, request.url.path, exc.code)
             return _envelope(exc.code, exc.msg, status=exc.http_status)
+        except Exception as exc:  # the last resort: no input may stop the emulator or get a 500 in plain text
+            logger.exception(
+                "emulator: %s %s failed; answered code %d", request.method, request.url.path, INTERNAL_ERROR_CODE
+            )
+            return _envelope(INTERNAL_ERROR_CODE, f"emulator error: {type(exc).__name__} (logged)")
         for fault in faults:
             if fault.delay and fault.delay_after:
                 await anyio.sleep(fault.delay)
@@ -259,5 +277,6 @@ def rest_routes(state: EmulatorState) -> list[BaseRoute]:
         (f"{_V4}/knowledge/delete", "DELETE", _knowledge_delete),
     ]
     routes: list[BaseRoute] = [_route(state, "/api/open/v3/getToken", "POST", _get_token, authenticate=False)]
+    routes.append(openapi_route())  # the emulated API's OpenAPI document (openapi.py), no credentials needed
     routes.extend(_route(state, path, method, handler) for path, method, handler in table)
     return routes

@@ -31,15 +31,15 @@ Behaviour choices where AKOOL documents nothing (akool-api-and-protocol.md §4, 
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from streamclient.emulator import validation
 from streamclient.emulator.api_error import EmulatorApiError
-from streamclient.emulator.catalogue import ACCEPTED_LANGUAGES, FAST_DIALOGUE_VOICES, Catalogue
+from streamclient.emulator.catalogue import ACCEPTED_LANGUAGES, Catalogue
 from streamclient.emulator.knowledge import KnowledgeBases
 from streamclient.emulator.shapes import ResponseShapes
 
@@ -47,37 +47,9 @@ __all__ = ("AVATAR_UID_OFFSET", "EmulatedSession", "SessionListener", "Sessions"
 
 logger = logging.getLogger(__name__)
 
-_FAST_DIALOGUE_FIELDS = frozenset({"voice_id", "stt_language", "turn_detection", "elevenlabs_settings"})
-#: OAS ``Credentials``: the fields a bring-your-own room must give, per stream type (request names).
-_BYO_REQUIRED: dict[str, tuple[str, ...]] = {
-    "agora": ("agora_uid", "agora_channel", "agora_token"),
-    "livekit": ("livekit_url", "livekit_token"),
-    "trtc": ("trtc_sdk_app_id", "trtc_sdk_room_id", "trtc_sdk_user_id", "trtc_sdk_user_sig"),
-}
-_BYO_NUMBERS = frozenset({"agora_uid", "trtc_sdk_app_id"})
-
 
 #: In AKOOL-hosted rooms the avatar's uid is the client's uid + this.
 AVATAR_UID_OFFSET = 1_000_000
-
-
-def _byo_credentials(raw: Any) -> dict[str, Any] | None:
-    """Validate bring-your-own agora ``credentials`` of a create body (1003 when malformed)."""
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise EmulatorApiError(1003, "Parameter error: credentials must be an object")
-    uid, channel, token = raw.get("agora_uid"), raw.get("agora_channel"), raw.get("agora_token")
-    if isinstance(uid, bool) or not isinstance(uid, int) or not 0 < uid < 2**32:
-        raise EmulatorApiError(1003, "Parameter error: credentials.agora_uid must be a uid 1..2^32-1")
-    if not isinstance(channel, str) or not channel:
-        raise EmulatorApiError(1003, "Parameter error: credentials.agora_channel is required")
-    if not isinstance(token, str) or not token:
-        raise EmulatorApiError(1003, "Parameter error: credentials.agora_token is required")
-    app_id = raw.get("agora_app_id")
-    if app_id is not None and not isinstance(app_id, str):
-        raise EmulatorApiError(1003, "Parameter error: credentials.agora_app_id must be a string")
-    return dict(raw)
 
 
 @dataclass
@@ -194,51 +166,14 @@ class Sessions:
     def create_session(self, body: Mapping[str, Any]) -> EmulatedSession:
         """Validate a create body like AKOOL and open a session (see the module docstring for the codes)."""
         self.expire_due()
-        avatar_id = body.get("avatar_id")
-        if not isinstance(avatar_id, str) or not avatar_id:
-            raise EmulatorApiError(1003, "Parameter error: avatar_id can not be empty")
-        duration = body.get("duration", 600)
-        if (
-            isinstance(duration, bool)
-            or not isinstance(duration, (int, float))
-            or not math.isfinite(duration)
-            or not 0 < duration <= 3600
-        ):
-            raise EmulatorApiError(1003, "Parameter error: duration must be a number of seconds, at most 3600")
-        mode_type = body.get("mode_type")
-        if mode_type is not None and (isinstance(mode_type, bool) or mode_type not in (1, 2)):
-            raise EmulatorApiError(1003, "Parameter error: mode_type must be 1 or 2")
-        stream_type = body.get("stream_type", "agora")
-        if stream_type not in ("agora", "livekit", "trtc"):
-            raise EmulatorApiError(1003, "Parameter error: stream_type must be agora, livekit or trtc")
-        scene_mode = body.get("scene_mode")
-        if scene_mode is not None and scene_mode != "fast_dialogue":
-            raise EmulatorApiError(1003, "Parameter error: scene_mode must be fast_dialogue")
-        e2e_type = body.get("e2e_type")
-        if e2e_type is not None and (e2e_type != "openai" or scene_mode != "fast_dialogue"):
-            raise EmulatorApiError(1003, "Parameter error: e2e_type must be openai, with scene_mode fast_dialogue")
-        voice_params = body.get("voice_params")
-        voice_params = {} if voice_params is None else voice_params
-        if not isinstance(voice_params, dict):
-            raise EmulatorApiError(1003, "Parameter error: voice_params must be an object")
-        self._check_voice_params(voice_params, fast_dialogue=scene_mode == "fast_dialogue")
-        language = body.get("language") or None
-        if language is not None and language not in ACCEPTED_LANGUAGES:
-            raise EmulatorApiError(1003, f"Parameter error: language {language!r} is not in the language list")
-        voice_id = body.get("voice_id") or None
-        if (
-            voice_id is not None
-            and not voice_params.get("elevenlabs_settings")
-            and voice_id not in self._catalogue.voice_ids()
-        ):
-            raise EmulatorApiError(1003, f"Parameter error: voice_id {voice_id!r} is not in the voice list")
-        byo = self._check_byo_credentials(body.get("credentials"), stream_type)
+        request = validation.create_request(body, languages=ACCEPTED_LANGUAGES, voices=self._catalogue.voice_ids())
+        avatar_id, duration, mode_type = request.avatar_id, request.duration, request.mode_type
+        stream_type, scene_mode, voice_params = request.stream_type, request.scene_mode, request.voice_params
+        language, voice_id, knowledge_id = request.language, request.voice_id, request.knowledge_id
+        byo = request.credentials
         self._catalogue.require_usable_avatar(avatar_id)
-        knowledge_id = body.get("knowledge_id") or None
         if knowledge_id is not None and knowledge_id not in self._knowledge:
             raise EmulatorApiError(1232, "knowledge base not found")
-        if stream_type == "agora" and byo is not None:
-            byo = _byo_credentials(byo)  # the agora specifics: a uid 1..2^32-1, a string app id
         if self.quota_seconds is not None and self._reserved_seconds() + float(duration) > self.quota_seconds:
             raise EmulatorApiError(1006, "Insufficient quota balance")
         now = self.clock()
@@ -250,8 +185,8 @@ class Sessions:
             mode_type=mode_type,
             language=language,
             voice_id=voice_id,
-            voice_url=body.get("voice_url") or None,
-            background_url=body.get("background_url") or None,
+            voice_url=request.voice_url,
+            background_url=request.background_url,
             knowledge_id=knowledge_id,
             voice_params=dict(voice_params),
             duration=duration,
@@ -276,41 +211,6 @@ class Sessions:
         logger.info("emulator: created session %s (avatar %s, %gs)", sid, avatar_id, session.duration)
         self._notify("session_created", session)
         return session
-
-    @staticmethod
-    def _check_voice_params(voice_params: Mapping[str, Any], *, fast_dialogue: bool) -> None:
-        """OAS ``VoiceParams``, or ``FastDialogueVoiceParams`` (closed, preset voices) for fast dialogue."""
-        if fast_dialogue:
-            extra = sorted(set(voice_params) - _FAST_DIALOGUE_FIELDS)
-            if extra:
-                raise EmulatorApiError(1003, f"Parameter error: voice_params for fast_dialogue do not allow {extra}")
-            voice = voice_params.get("voice_id")
-            if voice is not None and voice not in FAST_DIALOGUE_VOICES:
-                raise EmulatorApiError(1003, "Parameter error: fast_dialogue voice_id must be one of the presets")
-            return
-        speed = voice_params.get("speed")
-        if speed is not None and (
-            isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.8 <= speed <= 1.2
-        ):
-            raise EmulatorApiError(1003, "Parameter error: voice_params.speed must be 0.8..1.2")
-
-    @staticmethod
-    def _check_byo_credentials(credentials: Any, stream_type: str) -> dict[str, Any] | None:
-        """Bring-your-own ``credentials``: the fields OAS requires for ``stream_type``, with their types."""
-        if credentials is None:
-            return None
-        if not isinstance(credentials, dict) or not credentials:
-            raise EmulatorApiError(1003, "Parameter error: credentials must be an object")
-        missing = [key for key in _BYO_REQUIRED[stream_type] if credentials.get(key) in (None, "")]
-        if missing:
-            raise EmulatorApiError(1003, f"Parameter error: {stream_type} credentials need {', '.join(missing)}")
-        for key, value in credentials.items():
-            number = key in _BYO_NUMBERS
-            if number and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise EmulatorApiError(1003, f"Parameter error: credentials.{key} must be a number")
-            if not number and value is not None and not isinstance(value, str):
-                raise EmulatorApiError(1003, f"Parameter error: credentials.{key} must be a string")
-        return dict(credentials)
 
     def _reserved_seconds(self) -> float:
         now = self.clock()
