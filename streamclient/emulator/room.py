@@ -45,6 +45,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from streamclient.emulator.faults import Fault, FaultInjector, FaultPlan
+from streamclient.emulator.observers import RoomObserver
 from streamclient.emulator.recording import Recorder
 from streamclient.transport.base import (
     ConnectionState,
@@ -226,6 +227,8 @@ class Room:
         self.dropped = 0
         #: The scripted avatar of this room (set by the emulator; ``None`` for a bare room).
         self.avatar: Avatar | None = None
+        #: Watchers of joins, leaves, deliveries and refusals (the inspector); called in line, they must not raise.
+        self.observers: list[RoomObserver] = []
         self.set_faults(to_client=FaultPlan(), to_avatar=FaultPlan())
 
     def __repr__(self) -> str:
@@ -290,6 +293,8 @@ class Room:
         self._tokens_changed.set()
         self._windows[uid] = _RateWindow(self.limits)
         logger.debug("room %s: %s %s joined", self.channel, role.value, uid)
+        for observer in self.observers:
+            observer.room_event(self, "join", uid, role=role.value)
         self.notify_changed()
         return peer
 
@@ -303,6 +308,8 @@ class Room:
         for other in self._peers.values():
             other._post(PeerLeft(uid, reason))
         logger.debug("room %s: %s left (reason %d)", self.channel, uid, reason)
+        for observer in self.observers:
+            observer.room_event(self, "leave", uid, role=peer.role.value, code=reason)
         self.notify_changed()
 
     def disconnect(self, uid: str, *, reason: int = REASON_KEEP_ALIVE_TIMEOUT) -> None:
@@ -323,6 +330,8 @@ class Room:
         for uid in list(self._peers):
             self.disconnect(uid, reason=reason)
         self._closed.set()
+        for observer in self.observers:
+            observer.room_event(self, "close", "", code=reason)
         self.notify_changed()
         logger.debug("room %s closed (reason %d)", self.channel, reason)
 
@@ -389,10 +398,14 @@ class Room:
         peer = self._peers.get(sender)
         if peer is None:
             self.rejected[ERR_NOT_IN_CHANNEL] += 1
+            for observer in self.observers:
+                observer.room_event(self, "refused", sender, data=data, code=ERR_NOT_IN_CHANNEL)
             return ERR_NOT_IN_CHANNEL
         code = self._windows[sender].check(self._clock(), len(data))
         if code != OK:
             self.rejected[code] += 1
+            for observer in self.observers:
+                observer.room_event(self, "refused", sender, role=peer.role.value, data=data, code=code)
             self.notify_changed()
             logger.debug("room %s: frame of %d bytes from %s refused (%d)", self.channel, len(data), sender, code)
             return code
@@ -458,4 +471,6 @@ class Room:
             self._recorder.record(
                 "out" if role is PeerRole.CLIENT else "in", sender=sender, data=data, channel=self.channel
             )
+        for observer in self.observers:
+            observer.room_event(self, "frame", sender, role=role.value, data=data)
         self.notify_changed()

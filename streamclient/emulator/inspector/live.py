@@ -1,0 +1,287 @@
+"""The inspector of a running emulator: watches its rooms and sessions, feeds the page's model, acts in a room.
+
+Cost on the room's path: a room calls :meth:`Inspector.room_event` in line for every join, leave, delivery and
+refusal; it appends one tuple to a bounded queue (``MAX_PENDING``; beyond it the oldest entry is dropped and
+counted in :attr:`Inspector.lost`) and returns. The model is fed later, by :meth:`Inspector.run`, at most every
+``TICK_SECONDS`` and in slices of ``SLICE`` entries with a checkpoint between them, so the room's deliveries never
+wait behind the inspector for long (``benchmarks/bench_inspector.py`` measures it).
+
+Acting in a room (the page's controls): :meth:`speak` injects an ASR transcript (the bot's session receives a
+``UserTranscript``); :meth:`chat` and :meth:`interrupt` send a chat message or an ``interrupt`` command as a viewer
+of the page's own (uid ``PAGE_UID_BASE + n``, joined on first use, paced by the codec's pacer like any client).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+from anyio.abc import TaskGroup
+
+from streamclient.codec import Pacer, encode_frame, interrupt, new_mid, split_text
+from streamclient.emulator.inspector.model import InspectorModel, Limits
+from streamclient.emulator.observers import RoomEventKind
+from streamclient.emulator.room import OK, PeerRole, Room, RoomPeer
+from streamclient.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from streamclient.emulator.state import EmulatedSession
+
+__all__ = ("MAX_PENDING", "MAX_TEXT_CHARS", "PAGE_UID_BASE", "Inspector", "InspectorActionError")
+
+logger = logging.getLogger(__name__)
+
+MAX_PENDING = 200_000
+TICK_SECONDS = 0.1
+SLICE = 16
+#: The page's viewer uids (Agora uids are 32-bit; the emulator's sessions use far smaller ones).
+PAGE_UID_BASE = 4_000_000_000
+#: The longest text the page may speak or chat.
+MAX_TEXT_CHARS = 10_000
+_ACT_TIMEOUT = 30.0
+
+_Pending = tuple[float, str, str, str, str, bytes, int, Any]
+
+
+class InspectorActionError(Exception):
+    """The page asked for something the room cannot do now (closed, no avatar, refused frame...)."""
+
+
+class Inspector:
+    """Watches rooms (``attach``) and sessions (a state listener); run :meth:`run` in a task while it serves.
+
+    Args:
+        clock: the emulator's clock (item times are seconds since the inspector started).
+        model: the store to feed (a fresh live one by default).
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, model: InspectorModel | None = None) -> None:
+        self.model = model if model is not None else InspectorModel(live=True)
+        self._clock = clock
+        self._start = clock()
+        self._pending: deque[_Pending] = deque()
+        self._wake = anyio.Event()
+        self._changed = anyio.Event()
+        self._closed = anyio.Event()
+        self._rooms: dict[str, Room] = {}
+        self._viewers: dict[str, tuple[RoomPeer, Pacer]] = {}
+        self._uids = itertools.count(1)
+        self._tg: TaskGroup | None = None
+        #: Room events dropped because the queue was full (the page shows the count).
+        self.lost = 0
+
+    def __repr__(self) -> str:
+        return f"Inspector(rooms={len(self._rooms)}, pending={len(self._pending)}, lost={self.lost})"
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran (the page's live streams end)."""
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        """End the live streams (before the server stops, so it need not wait for them)."""
+        self._closed.set()
+        self._changed.set()
+
+    async def wait_changed(self, timeout: float) -> None:
+        """Wait until the model changes, the inspector closes, or ``timeout`` seconds pass."""
+        changed = self._changed
+        with anyio.move_on_after(timeout):
+            await changed.wait()
+
+    # -------------------------------------------------------------------------------------- observing
+
+    def _t(self) -> float:
+        return self._clock() - self._start
+
+    def _push(self, entry: _Pending) -> None:
+        if len(self._pending) >= MAX_PENDING:
+            self._pending.popleft()
+            self.lost += 1
+        self._pending.append(entry)
+        self._wake.set()
+
+    def attach(self, room: Room) -> None:
+        """Watch ``room`` from now on (the emulator calls it for every room it opens)."""
+        self._rooms[room.channel] = room
+        room.observers.append(self)
+        self._push((self._t(), room.channel, "open", "", "", b"", 0, (room.session_id, room.limits)))
+
+    def room_event(
+        self, room: Room, kind: RoomEventKind, uid: str, *, role: str = "", data: bytes = b"", code: int = 0
+    ) -> None:
+        """Queue what happened (in line on the room's path: one append)."""
+        self._push((self._clock() - self._start, room.channel, kind, uid, role, data, code, None))
+
+    def session_created(self, session: EmulatedSession) -> None:
+        """A session was created (state listener): show it, and take its client for the room's bot."""
+        info = (session.id, session.avatar_id, session.mode_type, "open", str(session.client_uid))
+        self._push((self._t(), session.channel, "session", "", "", b"", 0, info))
+
+    def session_closed(self, session: EmulatedSession, reason: str) -> None:
+        """A session was closed or expired (state listener)."""
+        info = (session.id, session.avatar_id, session.mode_type, reason, "")
+        self._push((self._t(), session.channel, "session", "", "", b"", 0, info))
+
+    # -------------------------------------------------------------------------------------- feeding
+
+    async def run(self) -> None:
+        """Feed the model from the queue until cancelled (throttled, in slices)."""
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            try:
+                while True:
+                    wake = self._wake
+                    await wake.wait()
+                    if wake is self._wake:
+                        self._wake = anyio.Event()
+                    await anyio.sleep(TICK_SECONDS)
+                    await self._drain()
+            finally:
+                self._tg = None
+
+    async def _drain(self) -> None:
+        pending, model = self._pending, self.model
+        while pending:
+            for _ in range(min(SLICE, len(pending))):
+                self._apply(model, pending.popleft())
+            await anyio.lowlevel.checkpoint()  # the room's deliveries go first
+        model.flush()
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def drain_now(self) -> None:
+        """Feed everything queued at once (tests, and the offline viewer)."""
+        while self._pending:
+            self._apply(self.model, self._pending.popleft())
+        self.model.flush()
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    @staticmethod
+    def _apply(model: InspectorModel, entry: _Pending) -> None:
+        t, channel, kind, uid, role, data, code, extra = entry
+        if kind == "frame" or kind == "refused":
+            model.frame(channel, t=t, uid=uid, role=role, data=data, code=code)
+        elif kind == "join" or kind == "leave":
+            model.peer(channel, uid, role=role, joined=kind == "join", reason=code, t=t)
+        elif kind == "close":
+            model.room_closed(channel, reason=code, t=t)
+        elif kind == "open":
+            session_id, limits = extra
+            model.room_opened(
+                channel,
+                session_id=session_id,
+                limits=Limits(
+                    max_message_bytes=limits.max_message_bytes,
+                    bytes_per_second=limits.bytes_per_second,
+                    messages_per_second=limits.messages_per_second,
+                    window_seconds=limits.window_seconds,
+                ),
+                t=t,
+            )
+        elif kind == "session":
+            session_id, avatar_id, mode, status, bot_uid = extra
+            if bot_uid:
+                model.mark_bot(channel, bot_uid)
+            model.session(session_id, room=channel, avatar_id=avatar_id, mode=mode, status=status, t=t)
+        elif kind == "own":
+            model.mark_own(channel, uid)
+
+    # -------------------------------------------------------------------------------------- acting
+
+    def _room(self, channel: str) -> Room:
+        room = self._rooms.get(channel)
+        if room is None or room.closed:
+            raise InspectorActionError(f"room {channel} is not open")
+        return room
+
+    @staticmethod
+    def _check_text(text: str) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidArgumentError("the text is empty")
+        if len(text) > MAX_TEXT_CHARS:
+            raise InvalidArgumentError(f"the text is longer than {MAX_TEXT_CHARS} characters")
+        return text
+
+    async def speak(self, channel: str, text: str) -> str:
+        """Say ``text`` as the user (an ASR transcript from the avatar); returns its mid.
+
+        Raises:
+            InvalidArgumentError: empty or too long a text.
+            InspectorActionError: the room is not open or has no avatar.
+        """
+        room = self._room(channel)
+        self._check_text(text)
+        if room.avatar is None:
+            raise InspectorActionError(f"room {channel} has no avatar")
+        try:
+            with anyio.fail_after(_ACT_TIMEOUT):
+                return await room.inject_user_speech(text)
+        except TimeoutError as exc:
+            raise InspectorActionError("the avatar has not joined the room") from exc
+
+    def _viewer(self, room: Room) -> tuple[RoomPeer, Pacer]:
+        viewer = self._viewers.get(room.channel)
+        if viewer is not None and viewer[0].uid in room.peers:
+            return viewer
+        uid = str(PAGE_UID_BASE + next(self._uids))
+        while uid in room.peers:
+            uid = str(PAGE_UID_BASE + next(self._uids))
+        self._push((self._t(), room.channel, "own", uid, "", b"", 0, None))
+        peer = room.join(uid, role=PeerRole.CLIENT)
+        pacer = Pacer()
+        self._viewers[room.channel] = (peer, pacer)
+        if self._tg is not None:
+            self._tg.start_soon(self._drain_mailbox, peer)
+        return peer, pacer
+
+    async def _drain_mailbox(self, peer: RoomPeer) -> None:
+        """The page's viewer reads nothing: its mailbox is emptied so it never fills."""
+        async for _ in peer.events():
+            pass
+        self._viewers.pop(peer.room.channel, None)
+
+    async def _send(self, room: Room, frames: list[bytes], *, priority: bool = False) -> None:
+        peer, pacer = self._viewer(room)
+        for data in frames:
+            wait = pacer.delay(self._clock(), len(data), priority=priority)
+            if wait > 0:
+                await anyio.sleep(wait)
+            code = peer.send(data)
+            if code != OK:
+                raise InspectorActionError(f"the room refused the page's frame ({code})")
+            pacer.record(self._clock(), len(data))
+
+    async def chat(self, channel: str, text: str) -> str:
+        """Send ``text`` as a chat message from the page's viewer; returns its mid.
+
+        Raises:
+            InvalidArgumentError: empty or too long a text.
+            InspectorActionError: the room is not open or refused a frame.
+        """
+        room = self._room(channel)
+        mid = new_mid()
+        frames = [encode_frame(f) for f in split_text(self._check_text(text), mid=mid)]
+        with anyio.fail_after(_ACT_TIMEOUT):
+            await self._send(room, frames)
+        return mid
+
+    async def interrupt(self, channel: str) -> str:
+        """Send ``interrupt`` from the page's viewer; returns its mid.
+
+        Raises:
+            InspectorActionError: the room is not open or refused the frame.
+        """
+        room = self._room(channel)
+        frame = interrupt()
+        with anyio.fail_after(_ACT_TIMEOUT):
+            await self._send(room, [encode_frame(frame)], priority=True)
+        assert frame.mid is not None
+        return frame.mid
