@@ -131,7 +131,7 @@ def _frame_fields(data: bytes) -> dict[str, Any]:
     if isinstance(frame, ChatFrame):
         return {"type": "chat", "mid": frame.mid, "idx": frame.idx, "fin": frame.fin, "from": frame.source}
     if isinstance(frame, CommandAck):
-        return {"type": "ack", "mid": frame.mid, "cmd": frame.cmd, "code": frame.code}
+        return {"type": "ack", "mid": frame.mid, "cmd": frame.cmd, "ack": frame.code}
     if isinstance(frame, CommandFrame):
         return {"type": "command", "mid": frame.mid, "cmd": frame.cmd}
     if isinstance(frame, EventFrame):
@@ -155,6 +155,7 @@ class InspectorModel:
         self._sessions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._log: deque[dict[str, Any]] = deque(maxlen=LOG_ITEMS)
         self._dirty_rates: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self._dirty_rooms: dict[str, dict[str, Any]] = {}
         self._frame_bytes = 0
         #: Sequence number of the last item logged (items are numbered from 1).
         self.seq = 0
@@ -350,11 +351,10 @@ class InspectorModel:
             self._follow(r, item, data)
 
     def flush(self) -> None:
-        """Log the rate bins changed since the last flush (call it after a batch of frames)."""
-        if not self._dirty_rates:
-            return
-        dirty, self._dirty_rates = self._dirty_rates, {}
-        for item in dirty.values():
+        """Log the rate bins and room counters changed since the last flush (call it after a batch of frames)."""
+        rates, self._dirty_rates = self._dirty_rates, {}
+        rooms, self._dirty_rooms = self._dirty_rooms, {}
+        for item in (*rates.values(), *rooms.values()):
             self._emit(item)
 
     # ------------------------------------------------------------------------------------------- internals
@@ -375,6 +375,7 @@ class InspectorModel:
     def _keep_frame(self, r: _Room, item: dict[str, Any], nbytes: int) -> None:
         r.frames.append(item)
         r.item["frames"] = r.frame_count
+        self._dirty_rooms[r.channel] = r.item
         self._frame_bytes += nbytes
         if len(r.frames) > FRAMES_PER_ROOM:
             self._drop_frame(r)
@@ -450,13 +451,13 @@ class InspectorModel:
         elif kind == "ack":
             command = r.commands.get(item["mid"]) if item["mid"] is not None else None
             if command is not None:
-                command["ack"] = {"code": item["code"], "t": item["t"]}
+                command["ack"] = {"code": item["ack"], "t": item["t"]}
                 self._emit(command)
                 mode = (command.get("data") or {}).get("mode")
-                if command["what"] == "set-params" and item["code"] == 1000 and mode in (1, 2):
+                if command["what"] == "set-params" and item["ack"] == 1000 and mode in (1, 2):
                     r.mode = mode
             else:
-                self._note(r, "ack", item, code=item["code"])
+                self._note(r, "ack", item, code=item["ack"])
 
     def _chat(self, r: _Room, item: dict[str, Any], data: bytes) -> None:
         frame = decode_frame(data)

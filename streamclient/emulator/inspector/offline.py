@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,21 +47,26 @@ def load_recording(path: str | Path, *, limits: Limits | None = None) -> tuple[I
     model = InspectorModel(live=False, title=f"recording {Path(path).name}")
     seen: set[str] = set()
     joined: set[tuple[str, str]] = set()
+    bots: dict[str, set[str]] = {}
     frames = skipped = 0
-    try:
-        fh = Path(path).open("rb")
-    except OSError as exc:
-        raise InvalidArgumentError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    with fh:
-        for raw in fh:
-            if len(raw) > MAX_LINE_BYTES or not raw.strip():
-                skipped += bool(raw.strip())
+    for first_pass in (True, False):  # the first finds the avatars (and so the bots) before any frame is shown
+        for obj in _objects(path):
+            if obj is None:
+                skipped += not first_pass
+                continue
+            if first_pass:
+                sender = str(obj.get("sender", ""))
+                if (
+                    obj.get("dir") == "in"
+                    and sender.isdigit()
+                    and int(sender) > _AVATAR_UID_OFFSET
+                    and len(bots) < 10_000
+                ):
+                    channel = str(obj.get("channel") or _DEFAULT_CHANNEL)
+                    bots.setdefault(channel, set()).add(str(int(sender) - _AVATAR_UID_OFFSET))
                 continue
             try:
-                obj = json.loads(raw)
-                if not isinstance(obj, dict):
-                    raise ValueError("not an object")
-                taken = _take(model, obj, seen, joined, limits)
+                taken = _take(model, obj, seen, joined, bots, limits)
             except (ValueError, KeyError, TypeError):
                 taken = False
             frames += taken
@@ -70,8 +75,34 @@ def load_recording(path: str | Path, *, limits: Limits | None = None) -> tuple[I
     return model, frames, skipped
 
 
+def _objects(path: str | Path) -> Iterator[dict[str, Any] | None]:
+    """The JSON objects of the file's lines (``None`` for a line that is not one); blank lines are skipped."""
+    try:
+        fh = Path(path).open("rb")
+    except OSError as exc:
+        raise InvalidArgumentError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with fh:
+        for raw in fh:
+            if not raw.strip():
+                continue
+            if len(raw) > MAX_LINE_BYTES:
+                yield None
+                continue
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                yield None
+                continue
+            yield obj if isinstance(obj, dict) else None
+
+
 def _take(
-    model: InspectorModel, obj: dict[str, Any], seen: set[str], joined: set[tuple[str, str]], limits: Limits
+    model: InspectorModel,
+    obj: dict[str, Any],
+    seen: set[str],
+    joined: set[tuple[str, str]],
+    bots: dict[str, set[str]],
+    limits: Limits,
 ) -> bool:
     channel = str(obj.get("channel") or _DEFAULT_CHANNEL)
     t = float(obj["t"])
@@ -79,13 +110,13 @@ def _take(
     if channel not in seen:
         seen.add(channel)
         model.room_opened(channel, session_id=None, limits=limits, t=t)
+        for bot in bots.get(channel, ()):
+            model.mark_bot(channel, bot)
     if "dir" in obj:
         direction = obj["dir"]
         if direction not in ("in", "out"):
             return False
         role = "avatar" if direction == "in" else "client"
-        if role == "avatar" and sender.isdigit() and int(sender) > _AVATAR_UID_OFFSET:
-            model.mark_bot(channel, str(int(sender) - _AVATAR_UID_OFFSET))
         data = str(obj["frame"]).encode("utf-8", errors="surrogateescape")
         if (channel, sender) not in joined:
             joined.add((channel, sender))

@@ -155,7 +155,7 @@ function connect() {
 
 function setStatus(on) {
   const status = $("status");
-  status.textContent = on ? (state.live ? "live" : "loaded") : "disconnected";
+  status.textContent = on ? "connected" : "disconnected";
   status.className = "badge " + (on ? "on" : "off");
 }
 
@@ -282,8 +282,8 @@ function updateNote(node, note) {
   let text;
   node.className = "note";
   node.dataset.what = note.what;
-  if (note.what === "audio_start") text = "🔊 avatar starts speaking";
-  else if (note.what === "audio_end") text = "🔇 avatar stops speaking";
+  if (note.what === "audio_start") text = "▶ avatar starts speaking";
+  else if (note.what === "audio_end") text = "■ avatar stops speaking";
   else if (note.what === "ack") text = "ack " + note.code + " (mid " + note.mid + ")";
   else if (note.role === "avatar") text = "event " + note.what;
   else {
