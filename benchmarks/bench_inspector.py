@@ -1,0 +1,190 @@
+"""Inspector benchmark: what watching costs the room. 100 sessions talk; the inspector is off, on with no page,
+and on with a page's live stream connected; the room's delivery latency is compared (issue 25).
+
+Run with ``make bench`` or ``.venv/bin/python benchmarks/bench_inspector.py [--sessions N] [--window S]``.
+
+Set-up, in one process (the emulator's): 100 sessions created over REST, each with a client joined over a real
+loopback websocket (``RoomTransport``) that sends a chat frame every ~0.5 s (jittered) to its avatar, which
+retells it (chunks, ``audio_start`` / ``audio_end``). In every room a probe peer (in process) reads its mailbox
+and measures, for each client frame, the time from the client's ``send()`` (stamped in the frame) to the frame
+reaching the probe: the room's delivery path as a receiver sees it, websocket hop included.
+
+Windows of ``--window`` seconds rotate ``--rounds`` times through three states of the same emulator, so the
+machine's background load hits all three alike:
+
+* **off**: the inspector is detached from every room (what ``EmulatorConfig(inspector=False)`` runs);
+* **on, page closed**: every room event is queued and fed to the inspector's model (throttled, in slices);
+* **on, page open**: as above, plus a page's event stream (``/inspector/api/events`` for one room) read by a
+  client in another process (so its parsing is not charged to the emulator's loop).
+
+Target: the added delivery latency p99 (page open minus off) < 1 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from _common import machine, percentile, print_table
+from anyio.abc import Process
+
+from streamclient.api import AsyncAkoolClient
+from streamclient.codec import ChatFrame, encode_frame
+from streamclient.emulator import Emulator, EmulatorConfig
+from streamclient.emulator.room import PeerRole, Room
+from streamclient.transport.base import FrameReceived, JoinParams
+from streamclient.transport.room import RoomTransport
+
+AVATAR = "dvp_Tristan_cloth2_1080P"
+PROBE_UID = "3999999999"
+TARGET_MS = 1.0
+SSE_CLIENT = """
+import sys, httpx
+with httpx.stream("GET", sys.argv[1], timeout=None) as r:
+    for _ in r.iter_raw():
+        pass
+"""
+
+
+@dataclass
+class Samples:
+    """Delivery latencies (seconds) by state."""
+
+    state: str = "warm-up"
+    by_state: dict[str, list[float]] = field(
+        default_factory=lambda: {"warm-up": [], "off": [], "closed": [], "open": [], "between": []}
+    )
+
+    def add(self, value: float) -> None:
+        self.by_state[self.state].append(value)
+
+
+async def probe(room: Room, samples: Samples) -> None:
+    """Read the room as a peer; time every client frame (it carries its send time)."""
+    peer = room.join(PROBE_UID, role=PeerRole.CLIENT)
+    async for event in peer.events():
+        if isinstance(event, FrameReceived) and b'"sent:' in event.data:
+            now = time.perf_counter()
+            text = json.loads(event.data)["pld"]["text"]
+            samples.add(now - float(text.split("sent:", 1)[1].split()[0]))
+
+
+async def talker(transport: RoomTransport, stop: anyio.Event, rng: random.Random) -> None:
+    """Send one chat frame every ~0.5 s, stamped with its send time."""
+    n = 0
+    await anyio.sleep(rng.uniform(0, 0.5))
+    while not stop.is_set():
+        n += 1
+        text = f"sent:{time.perf_counter():.6f} Hello avatar, this is message {n} of a long and friendly chat."
+        await transport.send(encode_frame(ChatFrame(mid=f"m{n}", idx=0, fin=True, text=text)))
+        await anyio.sleep(rng.uniform(0.4, 0.6))
+
+
+async def drain(transport: RoomTransport) -> None:
+    """The client reads what the avatar says (and drops it)."""
+    async for _ in transport.events():
+        pass
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    """Run the windows and print the table."""
+    config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=400.0, default_mode=1)
+    samples = Samples()
+    stop = anyio.Event()
+    rng = random.Random(7)
+    async with Emulator(config) as emu, AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
+        inspector = emu.inspector
+        assert inspector is not None
+        transports: list[RoomTransport] = []
+        rooms: list[Room] = []
+        async with anyio.create_task_group() as tg:
+            for _ in range(args.sessions):
+                info = await client.sessions.create(AVATAR, mode_type=1, duration=600)
+                creds: Any = info.credentials
+                transport = RoomTransport(creds.emulator_room_url)
+                await transport.join(
+                    JoinParams(
+                        app_id=creds.agora_app_id,
+                        channel=creds.agora_channel,
+                        uid=str(creds.agora_uid),
+                        token=creds.agora_token.get_secret_value(),
+                    )
+                )
+                room = emu.room_for(info.id)
+                assert room is not None
+                transports.append(transport)
+                rooms.append(room)
+                tg.start_soon(probe, room, samples)
+                tg.start_soon(drain, transport)
+            await emu.wait_until(
+                lambda: all(r.avatar is not None and r.avatar.joined.is_set() for r in rooms), timeout=60
+            )
+            for transport in transports:
+                tg.start_soon(talker, transport, stop, random.Random(rng.random()))
+            await anyio.sleep(2.0)  # warm up
+            url = f"{emu.inspector_url}api/events?room={rooms[0].channel}&after=0"
+            for _ in range(args.rounds):
+                for state in ("off", "closed", "open"):
+                    attached = state != "off"
+                    for room in rooms:
+                        if attached and inspector not in room.observers:
+                            room.observers.append(inspector)
+                        elif not attached and inspector in room.observers:
+                            room.observers.remove(inspector)
+                    page: Process | None = None
+                    if state == "open":
+                        page = await anyio.open_process([sys.executable, "-c", SSE_CLIENT, url], stdout=None)
+                        await anyio.sleep(0.5)  # the stream is connected and has caught up
+                    samples.state = state
+                    await anyio.sleep(args.window)
+                    samples.state = "between"
+                    if page is not None:
+                        page.terminate()
+                        with anyio.fail_after(10):
+                            await page.wait()
+            stop.set()
+            for transport in transports:
+                await transport.leave()
+            tg.cancel_scope.cancel()
+        model_frames = sum(r.frames_to_avatar for r in rooms)
+    rows = []
+    p99 = {}
+    for state, label in (("off", "off"), ("closed", "on, page closed"), ("open", "on, page open (SSE)")):
+        values = [v * 1000 for v in samples.by_state[state]]
+        p99[state] = percentile(values, 99)
+        rows.append(
+            (
+                f"delivery latency, inspector {label}",
+                f"p99 {p99[state]:.3f} ms",
+                f"p50 {percentile(values, 50):.3f} ms, max {max(values):.2f} ms, {len(values)} frames",
+            )
+        )
+    added_open = p99["open"] - p99["off"]
+    added_closed = p99["closed"] - p99["off"]
+    rows.append(("added p99, page closed - off", f"{added_closed:+.3f} ms", ""))
+    rows.append(("added p99, page open - off", f"{added_open:+.3f} ms", f"target < {TARGET_MS} ms"))
+    print(f"{args.sessions} sessions, {args.rounds} rounds of 3 x {args.window:g} s windows; {machine()}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min); frames to avatars: {model_frames}")
+    print(f"inspector events lost (queue full): {inspector.lost}")
+    print_table(rows)
+    print("OK: target met" if added_open < TARGET_MS else f"MISSED: added p99 {added_open:.3f} ms >= {TARGET_MS} ms")
+
+
+def main() -> None:
+    """Parse the options and run."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--window", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=6)
+    anyio.run(main_async, parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
