@@ -14,10 +14,13 @@ import pytest
 from streamclient.codec import encode_frame, interrupt
 from streamclient.codec.frames import ChatFrame, CommandAck, EventFrame
 from streamclient.emulator import Emulator
+from streamclient.emulator.inspector import Inspector
+from streamclient.emulator.inspector import live as live_module
 from streamclient.emulator.inspector import model as model_module
 from streamclient.emulator.inspector.model import InspectorModel, Limits
 from streamclient.emulator.inspector.offline import load_recording, serve_recording
 from streamclient.emulator.recording import refusals, replay
+from streamclient.emulator.room import PeerRole, Room
 
 from .emulator_harness import client_peer, fast_config
 
@@ -236,3 +239,27 @@ async def test_a_recording_is_served_read_only(tmp_path: Path) -> None:
         assert [i["text"] for i in snap["items"] if i["k"] == "say"] == ["hi"]
         acted = await http.post(url + "api/rooms/c/speak", json={"text": "x"})
         assert acted.status_code == 409
+
+
+async def test_a_room_nobody_watches_is_counted_and_decoded_only_when_a_page_asks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(live_module, "FRAMES_PER_ROOM", 5)
+    inspector = Inspector()
+    room = Room("c")
+    inspector.attach(room)
+    room.join(BOT, role=PeerRole.CLIENT)
+    room.join(AVATAR, role=PeerRole.AVATAR)
+    for i in range(8):
+        assert room.send(BOT, chat(f"m{i}", "hi")) == 0
+    inspector.drain_now()
+    model = inspector.model
+    assert items_of(model, "frame") == []
+    assert items_of(model, "room")[0]["frames"] == 8
+    assert sum(len(q) for q in inspector._backlog.values()) == 5  # bounded
+    await inspector.watch("c")
+    assert [f["n"] for f in items_of(model, "frame")] == [4, 5, 6, 7, 8]
+    assert room.send(BOT, chat("m9", "live")) == 0
+    inspector.drain_now()
+    assert [f["n"] for f in items_of(model, "frame")][-1] == 9
+    assert inspector._backlog == {}

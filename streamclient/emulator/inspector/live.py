@@ -6,6 +6,10 @@ counted in :attr:`Inspector.lost`) and returns. The model is fed later, by :meth
 ``TICK_SECONDS`` and in slices of ``SLICE`` entries with a checkpoint between them, so the room's deliveries never
 wait behind the inspector for long (``benchmarks/bench_inspector.py`` measures it).
 
+Only the rooms a page watches are decoded: every frame is counted, but a room nobody has looked at keeps its
+frames raw in a bounded backlog (``model.FRAMES_PER_ROOM`` per room, ``MAX_BACKLOG_BYTES`` in all) until a page
+asks for it (:meth:`Inspector.watch`); then the backlog is decoded, in slices, and the room is followed live.
+
 Acting in a room (the page's controls): :meth:`speak` injects an ASR transcript (the bot's session receives a
 ``UserTranscript``); :meth:`chat` and :meth:`interrupt` send a chat message or an ``interrupt`` command as a viewer
 of the page's own (uid ``PAGE_UID_BASE + n``, joined on first use, paced by the codec's pacer like any client).
@@ -25,7 +29,7 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from streamclient.codec import Pacer, encode_frame, interrupt, new_mid, split_text
-from streamclient.emulator.inspector.model import InspectorModel, Limits
+from streamclient.emulator.inspector.model import FRAMES_PER_ROOM, MAX_ROOMS, InspectorModel, Limits
 from streamclient.emulator.observers import RoomEventKind
 from streamclient.emulator.room import OK, PeerRole, Room, RoomPeer
 from streamclient.errors import InvalidArgumentError
@@ -46,7 +50,11 @@ PAGE_UID_BASE = 4_000_000_000
 MAX_TEXT_CHARS = 10_000
 _ACT_TIMEOUT = 30.0
 
+#: Frame bytes kept raw, in all rooms nobody watches.
+MAX_BACKLOG_BYTES = 24 * 1024 * 1024
+
 _Pending = tuple[float, str, str, str, str, bytes, int, Any]
+_Raw = tuple[float, str, str, bytes, int, int]  # t, uid, role, data, code, n
 
 
 class InspectorActionError(Exception):
@@ -73,6 +81,10 @@ class Inspector:
         self._viewers: dict[str, tuple[RoomPeer, Pacer]] = {}
         self._uids = itertools.count(1)
         self._tg: TaskGroup | None = None
+        self._backlog: dict[str, deque[_Raw]] = {}
+        self._backlog_bytes = 0
+        self._watched: dict[str, None] = {}  # ordered: the oldest watch goes first beyond MAX_ROOMS
+        self._catching_up: dict[str, anyio.Event] = {}
         #: Room events dropped because the queue was full (the page shows the count).
         self.lost = 0
 
@@ -147,34 +159,88 @@ class Inspector:
                 self._tg = None
 
     async def _drain(self) -> None:
-        pending, model = self._pending, self.model
+        pending = self._pending
         while pending:
             for _ in range(min(SLICE, len(pending))):
-                self._apply(model, pending.popleft())
+                self._apply(pending.popleft())
             await anyio.lowlevel.checkpoint()  # the room's deliveries go first
-        model.flush()
-        self._changed.set()
-        self._changed = anyio.Event()
+        self._publish()
 
-    def drain_now(self) -> None:
-        """Feed everything queued at once (tests, and the offline viewer)."""
-        while self._pending:
-            self._apply(self.model, self._pending.popleft())
+    def _publish(self) -> None:
         self.model.flush()
         self._changed.set()
         self._changed = anyio.Event()
 
-    @staticmethod
-    def _apply(model: InspectorModel, entry: _Pending) -> None:
+    def drain_now(self) -> None:
+        """Feed everything queued at once (tests)."""
+        while self._pending:
+            self._apply(self._pending.popleft())
+        self._publish()
+
+    async def watch(self, channel: str) -> None:
+        """Decode the room's backlog and follow it live from now on (a page asked for it)."""
+        if channel in self._watched or not self.model.has_room(channel):
+            return
+        busy = self._catching_up.get(channel)
+        if busy is not None:
+            await busy.wait()
+            return
+        self._catching_up[channel] = done = anyio.Event()
+        try:
+            model = self.model
+            backlog = self._backlog.get(channel)
+            while backlog:  # frames that arrive meanwhile join the backlog, so the order holds
+                for _ in range(min(SLICE, len(backlog))):
+                    t, uid, role, data, code, n = backlog.popleft()
+                    self._backlog_bytes -= len(data)
+                    model.frame(channel, t=t, uid=uid, role=role, data=data, code=code, n=n)
+                await anyio.lowlevel.checkpoint()
+            self._backlog.pop(channel, None)
+            if model.has_room(channel):
+                self._watched[channel] = None
+                while len(self._watched) > MAX_ROOMS:
+                    del self._watched[next(iter(self._watched))]
+            self._publish()
+        finally:
+            del self._catching_up[channel]
+            done.set()
+
+    def _stash(self, channel: str, raw: _Raw) -> None:
+        backlog = self._backlog.get(channel)
+        if backlog is None:
+            backlog = self._backlog[channel] = deque()
+        backlog.append(raw)
+        self._backlog_bytes += len(raw[3])
+        if len(backlog) > FRAMES_PER_ROOM:
+            self._backlog_bytes -= len(backlog.popleft()[3])
+        while self._backlog_bytes > MAX_BACKLOG_BYTES:
+            oldest = next(q for q in self._backlog.values() if q)
+            self._backlog_bytes -= len(oldest.popleft()[3])
+
+    def _forget(self, channel: str) -> None:
+        backlog = self._backlog.pop(channel, None)
+        if backlog:
+            self._backlog_bytes -= sum(len(raw[3]) for raw in backlog)
+        self._watched.pop(channel, None)
+
+    def _apply(self, entry: _Pending) -> None:
+        model = self.model
         t, channel, kind, uid, role, data, code, extra = entry
         if kind == "frame" or kind == "refused":
-            model.frame(channel, t=t, uid=uid, role=role, data=data, code=code)
+            n = model.count_frame(channel, refused=code != 0)
+            if n is None:
+                return
+            if channel in self._watched and channel not in self._catching_up:
+                model.frame(channel, t=t, uid=uid, role=role, data=data, code=code, n=n)
+            else:
+                self._stash(channel, (t, uid, role, data, code, n))
         elif kind == "join" or kind == "leave":
             model.peer(channel, uid, role=role, joined=kind == "join", reason=code, t=t)
         elif kind == "close":
             model.room_closed(channel, reason=code, t=t)
         elif kind == "open":
             session_id, limits = extra
+            self._forget(channel)
             model.room_opened(
                 channel,
                 session_id=session_id,
@@ -186,6 +252,9 @@ class Inspector:
                 ),
                 t=t,
             )
+            if len(self._backlog) > MAX_ROOMS:  # the model forgot its oldest room: so does the backlog
+                for gone in [c for c in self._backlog if not model.has_room(c)]:
+                    self._forget(gone)
         elif kind == "session":
             session_id, avatar_id, mode, status, bot_uid = extra
             if bot_uid:

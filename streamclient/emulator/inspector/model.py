@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamclient.codec import ChatFrame, CommandAck, CommandFrame, EventFrame, RawFrame, decode_frame
+from streamclient.codec import ChatFrame, CommandAck, CommandFrame, EventFrame, Frame, RawFrame, decode_frame
 from streamclient.errors import RemoteProtocolError
 
 __all__ = ("GUIDE_BYTES_PER_SECOND", "ROOM_CODES", "InspectorModel", "Limits")
@@ -90,6 +90,8 @@ class _Message:
     item: dict[str, Any]
     chunks: dict[int, str] = field(default_factory=dict)
     chars: int = 0
+    text: str = ""
+    last_idx: int = -1
 
 
 @dataclass(slots=True)
@@ -117,27 +119,32 @@ class _Room:
     commands: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     turns: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     turn_count: int = 0
+    #: the latest turn of each request mid, the turns not yet answered (oldest first), the one being spoken
+    by_mid: dict[str, dict[str, Any]] = field(default_factory=dict)
+    waiting: deque[dict[str, Any]] = field(default_factory=deque)
+    speaking: dict[str, Any] | None = None
+    last_started: dict[str, Any] | None = None
     senders: dict[str, _Sender] = field(default_factory=dict)
     #: The avatar's mode (1 retelling: a user transcript is not answered), ``None`` when unknown.
     mode: int | None = None
 
 
-def _frame_fields(data: bytes) -> dict[str, Any]:
-    """Type, mid, idx, fin of a frame, or ``bad`` (the codec's reason) when it cannot be decoded."""
+def _frame_fields(data: bytes) -> tuple[dict[str, Any], Frame | None]:
+    """Type, mid, idx, fin of a frame (and the frame), or ``bad`` (the codec's reason) when it cannot be decoded."""
     try:
         frame = decode_frame(data)
     except RemoteProtocolError as exc:
-        return {"type": None, "bad": exc.reason}
+        return {"type": None, "bad": exc.reason}, None
     if isinstance(frame, ChatFrame):
-        return {"type": "chat", "mid": frame.mid, "idx": frame.idx, "fin": frame.fin, "from": frame.source}
+        return {"type": "chat", "mid": frame.mid, "idx": frame.idx, "fin": frame.fin, "from": frame.source}, frame
     if isinstance(frame, CommandAck):
-        return {"type": "ack", "mid": frame.mid, "cmd": frame.cmd, "ack": frame.code}
+        return {"type": "ack", "mid": frame.mid, "cmd": frame.cmd, "ack": frame.code}, frame
     if isinstance(frame, CommandFrame):
-        return {"type": "command", "mid": frame.mid, "cmd": frame.cmd}
+        return {"type": "command", "mid": frame.mid, "cmd": frame.cmd}, frame
     if isinstance(frame, EventFrame):
-        return {"type": "event", "mid": frame.mid, "event": frame.name}
+        return {"type": "event", "mid": frame.mid, "event": frame.name}, frame
     assert isinstance(frame, RawFrame)
-    return {"type": frame.type, "mid": frame.mid}
+    return {"type": frame.type, "mid": frame.mid}, frame
 
 
 class InspectorModel:
@@ -313,10 +320,33 @@ class InspectorModel:
         item.update(role=self._role(r, uid, role), here=joined, left=None if joined else round(t, 4), reason=reason)
         self._emit(item)
 
-    def frame(self, channel: str, *, t: float, uid: str, role: str, data: bytes, code: int) -> None:
-        """The room delivered (``code`` 0) or refused (``code`` < 0) ``data`` from ``uid``."""
+    def count_frame(self, channel: str, *, refused: bool) -> int | None:
+        """Count a frame of the room (its number, from 1) without keeping it; ``None`` for an unknown room.
+
+        The live inspector counts every frame as it comes and keeps (:meth:`frame`) only those of the rooms a page
+        watches; the others wait in its bounded backlog until one does.
+        """
         r = self._rooms.get(channel)
         if r is None:
+            return None
+        r.frame_count += 1
+        r.item["frames"] = r.frame_count
+        if refused:
+            r.item["refused"] += 1
+        self._dirty_rooms[channel] = r.item
+        return r.frame_count
+
+    def frame(
+        self, channel: str, *, t: float, uid: str, role: str, data: bytes, code: int, n: int | None = None
+    ) -> None:
+        """The room delivered (``code`` 0) or refused (``code`` < 0) ``data`` from ``uid``.
+
+        ``n``: the number :meth:`count_frame` gave it (the frame is then not counted again).
+        """
+        if n is None:
+            n = self.count_frame(channel, refused=code != 0)
+        r = self._rooms.get(channel)
+        if r is None or n is None:
             return
         if role == "avatar":
             r.avatars.add(uid)
@@ -324,11 +354,10 @@ class InspectorModel:
             role = "avatar" if uid in r.avatars else "client"
         kept = data if code == 0 or len(data) <= KEEP_REFUSED_BYTES else data[:KEEP_REFUSED_BYTES]
         text = kept.decode("utf-8", errors="surrogateescape")
-        r.frame_count += 1
         item: dict[str, Any] = {
             "k": "frame",
             "room": channel,
-            "n": r.frame_count,
+            "n": n,
             "t": round(t, 4),
             "dir": "in" if role == "avatar" else "out",
             "uid": uid,
@@ -339,16 +368,18 @@ class InspectorModel:
             "bad": None,
             "text": text,
         }
-        item.update(_frame_fields(data) if code == 0 else {"type": None})
+        frame: Frame | None = None
         if code == 0:
+            fields, frame = _frame_fields(data)
+            item.update(fields)
             item["guide"] = self._count_rate(r, uid, t, len(data))
         else:
-            r.item["refused"] += 1
+            item["type"] = None
             item["codename"] = ROOM_CODES.get(code, str(code))
         self._keep_frame(r, item, len(text))
         self._emit(item)
-        if code == 0 and item.get("bad") is None:
-            self._follow(r, item, data)
+        if frame is not None:
+            self._follow(r, item, frame)
 
     def flush(self) -> None:
         """Log the rate bins and room counters changed since the last flush (call it after a batch of frames)."""
@@ -374,8 +405,6 @@ class InspectorModel:
 
     def _keep_frame(self, r: _Room, item: dict[str, Any], nbytes: int) -> None:
         r.frames.append(item)
-        r.item["frames"] = r.frame_count
-        self._dirty_rooms[r.channel] = r.item
         self._frame_bytes += nbytes
         if len(r.frames) > FRAMES_PER_ROOM:
             self._drop_frame(r)
@@ -432,38 +461,33 @@ class InspectorModel:
         self._emit(note)
         return note
 
-    def _follow(self, r: _Room, item: dict[str, Any], data: bytes) -> None:
-        kind = item["type"]
-        if kind == "chat":
-            self._chat(r, item, data)
-        elif kind == "event":
-            self._event(r, item)
-        elif kind == "command":
-            frame = decode_frame(data)
-            assert isinstance(frame, CommandFrame)
-            note = self._note(r, item["cmd"], item, ack=None, data=dict(frame.data) if frame.data else None)
-            if item["mid"] is not None:
-                r.commands[item["mid"]] = note
+    def _follow(self, r: _Room, item: dict[str, Any], frame: Frame) -> None:
+        if isinstance(frame, ChatFrame):
+            self._chat(r, item, frame)
+        elif isinstance(frame, EventFrame):
+            self._event(r, item, frame.name)
+        elif isinstance(frame, CommandFrame):
+            data = dict(frame.data) if frame.data else None
+            note = self._note(r, frame.cmd, item, ack=None, data=data)
+            if frame.mid is not None:
+                r.commands[frame.mid] = note
                 while len(r.commands) > NOTES_PER_ROOM:
                     r.commands.popitem(last=False)
-            if item["cmd"] == "interrupt":
+            if frame.cmd == "interrupt":
                 self._interrupt(r, item["t"])
-        elif kind == "ack":
-            command = r.commands.get(item["mid"]) if item["mid"] is not None else None
-            if command is not None:
-                command["ack"] = {"code": item["ack"], "t": item["t"]}
-                self._emit(command)
-                mode = (command.get("data") or {}).get("mode")
-                if command["what"] == "set-params" and item["ack"] == 1000 and mode in (1, 2):
-                    r.mode = mode
-            else:
-                self._note(r, "ack", item, code=item["ack"])
+        elif isinstance(frame, CommandAck):
+            command = r.commands.get(frame.mid) if frame.mid is not None else None
+            if command is None:
+                self._note(r, "ack", item, code=frame.code)
+                return
+            command["ack"] = {"code": frame.code, "t": item["t"]}
+            self._emit(command)
+            mode = (command.get("data") or {}).get("mode")
+            if command["what"] == "set-params" and frame.code == 1000 and mode in (1, 2):
+                r.mode = mode
 
-    def _chat(self, r: _Room, item: dict[str, Any], data: bytes) -> None:
-        frame = decode_frame(data)
-        assert isinstance(frame, ChatFrame)
-        source = frame.source
-        who = ("user" if source == "user" else "avatar") if item["role"] == "avatar" else item["role"]
+    def _chat(self, r: _Room, item: dict[str, Any], frame: ChatFrame) -> None:
+        who = ("user" if frame.source == "user" else "avatar") if item["role"] == "avatar" else item["role"]
         key = f"{item['uid']}:{frame.mid}"
         message = r.messages.get(key)
         if message is None:
@@ -474,15 +498,21 @@ class InspectorModel:
                 r.messages.popitem(last=False)
             if who != "avatar" and not (who == "user" and r.mode == 1):
                 self._new_turn(r, item, frame.mid, who)
-        if (
-            frame.idx not in message.chunks
-            and len(message.chunks) < MAX_MESSAGE_CHUNKS
-            and message.chars < MAX_MESSAGE_CHARS
-        ):
-            message.chunks[frame.idx] = frame.text
-            message.chars += len(frame.text)
-            text = "".join(message.chunks[i] for i in sorted(message.chunks))
-            message.item["text"] = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        idx, text = frame.idx, frame.text
+        if idx not in message.chunks and len(message.chunks) < MAX_MESSAGE_CHUNKS and message.chars < MAX_MESSAGE_CHARS:
+            message.chunks[idx] = text
+            message.chars += len(text)
+            if idx == message.last_idx + 1:  # in order (the usual case): append
+                message.text += text
+                message.last_idx = idx
+            else:
+                message.text = "".join(message.chunks[i] for i in sorted(message.chunks))
+                message.last_idx = max(message.last_idx, idx)
+            shown = message.text
+            if text and ("\ud800" <= text[0] <= "\udfff" or "\ud800" <= text[-1] <= "\udfff"):
+                # half a surrogate pair at a chunk's edge (the official client splits pairs): pair them again
+                shown = shown.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            message.item["text"] = shown
         message.item["chunks"] = len(message.chunks)
         message.item["last"] = item["t"]
         if frame.fin:
@@ -491,7 +521,7 @@ class InspectorModel:
         if who == "avatar":
             self._reply_chunk(r, item, frame.mid)
         elif frame.fin:
-            turn = self._turn_for_mid(r, frame.mid)
+            turn = r.by_mid.get(frame.mid)
             if turn is not None and turn["t1"] is None:
                 turn["t1"] = item["t"]
                 self._emit(turn)
@@ -503,54 +533,49 @@ class InspectorModel:
         if who == "user":  # a transcript arrives whole: its "sending" is the frame itself
             turn["t1"] = item["t"]
         r.turns[str(r.turn_count)] = turn
+        r.by_mid[mid] = turn
+        r.waiting.append(turn)
         while len(r.turns) > TURNS_PER_ROOM:
-            r.turns.popitem(last=False)
+            _, gone = r.turns.popitem(last=False)
+            if r.by_mid.get(gone["mid"]) is gone:
+                del r.by_mid[gone["mid"]]
+        while len(r.waiting) > TURNS_PER_ROOM:
+            r.waiting.popleft()
         self._emit(turn)
 
-    def _turn_for_mid(self, r: _Room, mid: str) -> dict[str, Any] | None:
-        for turn in reversed(r.turns.values()):
-            if turn["mid"] == mid:
-                return turn
-        return None
-
-    def _speaking_turn(self, r: _Room) -> dict[str, Any] | None:
-        for turn in r.turns.values():
-            if turn["astart"] is not None and turn["aend"] is None and not turn["interrupted"]:
-                return turn
-        return None
-
     def _reply_chunk(self, r: _Room, item: dict[str, Any], mid: str) -> None:
-        turn = self._turn_for_mid(r, mid)
+        turn = r.by_mid.get(mid)
         if turn is None or turn["by"] == "user":  # fresh reply mids (or a reply to speech): the one being spoken
-            turn = self._speaking_turn(r)
+            turn = r.speaking
         if turn is not None and turn["first"] is None:
             turn["first"] = item["t"]
             self._emit(turn)
 
-    def _event(self, r: _Room, item: dict[str, Any]) -> None:
-        name = item.get("event")
-        self._note(r, str(name), item)
+    def _event(self, r: _Room, item: dict[str, Any], name: str) -> None:
+        self._note(r, name, item)
         if name == "audio_start":
-            for waiting in r.turns.values():
-                if waiting["astart"] is None and not waiting["interrupted"]:
-                    waiting["astart"] = item["t"]
-                    self._emit(waiting)
+            while r.waiting:
+                turn = r.waiting.popleft()
+                if not turn["interrupted"]:
+                    turn["astart"] = item["t"]
+                    r.speaking = r.last_started = turn
+                    self._emit(turn)
                     return
         elif name == "audio_end":
-            turn = self._speaking_turn(r)
-            if turn is None:  # an interrupted reply ends too
-                for candidate in reversed(r.turns.values()):
-                    if candidate["astart"] is not None and candidate["aend"] is None:
-                        turn = candidate
-                        break
-            if turn is not None:
-                turn["aend"] = item["t"]
-                self._emit(turn)
+            ended = r.speaking or r.last_started  # an interrupted reply ends too
+            r.speaking = None
+            if ended is not None and ended["aend"] is None:
+                ended["aend"] = item["t"]
+                self._emit(ended)
 
     def _interrupt(self, r: _Room, t: float) -> None:
         """An interrupt cuts the reply being spoken and drops the ones queued behind it."""
-        for turn in r.turns.values():
-            if turn["aend"] is None and not turn["interrupted"] and turn["t0"] <= t:
+        cut = [r.speaking] if r.speaking is not None else []
+        cut.extend(turn for turn in r.waiting if turn["t0"] <= t)
+        r.waiting = deque(turn for turn in r.waiting if turn["t0"] > t)
+        r.speaking = None
+        for turn in cut:
+            if not turn["interrupted"]:
                 turn["interrupted"] = True
                 self._emit(turn)
 

@@ -73,7 +73,10 @@ def inspector_routes(inspector: Inspector, prefix: str = "/inspector") -> list[B
         return Route(f"{prefix}/{name}", endpoint)
 
     async def snapshot(request: Request) -> Response:
-        snap = model.snapshot(request.query_params.get("room"))
+        room = request.query_params.get("room")
+        if room is not None:
+            await inspector.watch(room)
+        snap = model.snapshot(room)
         snap["lost"] = inspector.lost
         return Response(_json(snap), media_type="application/json", headers={"Cache-Control": "no-store"})
 
@@ -83,6 +86,9 @@ def inspector_routes(inspector: Inspector, prefix: str = "/inspector") -> list[B
             after = int(request.query_params.get("after", "0"))
         except ValueError:
             return JSONResponse({"error": "after must be an integer"}, status_code=400)
+
+        if room is not None:
+            await inspector.watch(room)
 
         async def stream() -> AsyncIterator[str]:
             cursor = after
@@ -136,6 +142,7 @@ def inspector_routes(inspector: Inspector, prefix: str = "/inspector") -> list[B
         channel = request.path_params["room"]
         if not model.has_room(channel):
             return JSONResponse({"error": f"no room {channel}"}, status_code=404)
+        await inspector.watch(channel)
         body = "".join(line + "\n" for line in model.recording_lines(channel))
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in channel)[:80]
         return Response(
