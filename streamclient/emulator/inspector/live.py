@@ -75,6 +75,7 @@ class Inspector:
         self._start = clock()
         self._pending: deque[_Pending] = deque()
         self._wake = anyio.Event()
+        self._woken = False
         self._changed = anyio.Event()
         self._closed = anyio.Event()
         self._rooms: dict[str, Room] = {}
@@ -117,7 +118,9 @@ class Inspector:
             self._pending.popleft()
             self.lost += 1
         self._pending.append(entry)
-        self._wake.set()
+        if not self._woken:
+            self._woken = True
+            self._wake.set()
 
     def attach(self, room: Room) -> None:
         """Watch ``room`` from now on (the emulator calls it for every room it opens)."""
@@ -149,11 +152,10 @@ class Inspector:
             self._tg = tg
             try:
                 while True:
-                    wake = self._wake
-                    await wake.wait()
-                    if wake is self._wake:
-                        self._wake = anyio.Event()
-                    await anyio.sleep(TICK_SECONDS)
+                    await self._wake.wait()
+                    await anyio.sleep(TICK_SECONDS)  # throttle: what comes meanwhile joins this batch
+                    self._wake = anyio.Event()
+                    self._woken = False
                     await self._drain()
             finally:
                 self._tg = None
