@@ -211,7 +211,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 tg.start_soon(talker, transport, stop, random.Random(rng.random()))
             await anyio.sleep(2.0)  # warm up
             host, port = emu.base_url.removeprefix("http://").split(":")
-            path = f"/inspector/api/events?room={rooms[0].channel}&after=0"
+            path = f"/inspector/api/events?room={rooms[0].channel}"  # from now on
             page = await anyio.open_process([sys.executable, "-c", SSE_CLIENT, host, port])
             assert page.stdin is not None
             assert page.stdout is not None

@@ -168,8 +168,8 @@ class Inspector:
             await anyio.lowlevel.checkpoint()  # the room's deliveries go first
         self._publish()
 
-    def _publish(self) -> None:
-        self.model.flush()
+    def _publish(self, *, all_counters: bool = False) -> None:
+        self.model.flush(None if all_counters else self._t())
         self._changed.set()
         self._changed = anyio.Event()
 
@@ -177,7 +177,7 @@ class Inspector:
         """Feed everything queued at once (tests)."""
         while self._pending:
             self._apply(self._pending.popleft())
-        self._publish()
+        self._publish(all_counters=True)
 
     async def watch(self, channel: str) -> None:
         """Decode the room's backlog and follow it live from now on (a page asked for it)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,8 @@ MAX_MESSAGE_CHUNKS = 1024
 MAX_MESSAGE_CHARS = 20_000
 #: Update items kept for the page's live stream (a page further behind reloads its snapshot).
 LOG_ITEMS = 50_000
+#: A room's counters (frames, refused) are re-sent at most this often (seconds of the feed's clock).
+ROOM_ITEMS_EVERY = 1.0
 #: Refused frames larger than this keep only their first bytes (accepted frames are at most the room's 1 KB).
 KEEP_REFUSED_BYTES = 2048
 
@@ -163,6 +165,7 @@ class InspectorModel:
         self._log: deque[dict[str, Any]] = deque(maxlen=LOG_ITEMS)
         self._dirty_rates: dict[tuple[str, str, int], dict[str, Any]] = {}
         self._dirty_rooms: dict[str, dict[str, Any]] = {}
+        self._rooms_flushed = -float("inf")
         self._frame_bytes = 0
         #: Sequence number of the last item logged (items are numbered from 1).
         self.seq = 0
@@ -200,13 +203,14 @@ class InspectorModel:
             ``(items, last_seq, reset)``: ``reset`` is True when items after ``seq`` have already left the bounded
             log (the page must reload its snapshot).
         """
-        first = self.seq - len(self._log) + 1
+        log = self._log
+        first = self.seq - len(log) + 1
         if seq + 1 < first:
             return [], self.seq, True
         out: list[dict[str, Any]] = []
         last = seq
-        start = max(0, seq + 1 - first)
-        for item in _islice(self._log, start):
+        for i in range(max(0, seq + 1 - first), len(log)):  # a deque's index walks its blocks from the nearer end
+            item = log[i]
             last = item["seq"]
             kind = item["k"]
             if kind in ("room", "session", "peer") or item.get("room") == room:
@@ -381,12 +385,20 @@ class InspectorModel:
         if frame is not None:
             self._follow(r, item, frame)
 
-    def flush(self) -> None:
-        """Log the rate bins and room counters changed since the last flush (call it after a batch of frames)."""
+    def flush(self, now: float | None = None) -> None:
+        """Log the rate bins changed since the last flush (call it after a batch of frames), and the rooms' counters.
+
+        The rooms' changed counters are logged when ``now`` is ``None``, or ``ROOM_ITEMS_EVERY`` seconds after they
+        were last logged (with many busy rooms they would otherwise flood every page's stream).
+        """
         rates, self._dirty_rates = self._dirty_rates, {}
-        rooms, self._dirty_rooms = self._dirty_rooms, {}
-        for item in (*rates.values(), *rooms.values()):
+        for item in rates.values():
             self._emit(item)
+        if now is None or now - self._rooms_flushed >= ROOM_ITEMS_EVERY:
+            self._rooms_flushed = -float("inf") if now is None else now
+            rooms, self._dirty_rooms = self._dirty_rooms, {}
+            for item in rooms.values():
+                self._emit(item)
 
     # ------------------------------------------------------------------------------------------- internals
 
@@ -578,20 +590,3 @@ class InspectorModel:
             if not turn["interrupted"]:
                 turn["interrupted"] = True
                 self._emit(turn)
-
-
-def _islice(log: deque[dict[str, Any]], start: int) -> Iterable[dict[str, Any]]:
-    """``log[start:]`` without copying what comes before (a deque has no slices)."""
-    if start <= len(log) // 2:
-        it = iter(log)
-        for _ in range(start):
-            next(it)
-        return it
-    tail = len(log) - start
-    out: list[dict[str, Any]] = []
-    for item in reversed(log):
-        if len(out) >= tail:
-            break
-        out.append(item)
-    out.reverse()
-    return out

@@ -4,7 +4,8 @@ Routes (under ``prefix``, ``/inspector`` by default):
 
 * ``GET /`` the page; ``GET /app.js``, ``GET /app.css`` its assets (shipped in the package: no CDN, no build);
 * ``GET /api/snapshot?room=CH``: every kept item for the rooms list and, with ``room``, that room in full;
-* ``GET /api/events?room=CH&after=SEQ``: ``text/event-stream`` of the items logged after ``SEQ`` (batches of at
+* ``GET /api/events?room=CH&after=SEQ``: ``text/event-stream`` of the items logged after ``SEQ`` (default: from
+  now on; batches of at
   most ``BATCH`` items, at most one batch every ``THROTTLE_SECONDS``); an ``event: reset`` tells the page it fell
   behind the bounded log and must reload the snapshot;
 * ``POST /api/rooms/CH/speak | chat | interrupt`` (JSON ``{"text": ...}``; ``application/json`` only, so another
@@ -82,8 +83,8 @@ def inspector_routes(inspector: Inspector, prefix: str = "/inspector") -> list[B
 
     async def events(request: Request) -> Response:
         room = request.query_params.get("room")
-        try:
-            after = int(request.query_params.get("after", "0"))
+        try:  # no "after": from now on
+            after = int(request.query_params.get("after", model.seq))
         except ValueError:
             return JSONResponse({"error": "after must be an integer"}, status_code=400)
 
