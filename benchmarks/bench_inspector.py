@@ -80,12 +80,12 @@ class Meter:
 
     state: str = "warm-up"
     busy: dict[str, float] = field(default_factory=dict)
-    longest: dict[str, float] = field(default_factory=dict)
+    longest: dict[str, tuple[float, str]] = field(default_factory=dict)
     inline: dict[str, list[float]] = field(default_factory=dict)
 
-    def hold(self, seconds: float) -> None:
+    def hold(self, seconds: float, what: str) -> None:
         self.busy[self.state] = self.busy.get(self.state, 0.0) + seconds
-        self.longest[self.state] = max(self.longest.get(self.state, 0.0), seconds)
+        self.longest[self.state] = max(self.longest.get(self.state, (0.0, "")), (seconds, what))
 
     def install(self, inspector: Inspector) -> None:
         """Wrap the inspector's feed, its room hook and the page stream's work (this instance only)."""
@@ -101,11 +101,11 @@ class Meter:
                 start = time.thread_time()
                 for _ in range(min(live.SLICE, len(pending))):
                     apply(pending.popleft())
-                meter.hold(time.thread_time() - start)
+                meter.hold(time.thread_time() - start, "a slice of the feed")
                 await anyio.lowlevel.checkpoint()
             start = time.thread_time()
             publish()
-            meter.hold(time.thread_time() - start)
+            meter.hold(time.thread_time() - start, "a publish")
 
         def room_event(*args: Any, **kwargs: Any) -> None:
             start = time.thread_time()
@@ -115,7 +115,7 @@ class Meter:
         def timed_items_after(*args: Any, **kwargs: Any) -> Any:
             start = time.thread_time()
             out = items_after(*args, **kwargs)
-            meter.hold(time.thread_time() - start)
+            meter.hold(time.thread_time() - start, "reading the log for the stream")
             return out
 
         encode = web._json
@@ -123,7 +123,7 @@ class Meter:
         def timed_json(obj: Any) -> str:
             start = time.thread_time()
             out = encode(obj)
-            meter.hold(time.thread_time() - start)
+            meter.hold(time.thread_time() - start, "encoding a batch for the stream")
             return out
 
         inspector._drain = drain  # type: ignore[method-assign]
@@ -266,7 +266,8 @@ async def main_async(args: argparse.Namespace) -> None:
             (
                 f"inspector CPU on the loop, {label}",
                 f"{meter.busy.get(state, 0.0) / seconds * 100:.2f} %",
-                f"longest hold {meter.longest.get(state, 0.0) * 1000:.3f} ms; in-line room event "
+                f"longest hold {meter.longest.get(state, (0.0, ''))[0] * 1000:.3f} ms "
+                f"({meter.longest.get(state, (0.0, ''))[1]}); in-line room event "
                 f"{sum(inline) / len(inline) * 1e6:.2f} us mean ({len(inline)} events)",
             )
         )
