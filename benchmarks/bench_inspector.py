@@ -27,6 +27,7 @@ preemption), and the mean in-line cost of a room event.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -82,15 +83,28 @@ class Meter:
     busy: dict[str, float] = field(default_factory=dict)
     longest: dict[str, tuple[float, str]] = field(default_factory=dict)
     inline: dict[str, list[float]] = field(default_factory=dict)
+    #: CPU seconds spent in garbage collections (any, by anyone), so a hold can say how much of it was one
+    gc_seconds: float = 0.0
+    _gc_start: float = 0.0
 
-    def hold(self, seconds: float, what: str) -> None:
+    def hold(self, seconds: float, what: str, gc_before: float) -> None:
+        collected = self.gc_seconds - gc_before
+        if collected > 0:
+            what += f", of which {collected * 1000:.3f} ms a garbage collection"
         self.busy[self.state] = self.busy.get(self.state, 0.0) + seconds
         self.longest[self.state] = max(self.longest.get(self.state, (0.0, "")), (seconds, what))
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.thread_time()
+        else:
+            self.gc_seconds += time.thread_time() - self._gc_start
 
     def install(self, inspector: Inspector) -> None:
         """Wrap the inspector's feed, its room hook and the page stream's work (this instance only)."""
         from streamclient.emulator.inspector import live, web
 
+        gc.callbacks.append(self._gc)
         apply, publish, hook = inspector._apply, inspector._publish, inspector.room_event
         items_after = inspector.model.items_after
         meter = self
@@ -98,14 +112,14 @@ class Meter:
         async def drain() -> None:  # Inspector._drain, timed per slice
             pending = inspector._pending
             while pending:
-                start = time.thread_time()
+                start, gc_before = time.thread_time(), meter.gc_seconds
                 for _ in range(min(live.SLICE, len(pending))):
                     apply(pending.popleft())
-                meter.hold(time.thread_time() - start, "a slice of the feed")
+                meter.hold(time.thread_time() - start, "a slice of the feed", gc_before)
                 await anyio.lowlevel.checkpoint()
-            start = time.thread_time()
+            start, gc_before = time.thread_time(), meter.gc_seconds
             publish()
-            meter.hold(time.thread_time() - start, "a publish")
+            meter.hold(time.thread_time() - start, "a publish", gc_before)
 
         def room_event(*args: Any, **kwargs: Any) -> None:
             start = time.thread_time()
@@ -113,17 +127,17 @@ class Meter:
             meter.inline.setdefault(meter.state, []).append(time.thread_time() - start)
 
         def timed_items_after(*args: Any, **kwargs: Any) -> Any:
-            start = time.thread_time()
+            start, gc_before = time.thread_time(), meter.gc_seconds
             out = items_after(*args, **kwargs)
-            meter.hold(time.thread_time() - start, "reading the log for the stream")
+            meter.hold(time.thread_time() - start, "reading the log for the stream", gc_before)
             return out
 
         encode = web._json
 
         def timed_json(obj: Any) -> str:
-            start = time.thread_time()
+            start, gc_before = time.thread_time(), meter.gc_seconds
             out = encode(obj)
-            meter.hold(time.thread_time() - start, "encoding a batch for the stream")
+            meter.hold(time.thread_time() - start, "encoding a batch for the stream", gc_before)
             return out
 
         inspector._drain = drain  # type: ignore[method-assign]

@@ -240,6 +240,9 @@ class Inspector:
             model.peer(channel, uid, role=role, joined=kind == "join", reason=code, t=t)
         elif kind == "close":
             model.room_closed(channel, reason=code, t=t)
+            room = self._rooms.get(channel)
+            if room is not None and room.closed:  # nothing to act on any more: let it go
+                del self._rooms[channel]
         elif kind == "open":
             session_id, limits = extra
             self._forget(channel)
