@@ -94,7 +94,7 @@ class Meter:
         self.busy[self.state] = self.busy.get(self.state, 0.0) + seconds
         self.longest[self.state] = max(self.longest.get(self.state, (0.0, "")), (seconds, what))
 
-    def _gc(self, phase: str, info: dict[str, int]) -> None:
+    def _gc(self, phase: str, _info: dict[str, int]) -> None:
         if phase == "start":
             self._gc_start = time.thread_time()
         else:
