@@ -33,7 +33,7 @@ from streamclient.errors import InvalidArgumentError
 
 __all__ = ("BATCH", "THROTTLE_SECONDS", "inspector_routes")
 
-BATCH = 100
+BATCH = 50
 THROTTLE_SECONDS = 0.1
 KEEPALIVE_SECONDS = 15.0
 _ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
