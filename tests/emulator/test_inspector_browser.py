@@ -137,6 +137,8 @@ def test_a_person_watches_and_acts_in_a_live_session(
         room = akool_emulator.room_for(session_id)
         assert room is not None
         expect(page.locator(f'#rooms li[data-room="{room.channel}"]')).to_be_visible(timeout=WAIT_MS)
+        # the page follows the new room: its live stream for that room is open
+        expect(page.locator(f'body[data-watching="{room.channel}"]')).to_have_count(1, timeout=WAIT_MS)
 
         # the bot says something: its bubble shows the text within 1 s of the room delivering it
         text = "Hello from the bot, watched through the inspector."

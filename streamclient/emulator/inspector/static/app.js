@@ -134,7 +134,7 @@ function connect() {
   if (state.room) params.set("room", state.room);
   const source = new EventSource(api("events?" + params));
   state.source = source;
-  source.onopen = () => setStatus(true);
+  source.onopen = () => { setStatus(true); document.body.dataset.watching = state.room || ""; };
   source.onmessage = (event) => {
     const items = JSON.parse(event.data);
     for (const item of items) {
