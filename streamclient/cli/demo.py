@@ -93,11 +93,20 @@ def _summary(console: Console, target: Target, session: AvatarSession, turns: li
 
 
 async def _demo(
-    *, emulator: bool | None, avatar_id: str, speech_cps: float, base_url: str | None = None, duration: int = 300
+    *,
+    emulator: bool | None,
+    avatar_id: str,
+    speech_cps: float,
+    base_url: str | None = None,
+    duration: int = 300,
+    linger: float = 0.0,
 ) -> None:
     console = Console(highlight=False)
     async with open_target(emulator=emulator, speech_cps=speech_cps, base_url=base_url) as target:
         console.print(plain(("streamclient demo", "bold"), f" against {target.label}"))
+        inspector_url = target.emulator.inspector_url if target.emulator is not None else None
+        if inspector_url is not None:
+            console.print(plain("inspector: ", (inspector_url, "bold"), " (open it in a browser to watch)"))
         t_start = anyio.current_time()
         session = connect(target.client, avatar_id=avatar_id, duration=duration, mode_type=1, language="en")
         printer = EventPrinter(console)
@@ -131,6 +140,11 @@ async def _demo(
             f"[green]✓[/] session closed ({session.close_reason}) after {anyio.current_time() - t_start:.1f} s"
         )
         _summary(console, target, session, turns)
+        if inspector_url is not None and linger > 0:
+            console.print(
+                plain(f"the inspector stays up for {linger:g} s at ", (inspector_url, "bold"), " (Ctrl-C ends)")
+            )
+            await anyio.sleep(linger)
 
 
 async def _chat(
@@ -349,11 +363,20 @@ def register(app: typer.Typer) -> None:
         speech_cps: Annotated[float, _speech_cps_option()] = 150.0,
         base_url: BaseUrlOption = None,
         duration: Annotated[int, _duration_option()] = 300,
+        linger: Annotated[
+            float,
+            typer.Option("--linger", min=0.0, help="With the emulator: keep its inspector page up this many seconds."),
+        ] = 0.0,
     ) -> None:
         """Run a whole avatar session: create, join, say a long text, stream the reply, interrupt, close."""
         run_async(
             lambda: _demo(
-                emulator=emulator, avatar_id=avatar_id, speech_cps=speech_cps, base_url=base_url, duration=duration
+                emulator=emulator,
+                avatar_id=avatar_id,
+                speech_cps=speech_cps,
+                base_url=base_url,
+                duration=duration,
+                linger=linger,
             )
         )
 

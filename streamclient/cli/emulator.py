@@ -172,6 +172,8 @@ async def _run(config: EmulatorConfig) -> None:
     async with Emulator(config) as emu:
         typer.echo(f"AKOOL emulator running (Ctrl-C to stop)\n  base URL: {emu.base_url}")
         typer.echo(f"  room URL: {emu.room_url}\n  API key:  {emu.api_key}")
+        if emu.inspector_url is not None:
+            typer.echo(f"  inspector: {emu.inspector_url}  (open it in a browser: rooms, conversation, frames)")
         if config.record_path is not None:
             typer.echo(f"  recording frames to {config.record_path}")
         limits = config.limits()

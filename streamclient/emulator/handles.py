@@ -165,6 +165,8 @@ class EmulatorHandle(_Handle):
         self.room_url = emulator.room_url
         #: The API key to use (local and random per run unless configured: not a user secret).
         self.api_key = emulator.api_key
+        #: The inspector page (``None`` when the configuration turned it off).
+        self.inspector_url = emulator.inspector_url
 
     def __repr__(self) -> str:
         return f"EmulatorHandle(base_url={self.base_url!r})"

@@ -16,7 +16,8 @@ Fixtures:
   (``shapes`` takes a ``ResponseShapes`` or a dict of its fields).
 * ``akool_emulator`` -> :class:`~streamclient.emulator.handles.EmulatorHandle`: a running emulator. It runs in a
   background thread with its own event loop, so it serves sync tests, async tests, and any async plugin.
-  ``base_url``, ``api_key``, ``room_url``, ``room_for(session_id)`` (faults, user speech, counters, avatar),
+  ``base_url``, ``api_key``, ``room_url``, ``inspector_url`` (a live page: docs/inspector.md),
+  ``room_for(session_id)`` (faults, user speech, counters, avatar),
   ``open_session_count()``, ``billed_seconds()``, ``wait_until(...)`` / ``await await_until(...)``.
 * ``akool_client`` -> an ``AsyncAkoolClient`` pointed at the emulator, for async tests. It keeps no connection
   open between requests, so it runs on whichever event loop the test uses and leaves nothing to close.

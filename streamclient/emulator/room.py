@@ -50,6 +50,7 @@ import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Literal, Protocol
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -87,8 +88,10 @@ __all__ = (
     "GuideViolation",
     "PeerRole",
     "Room",
+    "RoomEventKind",
     "RoomJoinError",
     "RoomLimits",
+    "RoomObserver",
     "RoomPeer",
 )
 
@@ -157,6 +160,30 @@ AGORA_LIMITS = RoomLimits()
 GUIDE_LIMITS = RoomLimits(bytes_per_second=6000, messages_per_second=30)
 #: The named room-limit profiles (``streamclient emulator --room-limits``).
 ROOM_PROFILES: Mapping[str, RoomLimits] = {"agora": AGORA_LIMITS, "guide": GUIDE_LIMITS}
+
+
+RoomEventKind = Literal["join", "leave", "frame", "refused", "close"]
+
+
+class RoomObserver(Protocol):
+    """The room's observation hook: told of every join, leave, delivery, refusal and the close of the rooms it watches.
+
+    A :class:`Room` calls every observer in its ``observers`` list in line, on the room's
+    own code path, so an observer must be cheap and must not raise: the inspector only appends a tuple to a bounded
+    queue and does its work later, on its own task.
+
+    Kinds:
+
+    * ``"join"`` / ``"leave"``: ``uid`` joined (``role``: ``"client"`` or ``"avatar"``) or left (``code``: the reason);
+    * ``"frame"``: the room delivered ``data`` from ``uid`` (after fault injection: what the receivers got);
+    * ``"refused"``: the room refused ``data`` from ``uid`` with the SDK code ``code`` (-114, -12, -115, -113);
+    * ``"close"``: the room closed (``code``: the reason; ``uid`` is empty).
+    """
+
+    def room_event(
+        self, room: Room, kind: RoomEventKind, uid: str, *, role: str = "", data: bytes = b"", code: int = 0
+    ) -> None:
+        """One thing that happened in ``room`` (see the module docstring); must be cheap and must not raise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +317,8 @@ class Room:
         self.dropped = 0
         #: Senders over the guidance, by uid (see :meth:`guide_violations`).
         self._violations: dict[str, GuideViolation] = {}
+        #: Watchers of joins, leaves, deliveries and refusals (the inspector); called in line, they must not raise.
+        self.observers: list[RoomObserver] = []
         self.set_faults(to_client=FaultPlan(), to_avatar=FaultPlan())
 
     def __repr__(self) -> str:
@@ -349,6 +378,8 @@ class Room:
         self._tokens_changed.set()
         self._windows[uid] = _RateWindow(self.limits)
         logger.debug("room %s: %s %s joined", self.channel, role.value, uid)
+        for observer in self.observers:
+            observer.room_event(self, "join", uid, role=role.value)
         self.notify_changed()
         return peer
 
@@ -362,6 +393,8 @@ class Room:
         for other in self._peers.values():
             other._post(PeerLeft(uid, reason))
         logger.debug("room %s: %s left (reason %d)", self.channel, uid, reason)
+        for observer in self.observers:
+            observer.room_event(self, "leave", uid, role=peer.role.value, code=reason)
         self.notify_changed()
 
     def _leave_peer(self, peer: RoomPeer) -> None:
@@ -389,6 +422,8 @@ class Room:
         for uid in list(self._peers):
             self.disconnect(uid, reason=reason)
         self._closed.set()
+        for observer in self.observers:
+            observer.room_event(self, "close", "", code=reason)
         self.notify_changed()
         logger.debug("room %s closed (reason %d)", self.channel, reason)
 
@@ -455,11 +490,15 @@ class Room:
         peer = self._peers.get(sender)
         if peer is None:
             self.rejected[ERR_NOT_IN_CHANNEL] += 1
+            for observer in self.observers:
+                observer.room_event(self, "refused", sender, data=data, code=ERR_NOT_IN_CHANNEL)
             return ERR_NOT_IN_CHANNEL
         window = self._windows[sender]
         code = window.check(self._clock(), len(data))
         if code != OK:
             self.rejected[code] += 1
+            for observer in self.observers:
+                observer.room_event(self, "refused", sender, role=peer.role.value, data=data, code=code)
             self.notify_changed()
             logger.debug("room %s: frame of %d bytes from %s refused (%d)", self.channel, len(data), sender, code)
             return code
@@ -544,4 +583,6 @@ class Room:
             self._recorder.record(
                 "out" if role is PeerRole.CLIENT else "in", sender=sender, data=data, channel=self.channel
             )
+        for observer in self.observers:
+            observer.room_event(self, "frame", sender, role=role.value, data=data)
         self.notify_changed()

@@ -58,6 +58,7 @@ from streamclient.emulator.admission import (
 from streamclient.emulator.avatar import Avatar, AvatarConfig
 from streamclient.emulator.avatar_room import AvatarRoom
 from streamclient.emulator.faults import FaultPlan
+from streamclient.emulator.inspector import Inspector, inspector_routes
 from streamclient.emulator.recording import Recorder
 from streamclient.emulator.responders import Responder
 from streamclient.emulator.rest import rest_routes
@@ -132,6 +133,8 @@ class EmulatorConfig:
     shapes: ResponseShapes = field(default_factory=ResponseShapes)
     # -- data-stream variants the docs allow (issue 10, decoder side)
     reply_mid: Literal["request", "fresh"] = "request"
+    #: Serve the inspector page at ``/inspector/`` (issue 25); off: rooms are not watched at all.
+    inspector: bool = True
 
     def __post_init__(self) -> None:
         if self.avatar_join_delay < 0 or self.speech_chars_per_second <= 0 or self.reply_chunk_chars < 1:
@@ -197,6 +200,8 @@ class Emulator:
         self._sessions_changed = anyio.Event()
         self._changed = anyio.Event()
         self._base_url: str | None = None
+        #: The inspector page's watcher while running (``None`` when ``config.inspector`` is off).
+        self.inspector: Inspector | None = None
 
     def __repr__(self) -> str:
         return f"Emulator(base_url={self._base_url!r}, rooms={len(self._rooms)})"
@@ -213,16 +218,22 @@ class Emulator:
                 self._recorder = stack.enter_context(Recorder(self.config.record_path, clock=self._clock))
             self._tg = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(self._tg.cancel_scope.cancel)
+            self.inspector = Inspector(clock=self._clock) if self.config.inspector else None
             app = Starlette(
                 routes=[
                     *rest_routes(self.state),
                     room_route("/room", self._resolve_join, check_token=self.admission.check_token),
+                    *(inspector_routes(self.inspector) if self.inspector is not None else ()),
                 ]
             )
             self._base_url = await stack.enter_async_context(serve(app, host=self.config.host, port=self.config.port))
             stack.callback(self._close_rooms)
             self.state.credentials_extra["emulator_room_url"] = self.room_url
             self.state.add_listener(self)
+            if self.inspector is not None:  # after the emulator's listener: a session's room exists when it hears
+                stack.callback(self.inspector.close)  # its page's streams end before the server stops
+                self.state.add_listener(self.inspector)
+                self._tg.start_soon(self.inspector.run)
             self._tg.start_soon(self._expiry_loop)
         except BaseException:
             await stack.__aexit__(None, None, None)
@@ -257,6 +268,11 @@ class Emulator:
     def room_url(self) -> str:
         """``ws://127.0.0.1:PORT/room`` (what ``RoomTransport`` connects to)."""
         return "ws" + self.base_url.removeprefix("http") + "/room"
+
+    @property
+    def inspector_url(self) -> str | None:
+        """``http://127.0.0.1:PORT/inspector/``: the live inspector page (``None`` when it is off)."""
+        return None if self.inspector is None else self.base_url + "/inspector/"
 
     @property
     def api_key(self) -> str:
@@ -317,6 +333,8 @@ class Emulator:
             on_change=self._notify_changed,
         )
         room.set_faults(to_client=config.faults_to_client, to_avatar=config.faults_to_avatar)
+        if self.inspector is not None:
+            self.inspector.attach(room)
         self._by_channel[channel] = room
         if self._tg is not None:
             self._tg.start_soon(room.run)
