@@ -39,7 +39,9 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from streamclient.api._guard import Budget, CreateGuard
 from streamclient.api.models import Session, SessionStatus
+from streamclient.api.sessions import Sessions
 from streamclient.errors import APIError, ConfigurationError, LiveAvatarClosedError, SessionNotFoundError
 from streamclient.ledger import LedgerEntry, PostgresLedger, SessionLedger, resolve_ledger
 from streamclient.ledger._postgres import Claim
@@ -224,9 +226,14 @@ def _avatar(session: Session) -> str | None:
 
 
 async def _close_one(client: AsyncAkoolClient, session_id: str) -> str | None:
-    """Close; ``None`` when closed now, ``"already"`` when the service had ended it, else the error."""
+    """Close; ``None`` when closed now, ``"already"`` when the service had ended it, else the error.
+
+    The close bypasses the client's own ledger step: the sweeper records the end itself, with its reason, under its
+    claim (a plain ``closed`` written first would hide the claimed record from :meth:`PostgresLedger.finish_claim`).
+    """
+    unrecorded = Sessions(client._core, CreateGuard(None, Budget(), timeout=client._core.timeout))
     try:
-        await client.sessions.close(session_id)
+        await unrecorded.close(session_id)
     except (LiveAvatarClosedError, SessionNotFoundError):
         return "already"
     except APIError as exc:

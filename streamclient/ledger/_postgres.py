@@ -259,6 +259,7 @@ class PostgresLedger:
                 conn = await psycopg.AsyncConnection.connect(self.url, **self._conninfo())
             slot = _Slot(conn, asyncio.Lock())
             self._slots[loop] = slot
+            weakref.finalize(loop, _finish, conn)  # a loop that ends without aclose(): no connection left open
         return slot
 
     async def _run(self, step: Callable[[Any], Awaitable[T]], *, retry: bool = True) -> T:
@@ -303,6 +304,9 @@ class PostgresLedger:
         Called at exit; a process that holds open sessions should close them first.
         """
         self._stop.set()
+        for slot in list(self._slots.values()):
+            _finish(slot.conn)
+        self._slots.clear()
         beat = self._beat
         if beat is not None and beat is not threading.current_thread():
             beat.join(timeout=self.connect_timeout + 2)
@@ -839,6 +843,12 @@ async def _migrate(conn: Any) -> int:
                 await conn.execute("INSERT INTO streamclient_schema (version) VALUES (%s)", (version,))
                 logger.info("session ledger schema migrated to version %d", version)
     return max(int(current), SCHEMA_VERSION)
+
+
+def _finish(conn: Any) -> None:
+    """Close an async connection without its loop (libpq's finish): the loop is gone, or the process is exiting."""
+    if not conn.closed:
+        conn.pgconn.finish()
 
 
 def _migrate_sync(conn: Any) -> None:
