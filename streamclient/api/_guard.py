@@ -233,14 +233,15 @@ class CreateGuard:
             try:
                 yield ticket
             except BaseException as exc:
-                if self.ledger is not None and row is not None and ticket.session_id is None:
-                    outcome = "failed" if _nothing_created(exc) else "unknown"
-                    with anyio.CancelScope(shield=True), anyio.move_on_after(self._timeout):
+                with anyio.CancelScope(shield=True), anyio.move_on_after(self._timeout):
+                    if ticket.session_id is not None:  # created, then something else failed: still recorded
+                        await ticket.record()
+                    elif self.ledger is not None and row is not None:
+                        outcome = "failed" if _nothing_created(exc) else "unknown"
                         await _record(self.ledger, "record_outcome", row, outcome)
                 raise
-            if ticket.session_id is not None:
-                with anyio.CancelScope(shield=True), anyio.move_on_after(self._timeout):
-                    await ticket.record()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(self._timeout):
+                await ticket.record()
 
     @asynccontextmanager
     async def closing(self, base_url: str, session_id: str) -> AsyncIterator[None]:

@@ -6,18 +6,21 @@ Workers are separate processes (``tests/fleet/worker.py``) with distinct host id
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from typing import Any
 
 import anyio
 import psycopg
 import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
 
 from streamclient.api import AsyncAkoolClient, SweepReport, sweep
 from streamclient.emulator import Emulator
 from streamclient.errors import APITimeoutError, BudgetExceededError, LedgerUnavailableError
 from streamclient.ledger import SCHEMA_VERSION, PostgresLedger, resolve_ledger
 
-from .conftest import fleet_emulator, start_worker, wait_until
+from .conftest import ROOT, fleet_emulator, start_worker, wait_until, worker_env
 from .pg import PgServer
 
 AVATAR = "dvp_Tristan_cloth2_1080P"
@@ -302,14 +305,6 @@ async def test_a_lost_answer_of_a_killed_worker_is_resolved_through_the_service_
 
 
 async def test_sweep_every_runs_passes_until_stopped(make_ledger: Any, fleet_db: str) -> None:
-    import os
-    import subprocess
-    import sys
-
-    from anyio.streams.buffered import BufferedByteReceiveStream
-
-    from .conftest import ROOT, worker_env
-
     async with fleet_emulator() as emu:
         async with start_worker(emu, fleet_db, "host-a") as worker:
             sid = (await worker.ask("create"))["created"]
@@ -342,4 +337,3 @@ async def test_sweep_every_runs_passes_until_stopped(make_ledger: Any, fleet_db:
         assert code == 0, lines
         assert emu.open_session_count() == 0
         assert all(line.startswith("sweep pass") for line in lines), lines
-        del os
