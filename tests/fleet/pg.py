@@ -45,8 +45,9 @@ def _free_port() -> int:
 class PgServer:
     """One PostgreSQL server (start, stop, restart, a fresh database per caller)."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, durable: bool = False) -> None:
         self.external = url
+        self.durable = durable
         self.port = 0
         self.root: Path | None = None
         self._as: dict[str, Any] = {}
@@ -89,10 +90,9 @@ class PgServer:
             )
             self.port = _free_port()
         assert self.root is not None
-        options = (
-            f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB"
-        )
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c max_connections=300 -c shared_buffers=32MB"
+        if not self.durable:  # tests: speed over durability
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(bin_dir() / "pg_ctl"),
             "-D",
@@ -144,8 +144,12 @@ class PgServer:
             return ""
 
 
-def server_from_env() -> PgServer:
-    """The server the tests use: ``STREAMCLIENT_TEST_POSTGRES`` if set, else one of their own."""
-    server = PgServer(os.environ.get(TEST_POSTGRES_ENV) or None)
+def server_from_env(*, durable: bool = False) -> PgServer:
+    """The server the tests use: ``STREAMCLIENT_TEST_POSTGRES`` if set, else one of their own.
+
+    Args:
+        durable: keep PostgreSQL's defaults (fsync and synchronous commit on), as a benchmark against SQLite must.
+    """
+    server = PgServer(os.environ.get(TEST_POSTGRES_ENV) or None, durable=durable)
     server.start()
     return server
