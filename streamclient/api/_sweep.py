@@ -278,6 +278,8 @@ async def _sweep_fleet(
         return report
 
     limiter = anyio.CapacityLimiter(CLOSE_CONCURRENCY)
+    ended: list[tuple[Claim, str, str]] = []
+    outcomes: dict[str, str | None] = {}
 
     async def sweep_claim(claim: Claim) -> None:
         entry = claim.entry
@@ -289,12 +291,9 @@ async def _sweep_fleet(
             report.failed[sid] = outcome
             await book.release_claim(claim, sweeper)
             return
-        reason = f"the lease of its owner ({entry.owner()}) lapsed; closed by {sweeper}"
-        if outcome == "already":
-            reason = f"the lease of its owner ({entry.owner()}) lapsed; the service had already ended it"
-        if await book.finish_claim(claim, sweeper, state="swept", reason=reason):
-            (report.already_closed if outcome == "already" else report.closed).append(sid)
-        report.items.append(_fleet_item(entry, open_now.get(sid, (None, 2))[1], now, reason, closable=True))
+        how = "the service had already ended it" if outcome == "already" else f"closed by {sweeper}"
+        outcomes[claim.ticket] = outcome
+        ended.append((claim, "swept", f"the lease of its owner ({entry.owner()}) lapsed; {how}"))
 
     while True:
         claims = await book.claim_orphans(base, sweeper, limit=CLAIM_BATCH, claim_seconds=CLAIM_SECONDS)
@@ -303,6 +302,14 @@ async def _sweep_fleet(
         async with anyio.create_task_group() as group:
             for claim in claims:
                 group.start_soon(sweep_claim, claim)
+        finished = await book.finish_claims(ended, sweeper)  # one statement per batch
+        for claim, _state, reason in ended:
+            done = claim.entry.session_id
+            assert done is not None
+            if claim.ticket in finished:
+                (report.already_closed if outcomes[claim.ticket] == "already" else report.closed).append(done)
+            report.items.append(_fleet_item(claim.entry, open_now.get(done, (None, 2))[1], now, reason))
+        ended.clear()
     await _resolve_lost(client, book, report, open_now, sweeper=sweeper, all_open=all_open)
     report.items.sort(key=lambda i: (i.created_at is None, i.created_at or 0.0))
     return report

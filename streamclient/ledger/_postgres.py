@@ -773,6 +773,27 @@ class PostgresLedger:
 
         return await self._run(step)
 
+    async def finish_claims(self, ended: list[tuple[Claim, str, str]], sweeper: str) -> set[str]:
+        """End many claimed records in one statement: ``(claim, state, reason)`` each; the tickets ended."""
+        if not ended:
+            return set()
+
+        async def step(conn: Any) -> set[str]:
+            cur = await conn.execute(
+                f"UPDATE streamclient_sessions s SET state = v.state, closed_at = now(), reason = v.reason, "
+                f"claim_until = NULL FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS v(ticket, state, reason) "
+                f"WHERE s.ticket = v.ticket AND s.claimed_by = %s AND s.state IN {_OPEN} RETURNING s.ticket::text",
+                (
+                    [claim.ticket for claim, _, _ in ended],
+                    [state for _, state, _ in ended],
+                    [reason for _, _, reason in ended],
+                    sweeper,
+                ),
+            )
+            return {r[0] for r in await cur.fetchall()}
+
+        return await self._run(step)
+
     async def release_claim(self, claim: Claim, sweeper: str) -> None:
         """Give a claim back (the close failed: the next pass tries again)."""
 
