@@ -31,6 +31,7 @@ import os
 import re
 import socket
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable
@@ -230,6 +231,8 @@ class PostgresLedger:
         self._beat: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._warned = False
+        #: Until this ``time.monotonic()``, queued writes are left to the heartbeat (the database was just down).
+        self._down_until = 0.0
 
     def __repr__(self) -> str:
         return f"PostgresLedger({_redact(self.url)!r}, host={self.host!r})"
@@ -372,6 +375,7 @@ class PostgresLedger:
                     lapsed = self._renew(conn)
                 told = self._told(conn)
                 self._flush_sync(conn)
+                self._down_until = 0.0
             except psycopg.Error as exc:
                 logger.warning("the session ledger %s: lease not renewed (%s); retrying", self.path, exc)
                 if conn is not None:
@@ -436,7 +440,12 @@ class PostgresLedger:
         await self._flush()
 
     async def _flush(self) -> None:
-        """Write the queued records in order (one writer at a time; another caller leaves them to it)."""
+        """Write the queued records in order (one writer at a time; another caller leaves them to it).
+
+        Right after a failure the caller does not wait for the database again: the heartbeat writes them.
+        """
+        if time.monotonic() < self._down_until:
+            return
         if not self._flushing.acquire(blocking=False):
             return
         try:
@@ -452,6 +461,7 @@ class PostgresLedger:
                 try:
                     await self._run(step)
                 except LedgerUnavailableError as exc:
+                    self._down_until = time.monotonic() + self.lease_seconds / 3
                     self._warn(exc)
                     return
                 with self._pending_lock:

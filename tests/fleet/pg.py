@@ -93,19 +93,28 @@ class PgServer:
         options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c max_connections=300 -c shared_buffers=32MB"
         if not self.durable:  # tests: speed over durability
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._run(
-            str(bin_dir() / "pg_ctl"),
-            "-D",
-            str(self.root / "data"),
-            "-l",
-            str(self.root / "log"),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        for attempt in range(3):
+            try:
+                self._run(
+                    str(bin_dir() / "pg_ctl"),
+                    "-D",
+                    str(self.root / "data"),
+                    "-l",
+                    str(self.root / "log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                )
+                return
+            except subprocess.CalledProcessError:
+                if attempt == 2 or "already in use" not in self.log():
+                    raise
+                # Another test process took the port between the probe and the start: try another one.
+                options = options.replace(f"-p {self.port}", f"-p {(port := _free_port())}")
+                self.port = port
 
     def stop(self, mode: str = "fast") -> None:
         if self.external is not None or self.root is None:
