@@ -24,6 +24,9 @@ On a PostgreSQL ledger (a fleet, ``docs/fleet.md``) the owner is a *lease*, judg
   when the list has none, nothing bills for it and the record ends. While any live owner has a create in flight
   (its session may be on the list before its id is recorded), lost creates wait for the next pass;
 * with ``all_open``, every other open session that no record holds is closed too (same in-flight rule).
+
+Records past their end are marked ``expired``; records are never ended from the listing alone (a live owner records
+its own close; an orphan's is claimed and closed, and the service's "already closed" is recorded as such).
 """
 
 from __future__ import annotations
@@ -247,9 +250,8 @@ async def _sweep_fleet(
     """:func:`sweep` on a PostgreSQL ledger (see the module docstring)."""
     base = client.base_url
     report = SweepReport()
-    listed_at = await book.db_now()
     open_now = await _open_on_service(client)
-    await book.expire_ended(base, gone_from_service=set(open_now), listed_at=listed_at)
+    await book.expire_ended(base)
     entries = await book.open_entries(base)
     now = await book.db_now()
     report.live = sum(1 for e in entries if e.lease_alive and e.session_id is not None)

@@ -295,9 +295,11 @@ class PostgresLedger:
 
     async def aclose(self) -> None:
         """Close this event loop's connection (the lease and the heartbeat go on: see :meth:`close`)."""
-        slot = self._slots.pop(asyncio.get_running_loop(), None)
+        loop = asyncio.get_running_loop()
+        if loop in self._slots:
+            await self._flush()  # with this loop's connection, before it goes
+        slot = self._slots.pop(loop, None)
         if slot is not None:
-            await self._flush()
             with anyio.CancelScope(shield=True), anyio.move_on_after(1):
                 await slot.conn.close()
 
@@ -675,17 +677,12 @@ class PostgresLedger:
 
         return await self._run(step)
 
-    async def expire_ended(self, base_url: str, *, gone_from_service: set[str] | None, listed_at: float) -> int:
-        """End the records past their end, and (given the service's open ids) those it no longer lists open.
+    async def expire_ended(self, base_url: str) -> int:
+        """End the records past their end (by the database's clock); how many.
 
-        Args:
-            base_url: the service.
-            gone_from_service: the ids the service lists open (``None``: not known); a record created before
-                ``listed_at`` (database time) and not among them has ended on the service.
-            listed_at: when the listing started, by the database's clock.
-
-        Returns:
-            How many records were ended.
+        Records the service no longer lists open are not ended from a listing (a page that shifts while it is read
+        could hide an open session, and a live owner's record would stop counting against the budget): an orphan's
+        is claimed and closed (the service answers "already closed"), a live owner records its own close.
         """
 
         async def step(conn: Any) -> int:
@@ -694,17 +691,7 @@ class PostgresLedger:
                 f"WHERE s.base_url = %s AND s.state IN {_OPEN} AND {_ENDS_AT} <= now()",
                 (base_url,),
             )
-            ended: int = cur.rowcount
-            if gone_from_service is not None:
-                cur = await conn.execute(
-                    f"UPDATE streamclient_sessions SET state = 'expired', closed_at = now(), "
-                    f"reason = 'the service no longer lists it open' WHERE base_url = %s AND state IN {_OPEN} "
-                    f"AND session_id IS NOT NULL AND created_at < to_timestamp(%s) AND (claim_until IS NULL "
-                    f"OR claim_until < now()) AND NOT (session_id = ANY(%s))",
-                    (base_url, listed_at, list(gone_from_service)),
-                )
-                ended += cur.rowcount
-            return ended
+            return int(cur.rowcount)
 
         return await self._run(step)
 
