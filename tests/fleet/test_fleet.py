@@ -5,6 +5,7 @@ Workers are separate processes (``tests/fleet/worker.py``) with distinct host id
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -310,6 +311,18 @@ async def test_sweep_every_runs_passes_until_stopped(make_ledger: Any, fleet_db:
             sid = (await worker.ask("create"))["created"]
             await worker.kill()
         env = worker_env(emu, fleet_db, "sweeper-cli")
+        await wait_until(lambda: lapsed(fleet_db, "host-a"))
+        shown = await anyio.run_process(
+            [sys.executable, "-c", "from streamclient.cli import main; main()", "sessions", "sweep", "--json"],
+            env=env,
+            cwd=str(ROOT),
+            check=False,
+        )
+        assert shown.returncode == 0, shown.stderr.decode()
+        report = json.loads(shown.stdout)
+        assert [(i["session_id"], i["closable"]) for i in report["items"]] == [(sid, True)]
+        assert report["dry_run"] is True
+        assert emu.open_session_count() == 1  # a dry run closes nothing
         cli = await anyio.open_process(
             [sys.executable, "-c", "from streamclient.cli import main; main()", "sessions", "sweep", "--every", "0.5s"],
             env=env,
