@@ -21,7 +21,7 @@ from rich.text import Text
 from streamclient.api import AsyncAkoolClient, SweepReport, sweep
 from streamclient.cli._runner import EXIT_CODES, run_async
 from streamclient.cli.resources import BaseUrlOption, TimeoutOption, sessions_app
-from streamclient.errors import ConfigurationError, StreamClientError
+from streamclient.errors import ConfigurationError
 from streamclient.ledger import PostgresLedger, resolve_ledger
 
 __all__ = ("register",)
@@ -62,7 +62,7 @@ async def _sweep_every(client: AsyncAkoolClient, every: float, *, all_open: bool
         number += 1
         try:
             report = await sweep(client, all_open=all_open, close=True)
-        except StreamClientError as exc:
+        except Exception as exc:  # a sidecar outlives a bad pass (the service or the database away): say it, go on
             typer.echo(f"sweep pass {number} failed: {exc}", err=True)
         else:
             if as_json:
