@@ -408,7 +408,7 @@ class AvatarSession:
         assert room is not None
         assert transport is not None
         try:
-            await transport.renew_token(room.mint_token(room.bot_uid), timeout=self._options.send_timeout)
+            await transport.renew_token(room.bot_token(), timeout=self._options.send_timeout)
             self.token_renewals += 1
             logger.info("session %s: channel token renewed", self._session_id)
         except StreamClientError as exc:
