@@ -193,6 +193,11 @@ class Reassembler:
         self._forget(key, pending)
         return [_expired(key, pending)]
 
+    def expire_sender(self, sender: str, source: str | None) -> list[Event]:
+        """Report and forget now every pending message of ``sender`` with ``source`` (see :meth:`expire_message`)."""
+        keys = [key for key in self._pending if key[0] == sender and key[1] == source]
+        return [event for key in keys for event in self.expire_message(*key)]
+
     def feed(self, frame: ChatFrame, *, sender: str, now: float) -> list[Event]:
         """Add one received chat frame.
 

@@ -317,6 +317,10 @@ def test_expire_message_reports_one_message_now() -> None:
     assert (expired.mid, expired.text, expired.gaps) == ("m", "Hi…", (2,))
     assert r.pending_messages == 1
     assert r.feed(ChatFrame(mid="m", idx=1, fin=True, text="!", source="bot"), sender="a", now=0) == []
+    r.feed(ChatFrame(mid="o", idx=1, fin=False, text="Z", source="bot"), sender="b", now=0)
+    r.feed(ChatFrame(mid="u", idx=1, fin=False, text="U", source="user"), sender="a", now=0)
+    assert [(e.mid, e.text) for e in r.expire_sender("a", "bot") if isinstance(e, MessageExpired)] == [("n", "Yo…")]
+    assert r.pending_messages == 2
 
 
 def test_limits_are_validated() -> None:
