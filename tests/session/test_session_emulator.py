@@ -213,7 +213,9 @@ async def test_lost_chunks_are_reported_and_nothing_hangs() -> None:
                 except ReplyTimeoutError:
                     continue  # its audio_end was lost: the wait is bounded, never a hang
                 # Every character that arrived, in order, with a marker where chunks are missing.
-                pieces = [result.reply[a + 1 : b] for a, b in zip((-1, *result.gaps), (*result.gaps, None))]
+                pieces = [
+                    result.reply[a + 1 : b] for a, b in zip((-1, *result.gaps), (*result.gaps, None), strict=True)
+                ]
                 at = 0
                 for piece in pieces:
                     found = text.find(piece, at)
