@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -13,9 +14,17 @@ from streamclient.transport.base import Transport
 
 if TYPE_CHECKING:
     from streamclient.api import AsyncAkoolClient
+    from streamclient.api.models import Session
     from streamclient.session.room import AgoraRoom
 
-__all__ = ("close_api_session", "renew_token", "send_interrupt_now")
+__all__ = (
+    "close_api_session",
+    "create_session",
+    "failure_reason",
+    "leave_channel",
+    "renew_token",
+    "send_interrupt_now",
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +67,36 @@ async def renew_token(room: AgoraRoom, transport: Transport, timeout: float, *, 
         return False
     logger.info("session %s: channel token renewed", label)
     return True
+
+
+async def create_session(client: AsyncAkoolClient, create: Mapping[str, Any], room: AgoraRoom | None) -> Session:
+    """Create the session (with the room's avatar credentials, if any), shielded from cancellation.
+
+    Once the request may have reached the server we must learn the session id, or a cancellation here would leak a
+    billed session. The API client's own timeout bounds this wait.
+    """
+    body = dict(create)
+    if room is not None:
+        body["credentials"] = room.avatar_credentials(body.get("duration"))
+    with anyio.CancelScope(shield=True):
+        info = await client.sessions.create(**body)
+    return info
+
+
+async def leave_channel(transport: Transport, deadline: float) -> None:
+    """Leave the channel by ``deadline`` (at least 0.1 s); a failure is logged."""
+    with anyio.move_on_after(max(0.1, deadline - anyio.current_time())):
+        try:
+            await transport.leave(timeout=max(0.1, min(5.0, deadline - anyio.current_time())))
+        except TransportError as exc:
+            logger.warning("leaving the channel failed: %s", exc)
+
+
+def failure_reason(name: str, exc: BaseException, *, label: str | None, closing: bool) -> str | None:
+    """Log a background failure; the reason to close with, or ``None`` when it was our own close cutting it."""
+    if closing and isinstance(exc, TransportError):
+        # We are leaving the channel: a send cut by our own close is not a failure.
+        logger.debug("session %s: %s ended by the close: %s", label, name, exc)
+        return None
+    logger.error("session %s: %s failed: %s", label, name, exc, exc_info=not isinstance(exc, StreamClientError))
+    return "disconnected" if isinstance(exc, TransportError) else "error"

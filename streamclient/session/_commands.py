@@ -1,4 +1,4 @@
-"""Waiting for a command's ack: the result, a typed error, and the turns an acknowledged interrupt resolves."""
+"""Commands: sending an interrupt (and cutting the turns it stops), and waiting for a command's ack."""
 
 from __future__ import annotations
 
@@ -6,13 +6,35 @@ from collections.abc import Callable
 
 import anyio
 
+from streamclient.codec import ProtocolConnection
 from streamclient.errors import CommandError, CommandTimeoutError, SessionClosedError
 from streamclient.session._inbound import Inbound, PendingAck
+from streamclient.session._speech import SpeechLine
+from streamclient.session._turn_tracker import TurnTracker
 from streamclient.session.events import CommandAcked
 from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn
 
-__all__ = ("await_ack",)
+__all__ = ("await_ack", "send_interrupt")
+
+
+def send_interrupt(
+    conn: ProtocolConnection, turns: TurnTracker, speech: SpeechLine, *, drop_queued: bool
+) -> tuple[str, list[Turn]]:
+    """Queue an interrupt and cut the turns it stops; return its mid and those turns (resolved when it is acked).
+
+    A cut turn not (fully) confirmed sent resolves at once: its rest is dropped, no reply of its own will come.
+    """
+    mid = conn.send_interrupt()
+    interrupted = conn.last_interrupted
+    cut = turns.mark_interrupted(interrupted.mid if interrupted is not None else None, unsent=drop_queued)
+    cut += [t for t in speech.interrupt(drop_queued=drop_queued) if t not in cut]
+    now = anyio.current_time()
+    for turn in cut:
+        if turn.sent_at is None:
+            conn.cancel_chat(turn.message_id)
+            turns.resolve(turn, now)
+    return mid, cut
 
 
 async def await_ack(

@@ -29,18 +29,24 @@ from typing_extensions import Unpack
 from streamclient import _inflight
 from streamclient.codec import CommandFrame, ProtocolConnection, set_action, set_params
 from streamclient.errors import (
-    AvatarJoinTimeoutError,
     InvalidArgumentError,
     SessionClosedError,
     StreamClientError,
-    TransportError,
 )
-from streamclient.session._closing import close_api_session, renew_token, send_interrupt_now
-from streamclient.session._commands import await_ack
+from streamclient.session._closing import (
+    close_api_session,
+    create_session,
+    failure_reason,
+    leave_channel,
+    renew_token,
+    send_interrupt_now,
+)
+from streamclient.session._commands import await_ack, send_interrupt
 from streamclient.session._fanout import EventFanout, EventSubscription
 from streamclient.session._inbound import Inbound
 from streamclient.session._options import CommandParams, SessionOptions, check_keywords, keywords_checked
 from streamclient.session._outbound import Outbound
+from streamclient.session._receiving import Receiver
 from streamclient.session._sentences import SentenceSegmenter
 from streamclient.session._speech import SpeechLine, StreamTurn
 from streamclient.session._timer import SessionTimer
@@ -51,12 +57,12 @@ from streamclient.session._transport_factory import (
     join_params_for,
     transport_for,
 )
-from streamclient.session._waits import first_of
+from streamclient.session._waits import wait_for_avatar
 from streamclient.session.events import CommandAcked, SessionClosed, SessionEvent
 from streamclient.session.room import AgoraRoom
 from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult
-from streamclient.transport.base import PushTransport, Transport, TransportEvent
+from streamclient.transport.base import PushTransport, Transport
 
 if TYPE_CHECKING:
     from streamclient.api import AsyncAkoolClient
@@ -220,14 +226,7 @@ class AvatarSession:
             if isinstance(base_url, str):
                 await check_transport_loads(base_url, room_url=self._room.room_url if self._room is not None else None)
         if self._create is not None:
-            # Shielded: once the request may have reached the server we must learn the session id, or a
-            # cancellation here would leak a billed session. The API client's own timeout bounds this wait.
-            create = self._create
-            if self._room is not None:
-                create = {**create, "credentials": self._room.avatar_credentials(create.get("duration"))}
-            with anyio.CancelScope(shield=True):
-                info = await self._client.sessions.create(**create)
-            self._info = info
+            info = self._info = await create_session(self._client, self._create, self._room)
             self._session_id = info.id
             duration = self._create.get("duration")
             if duration:
@@ -265,7 +264,7 @@ class AvatarSession:
             stats=self._stats,
             send_timeout=options.send_timeout,
             rate_limit_backoff=options.rate_limit_backoff,
-            on_failure=self._writer_failed,
+            on_failure=lambda exc: self._failed_in_background("the writer", exc),
         )
         self._speech = SpeechLine(
             conn=self._conn, turns=self._inbound.turns, wake_writer=self._wake_writer, start_task=self._start_task
@@ -278,21 +277,24 @@ class AvatarSession:
             close=self._close,
         )
         self._task_group.start_soon(self._guard, self._timer.run, name="streamclient-timer")
+        receiver = Receiver(
+            transport,
+            self._inbound,
+            self._timer,
+            label=self._session_id,
+            closing=lambda: self._close_started,
+            close=self._close,
+            close_soon=self._close_soon,
+            failed=self._failed_in_background,
+        )
         if isinstance(transport, PushTransport):  # no reader task waiting between frames (see PushTransport)
-            transport.push_events(self._on_transport_event, self._on_transport_end)
+            transport.push_events(receiver.pushed, receiver.ended)
         else:
-            self._task_group.start_soon(self._guard, self._reader, name="streamclient-reader")
+            self._task_group.start_soon(self._guard, receiver.read, name="streamclient-reader")
         if options.wait_for_avatar:
-            with anyio.move_on_after(options.avatar_join_timeout):
-                await first_of(self._inbound.avatar_joined, self._closed)
-            if self._closed_reason is not None:
-                raise SessionClosedError(
-                    f"session closed while waiting for the avatar ({self._closed_reason})", reason=self._closed_reason
-                )
-            if self.avatar_uid is None:
-                raise AvatarJoinTimeoutError(
-                    f"the avatar did not join session {self._session_id} within {options.avatar_join_timeout:g} s"
-                )
+            await wait_for_avatar(
+                self._inbound, self._closed, lambda: self._closed_reason, options.avatar_join_timeout, self._session_id
+            )
 
     async def _close(self, reason: str) -> None:
         """Close, in order, within ``close_timeout`` and shielded from cancellation; idempotent (first reason wins).
@@ -319,11 +321,7 @@ class AvatarSession:
                         assert self._conn is not None
                         await send_interrupt_now(self._conn, transport, deadline)
                     waiting.what = f"{label}: leaving the channel"
-                    with anyio.move_on_after(max(0.1, deadline - anyio.current_time())):
-                        try:
-                            await transport.leave(timeout=max(0.1, min(5.0, deadline - anyio.current_time())))
-                        except TransportError as exc:
-                            logger.warning("leaving the channel failed: %s", exc)
+                    await leave_channel(transport, deadline)
                 if self._session_id is not None and self._close_on_exit:
                     self._close_error = await close_api_session(self._client, self._session_id, deadline)
                 if self._outbound is not None:  # a send it was in (shielded) ended with the channel at the latest
@@ -396,9 +394,6 @@ class AvatarSession:
             if reason is not None:
                 await self._close(reason)
 
-    def _writer_failed(self, exc: BaseException) -> None:
-        self._failed_in_background("the writer", exc)
-
     def _failed_in_background(self, name: str, exc: BaseException) -> None:
         """:meth:`_guard` for work outside a task of ours (a loop callback, the writer): log, then close soon."""
         reason = self._background_failed(name, exc)
@@ -406,19 +401,7 @@ class AvatarSession:
             self._close_soon(reason)
 
     def _background_failed(self, name: str, exc: BaseException) -> str | None:
-        """Log a background failure; the reason to close with, or ``None`` when it was our own close cutting it."""
-        if self._close_started and isinstance(exc, TransportError):
-            # We are leaving the channel: a send cut by our own close is not a failure.
-            logger.debug("session %s: %s ended by the close: %s", self._session_id, name, exc)
-            return None
-        logger.error(
-            "session %s: %s failed: %s",
-            self._session_id,
-            name,
-            exc,
-            exc_info=not isinstance(exc, StreamClientError),
-        )
-        return "disconnected" if isinstance(exc, TransportError) else "error"
+        return failure_reason(name, exc, label=self._session_id, closing=self._close_started)
 
     # ------------------------------------------------------------------------------------------ public API
 
@@ -533,15 +516,7 @@ class AvatarSession:
             SessionClosedError: the session is closed.
         """
         conn, inbound = self._require_open()
-        mid = conn.send_interrupt()
-        interrupted = conn.last_interrupted
-        cut = inbound.turns.mark_interrupted(interrupted.mid if interrupted is not None else None, unsent=drop_queued)
-        cut += [t for t in self._require_speech().interrupt(drop_queued=drop_queued) if t not in cut]
-        now = anyio.current_time()
-        for turn in cut:
-            if turn.sent_at is None:  # not (fully) confirmed sent: its rest is dropped, no reply of its own will come
-                conn.cancel_chat(turn.message_id)
-                inbound.turns.resolve(turn, now)
+        mid, cut = send_interrupt(conn, inbound.turns, self._require_speech(), drop_queued=drop_queued)
         try:
             return await self._await_ack(mid, "interrupt", timeout, on_ack=cut)
         finally:
@@ -618,35 +593,6 @@ class AvatarSession:
         return self._conn, self._inbound
 
     # ------------------------------------------------------------------------------------------ background tasks
-
-    async def _reader(self) -> None:
-        """Read a transport that cannot push its events."""
-        transport = self._transport
-        assert transport is not None
-        async for event in transport.events():
-            self._handle_transport_event(event)
-        if not self._close_started:
-            await self._close("disconnected")
-
-    def _handle_transport_event(self, event: TransportEvent) -> None:
-        inbound, timer = self._inbound, self._timer
-        assert inbound is not None
-        assert timer is not None
-        inbound.on_transport_event(event)
-        timer.poke()
-
-    def _on_transport_event(self, event: TransportEvent) -> None:
-        """A pushed event (see :class:`PushTransport`); a failure closes the session, as in the reader task."""
-        try:
-            self._handle_transport_event(event)
-        except Exception as exc:
-            self._failed_in_background(f"handling {type(event).__name__}", exc)
-
-    def _on_transport_end(self, error: BaseException | None) -> None:
-        """The pushed events ended: the channel is gone (or the transport failed), unless we are leaving it."""
-        if error is not None:
-            logger.error("session %s: the transport failed: %s", self._session_id, error)
-        self._close_soon("disconnected")
 
     def _close_soon(self, reason: str) -> None:
         if self._task_group is not None and not self._close_started:
