@@ -55,6 +55,13 @@ class _Reply:
         return self.owner.turn if self.owner is not None else None
 
 
+def _same(a: Request | None, b: Request | None) -> bool:
+    """Whether two requests are the same one (a rule may rebuild a request it no longer finds in the ledger)."""
+    if a is None or b is None:
+        return a is b
+    return a is b or (a.kind == b.kind and a.mid == b.mid)
+
+
 class TurnTracker:
     """Turn bookkeeping for one session. Runs on the event loop; every method is synchronous.
 
@@ -131,7 +138,10 @@ class TurnTracker:
     # ------------------------------------------------------------------------------------------ replies
 
     def _claim(self, decision: Decision, now: float, *, key: Hashable | None, reply_mid: str | None) -> _Reply:
-        """A new reply starts: it answers ``decision.request`` (resolving the previous reply's turn)."""
+        """A new reply starts: it answers ``decision.request`` (resolving the previous reply's turn).
+
+        A reply that is not ours is reported once its mid is known (``key``): ``audio_start`` alone only claims.
+        """
         request = decision.request
         if request is not None:
             self.ledger.take(request)
@@ -144,10 +154,15 @@ class TurnTracker:
         self._current = turn
         if turn is not None and turn.sent_at is None:
             turn.sent_at = now  # (its transport call has not returned yet)
-        if request is not None and request.kind != "ours" and self._on_other_reply is not None:
-            self._on_other_reply(OtherReply(reply_mid, request.asked_by, request.mid, decision.rule))
         reply = self._reply = _Reply(owner=request, rule=decision.rule, started=now, key=key)
+        if key is not None:
+            self._report(reply, reply_mid)
         return reply
+
+    def _report(self, reply: _Reply, reply_mid: str | None) -> None:
+        request = reply.owner
+        if request is not None and request.kind != "ours" and self._on_other_reply is not None:
+            self._on_other_reply(OtherReply(reply_mid, request.asked_by, request.mid, reply.rule))
 
     def _owner(self, key: Hashable, now: float) -> Turn | None:
         """The turn the message ``key`` belongs to (deciding it when its first chunk shows up)."""
@@ -159,7 +174,7 @@ class TurnTracker:
         reply = self._reply
         if reply is not None and reply.key is None:
             # audio_start came first and claimed provisionally: the mid confirms, or overrules the claim.
-            if decision.rule in _BY_MID and decision.request is not reply.owner:
+            if decision.rule in _BY_MID and not _same(decision.request, reply.owner):
                 provisional = reply.turn
                 if reply.owner is not None:
                     self.ledger.put_back(reply.owner)
@@ -172,6 +187,12 @@ class TurnTracker:
                 reply.started = started
                 if reply.turn is not None:
                     reply.turn.mark_audio_start(started)
+            else:
+                if decision.rule in _BY_MID:  # the mid confirms the claim: say so
+                    reply.rule = decision.rule
+                    self.ledger.mids_echo = self.ledger.mids_echo or decision.rule != "mids_echo_requests"
+                reply.key = key
+                self._report(reply, mid)
             reply.key = key
         else:
             reply = self._claim(decision, now, key=key, reply_mid=mid)
