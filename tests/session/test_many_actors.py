@@ -174,7 +174,7 @@ async def test_a_reply_owed_to_a_viewer_is_never_taken_for_our_turn(reply_mid: s
             async with viewers(emu, room, 3001) as (viewer,):
                 events = session.events().__aiter__()
                 others: list[ReplyToOther] = []
-                session.on(others.append, ReplyToOther)
+                session.on(lambda e: others.append(e) if isinstance(e, ReplyToOther) else None, ReplyToOther)
                 first = session.say(TWO_UNITS)
                 await first_delta(session, events)
                 asked = await viewer.chat("A viewer asks the avatar something else.")
@@ -194,7 +194,7 @@ async def test_a_viewer_talking_while_no_turn_of_ours_is_open_changes_nothing(re
         async with connect(client, avatar_id=AVATAR, mode_type=1, options=OPTIONS, room=room) as session:
             async with viewers(emu, room, 3001) as (viewer,):
                 others: list[ReplyToOther] = []
-                session.on(others.append, ReplyToOther)
+                session.on(lambda e: others.append(e) if isinstance(e, ReplyToOther) else None, ReplyToOther)
                 await viewer.chat("Hello avatar, a viewer here.")
                 await emu.wait_until(lambda: len(others) == 1)
                 result = await session.say("Only our words.")
@@ -254,7 +254,7 @@ async def test_a_reply_with_a_lost_chunk_keeps_every_character_and_resolves_soon
     options = SessionOptions(
         avatar_join_timeout=5, reply_timeout=10, command_timeout=5, close_timeout=5, reply_grace=0.3
     )
-    async with shared_room(reply_mid, speech_chars_per_second=3000.0, faults_to_client=plan) as (emu, client, room):
+    async with shared_room(reply_mid, speech_chars_per_second=3000.0, faults_to_client=plan) as (_, client, room):
         async with connect(client, avatar_id=AVATAR, mode_type=1, options=options, room=room) as session:
             with anyio.fail_after(5):  # the message timeout (30 s) is not waited for
                 result = await session.say(text)
