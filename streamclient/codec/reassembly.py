@@ -227,6 +227,9 @@ class Reassembler:
                 self._others += 1
             while budget.messages >= limits.max_pending_messages:
                 out.extend(self._evict_oldest(sender, "evicted_too_many_pending"))
+            if sender not in self._budgets:  # evicting its last message took its place away: it keeps it
+                self._budgets[sender] = budget
+                self._others += 1
             pending = self._pending[key] = _Pending(budget)
             budget.messages += 1
         elif frame.idx in pending.chunks:

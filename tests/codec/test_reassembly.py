@@ -251,6 +251,19 @@ def test_another_senders_flood_never_evicts_the_avatars_reply() -> None:
     assert r.pending_messages == 2 * r.limits.max_pending_messages
 
 
+def test_a_sender_with_room_for_one_message_replaces_it_and_keeps_its_place() -> None:
+    r = Reassembler(ReassemblyLimits(max_pending_messages=1, max_senders=1))
+    r.feed(ChatFrame(mid="a", idx=1, fin=False, text="x"), sender="s", now=0)
+    events = r.feed(ChatFrame(mid="b", idx=1, fin=False, text="y"), sender="s", now=0)
+    assert [(e.mid, e.reason) for e in events if isinstance(e, MessageDiscarded)] == [("a", "evicted_too_many_pending")]
+    assert r.pending_from("s") == (1, 1 + CHUNK_OVERHEAD_BYTES)
+    refused = r.feed(ChatFrame(mid="c", idx=1, fin=False, text="z"), sender="t", now=0)
+    assert [(e.sender, e.reason) for e in refused if isinstance(e, MessageDiscarded)] == [("t", "too_many_senders")]
+    assert len(r.expire(math.inf)) == 1
+    assert r.pending_from("s") == (0, 0)
+    assert r.feed(ChatFrame(mid="d", idx=1, fin=False, text="z"), sender="t", now=0) == []
+
+
 def test_another_senders_bytes_never_evict_the_avatars() -> None:
     limit = 3 * (100 + CHUNK_OVERHEAD_BYTES)
     r = Reassembler(ReassemblyLimits(max_buffered_bytes=limit, max_message_bytes=10 * limit))
@@ -367,6 +380,13 @@ def test_hostile_peer_cannot_grow_memory_without_bound(frames: list[ChatFrame], 
             messages, nbytes = r.pending_from(sender)
             assert messages <= limits.max_pending_messages
             assert nbytes <= limits.max_buffered_bytes
+        budgets = r._budgets
+        assert r._others == sum(not b.reserved for b in budgets.values())
+        assert all(b.messages > 0 or b.reserved for b in budgets.values())
+        for sender, budget in budgets.items():
+            mine = [p for k, p in r._pending.items() if k[0] == sender]
+            assert (budget.messages, budget.nbytes) == (len(mine), sum(p.nbytes for p in mine))
+            assert all(p.budget is budget for p in mine)
         assert r.pending_messages <= sender_count * limits.max_pending_messages
         assert r.buffered_bytes <= sender_count * limits.max_buffered_bytes
         assert len(r._finished) <= limits.remembered_messages
