@@ -92,3 +92,31 @@ def test_the_ledger_is_bounded_and_keeps_our_turns_longest() -> None:
     assert len(ledger.requests) == 64
     assert ledger.requests[0].kind == "ours"
     assert len(ledger.participant_mids) <= 256
+
+
+def test_a_provisional_claim_at_audio_start_is_overruled_by_the_replys_mid() -> None:
+    # Reused mids: the avatar received the viewer's message before ours although we saw ours first. audio_start
+    # claims our turn provisionally; the first chunk's mid (the viewer's) overrules it, and our turn waits on.
+    from streamclient.session._turn_tracker import OtherReply, TurnTracker
+
+    others: list[OtherReply] = []
+    tracker = TurnTracker(on_other_reply=others.append)
+    ours = _turn("B")
+    tracker.add(ours)
+    tracker.frame_sent("B", final=True, now=1.0)
+    tracker.participant_request("3001", "V")
+    tracker.audio_start(2.0)
+    assert ours.audio_start_at == 2.0  # provisional
+    tracker.bot_delta(("5001", "bot", "V"), "The viewer's answer.", 2.1)
+    tracker.bot_complete(("5001", "bot", "V"), 2.2)
+    tracker.audio_end(2.3)
+    assert not ours.done
+    assert ours.audio_start_at is None
+    assert [(o.asked_by, o.request_mid, o.rule) for o in others] == [("3001", "V", "participant_mid")]
+    tracker.audio_start(3.0)
+    tracker.bot_delta(("5001", "bot", "B"), "text of B", 3.1)
+    tracker.bot_complete(("5001", "bot", "B"), 3.2)
+    tracker.audio_end(3.3)
+    assert ours.done
+    assert ours.reply_parts == ["text of B"]
+    assert ours.audio_start_at == 3.0
