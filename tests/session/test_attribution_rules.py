@@ -10,6 +10,10 @@ def _turn(mid: str) -> Turn:
     return Turn(message_id=mid, text=f"text of {mid}", queued=0.0, default_timeout=5)
 
 
+def _started(turn: Turn) -> float | None:
+    return turn.audio_start_at
+
+
 def _ledger(*requests: Request) -> Ledger:
     ledger = Ledger()
     for request in requests:
@@ -106,12 +110,12 @@ def test_a_provisional_claim_at_audio_start_is_overruled_by_the_replys_mid() -> 
     tracker.frame_sent("B", final=True, now=1.0)
     tracker.participant_request("3001", "V")
     tracker.audio_start(2.0)
-    assert ours.audio_start_at == 2.0  # provisional
+    assert _started(ours) == 2.0  # provisional
     tracker.bot_delta(("5001", "bot", "V"), "The viewer's answer.", 2.1)
     tracker.bot_complete(("5001", "bot", "V"), 2.2)
     tracker.audio_end(2.3)
     assert not ours.done
-    assert ours.audio_start_at is None
+    assert _started(ours) is None
     assert [(o.asked_by, o.request_mid, o.rule) for o in others] == [("3001", "V", "participant_mid")]
     tracker.audio_start(3.0)
     tracker.bot_delta(("5001", "bot", "B"), "text of B", 3.1)
@@ -119,4 +123,4 @@ def test_a_provisional_claim_at_audio_start_is_overruled_by_the_replys_mid() -> 
     tracker.audio_end(3.3)
     assert ours.done
     assert ours.reply_parts == ["text of B"]
-    assert ours.audio_start_at == 3.0
+    assert _started(ours) == 3.0
