@@ -14,6 +14,10 @@ def _started(turn: Turn) -> float | None:
     return turn.audio_start_at
 
 
+def _done(turn: Turn) -> bool:
+    return turn.done
+
+
 def _ledger(*requests: Request) -> Ledger:
     ledger = Ledger()
     for request in requests:
@@ -114,13 +118,13 @@ def test_a_provisional_claim_at_audio_start_is_overruled_by_the_replys_mid() -> 
     tracker.bot_delta(("5001", "bot", "V"), "The viewer's answer.", 2.1)
     tracker.bot_complete(("5001", "bot", "V"), 2.2)
     tracker.audio_end(2.3)
-    assert not ours.done
+    assert not _done(ours)
     assert _started(ours) is None
     assert [(o.asked_by, o.request_mid, o.rule) for o in others] == [("3001", "V", "participant_mid")]
     tracker.audio_start(3.0)
     tracker.bot_delta(("5001", "bot", "B"), "text of B", 3.1)
     tracker.bot_complete(("5001", "bot", "B"), 3.2)
     tracker.audio_end(3.3)
-    assert ours.done
+    assert _done(ours)
     assert ours.reply_parts == ["text of B"]
     assert _started(ours) == 3.0
