@@ -22,6 +22,7 @@ from rich.text import Text
 
 from streamclient.api import AsyncAkoolClient
 from streamclient.cli._service import describe_service, require_credentials
+from streamclient.cli._visible import visible
 from streamclient.errors import ConfigurationError
 from streamclient.session import (
     AvatarJoined,
@@ -190,9 +191,10 @@ async def stdin_lines() -> AsyncIterator[str]:
 def plain(*parts: str | tuple[str, str]) -> Text:
     """A line made of literal text pieces, each optionally styled: ``plain(("error: ", "red"), user_text)``.
 
-    Unlike a markup string, nothing in the pieces is interpreted, so text from the user or the server prints as is.
+    Unlike a markup string, nothing in the pieces is interpreted, so text from the user or the server prints as is,
+    except that its control characters are shown as visible escapes (:func:`~streamclient.cli._visible.visible`).
     """
-    return Text.assemble(*parts)
+    return Text.assemble(*(visible(p) if isinstance(p, str) else (visible(p[0]), p[1]) for p in parts))
 
 
 def event_to_json(event: SessionEvent, **extra: Any) -> str:
@@ -244,7 +246,7 @@ class EventPrinter:
                 if not self._midline:
                     self.console.print(plain(("avatar > ", "bold magenta")), end="")
                     self._midline = True
-                self.console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+                self.console.print(visible(text), end="", markup=False, highlight=False, soft_wrap=True)
             case BotMessage():
                 if self._midline:
                     self.console.print()

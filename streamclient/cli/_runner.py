@@ -18,6 +18,7 @@ import anyio
 import typer
 
 from streamclient import _inflight
+from streamclient.cli._visible import visible
 from streamclient.errors import (
     APIConnectionError,
     ConfigurationError,
@@ -135,7 +136,7 @@ def _restore_signal_handlers(saved: dict[signal.Signals, Any]) -> None:
 def _tell(line: str) -> None:
     """One line on stderr; a closed terminal (SIGHUP) or pipe is not an error."""
     try:
-        sys.stderr.write(line + "\n")
+        sys.stderr.write(visible(line) + "\n")  # error messages can quote the service's text
         sys.stderr.flush()
     except (OSError, ValueError):
         pass

@@ -30,6 +30,7 @@ from streamclient.api import AsyncAkoolClient, SessionStatus
 from streamclient.api.models import AvatarPage, SessionPage
 from streamclient.cli._runner import create_unless_interrupted, run_async
 from streamclient.cli._service import require_credentials
+from streamclient.cli._visible import visible
 from streamclient.errors import LiveAvatarClosedError
 
 __all__ = ("register",)
@@ -103,7 +104,7 @@ def _emit(as_json: bool, payload: Any, title: str, columns: Sequence[str], rows:
     if as_json:
         typer.echo(json.dumps(_plain(payload), indent=2, ensure_ascii=False))
         return
-    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    cells = [["" if cell is None else visible(str(cell)) for cell in row] for row in rows]  # never raw escapes
     if not _is_terminal():  # a pipe or a file: whole values, one line per row, tab-separated (cut -f2)
         for line in (list(columns), *cells):
             typer.echo("\t".join(" ".join(cell.split()) for cell in line))

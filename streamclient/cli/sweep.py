@@ -18,6 +18,7 @@ from rich.text import Text
 
 from streamclient.api import AsyncAkoolClient, SweepReport, sweep
 from streamclient.cli._runner import EXIT_CODES, run_async
+from streamclient.cli._visible import visible
 from streamclient.cli.resources import BaseUrlOption, TimeoutOption, sessions_app
 
 __all__ = ("register",)
@@ -68,7 +69,7 @@ def _print(report: SweepReport, *, closing: bool) -> None:
                 item.owner,
                 action,
             )
-            table.add_row(*(Text(cell) for cell in cells))
+            table.add_row(*(Text(visible(cell)) for cell in cells))
         console.print(table)
     closable = [i for i in report.items if i.closable]
     if closable and not closing:

@@ -1,0 +1,135 @@
+"""Issue 23's doors, seen as a user sees them: real processes, a real pseudo-terminal, closed pipes, signals."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli_process import ROOT, TIMEOUT, clean_env
+
+HOSTILE = "a \x1b]0;pwned\x1b\\ b \x1b[2J c \x9b31m d \x07 e \x7f f"
+
+
+def run_in_pty(args: list[str], *, env: dict[str, str], cwd: Path, feed: bytes = b"") -> tuple[int, bytes]:
+    """Run ``python -m streamclient ARGS`` with a real pseudo-terminal as stdin, stdout and stderr."""
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamclient", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=cwd,
+            env={**env, "TERM": "xterm-256color", "COLUMNS": "200"},
+            start_new_session=True,
+        )
+    finally:
+        os.close(slave)
+    if feed:
+        os.write(master, feed)
+    output = b""
+    deadline = time.monotonic() + 45
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError as exc:  # EIO: every slave end is closed, the child is gone
+                assert exc.errno == errno.EIO
+                break
+            if not chunk:
+                break
+            output += chunk
+        code = proc.wait(timeout=10)
+    finally:
+        os.close(master)
+        if proc.poll() is None:  # pragma: no cover - only when the test failed
+            proc.kill()
+            proc.wait()
+    return code, output
+
+
+def assert_no_raw_escapes(output: bytes, sent: str = HOSTILE) -> None:
+    assert b"\x1b]0;pwned" not in output
+    assert b"\x1b[2J" not in output
+    assert "\x9b".encode() not in output
+    assert b"\x07" not in output
+    assert b"\x7f" not in output
+    text = output.decode("utf-8", "replace")
+    shown = "a \\x1b]0;pwned\\x1b\\ b \\x1b[2J c \\x9b31m d \\x07 e"  # as visible escapes
+    assert shown + (" \\x7f f" if sent == HOSTILE else "") in text, text
+
+
+# --------------------------------------------------------------------------- 1. remote text on a terminal
+
+
+def test_say_on_a_terminal_shows_remote_control_characters_as_visible_escapes(tmp_path: Path) -> None:
+    code, output = run_in_pty(["say", "--emulator", HOSTILE], env=clean_env(), cwd=tmp_path)
+    assert code == 0, output
+    assert_no_raw_escapes(output)
+
+
+def test_chat_on_a_terminal_shows_remote_control_characters_as_visible_escapes(tmp_path: Path) -> None:
+    # A terminal in canonical mode edits the typed line itself (DEL erases, ^D ends the input) and echoes control
+    # characters as ^X: the avatar's answer (retelling mode: the same text) is the only way the raw bytes come back.
+    typed = HOSTILE.replace(" \x7f f", "")
+    code, output = run_in_pty(
+        ["chat", "--emulator", "--mode", "1", "--speech-cps", "2000"],
+        env=clean_env(),
+        cwd=tmp_path,
+        feed=typed.encode() + b"\n\x04",
+    )
+    assert code == 0, output
+    echo, printed = output.split(b"\r\n", 1)  # the terminal echoes the line at once, before the program starts
+    assert b"pwned" in echo
+    assert_no_raw_escapes(printed, typed)
+
+
+def test_say_json_keeps_remote_text_exact(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "streamclient", "say", "--emulator", "--json", HOSTILE],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["reply"] == HOSTILE.strip()
+
+
+def test_tables_errors_and_log_lines_never_carry_raw_control_characters(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from streamclient.cli import resources
+    from streamclient.cli._runner import _tell
+    from streamclient.cli._visible import VisibleFormatter, visible
+
+    assert visible("tab\tnew\nline") == "tab\tnew\nline"
+    assert visible("\x00\x1b\r\x7f\x85\x9f\xa0é") == "\\x00\\x1b\\x0d\\x7f\\x85\\x9f\xa0é"
+    resources._emit(False, None, "t", ("name",), [[HOSTILE]])  # piped: tab-separated
+    _tell(f"error: the service said {HOSTILE}")
+    record = logging.LogRecord("streamclient", logging.WARNING, __file__, 1, "got %s", (HOSTILE,), None)
+    line = VisibleFormatter("%(message)s").format(record)
+    out, err = capsys.readouterr()
+    for text in (out, err, line):
+        assert "pwned" in text
+        assert not any(ord(c) < 0x20 and c not in "\n\t" or 0x7F <= ord(c) <= 0x9F for c in text), repr(text)
