@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest --cov --cov-report=
+	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=  # in parallel (pytest-xdist), one worker per core
 	$(BIN)/coverage report --include='streamclient/codec/*' --fail-under=100
 	$(BIN)/coverage report --fail-under=85
 

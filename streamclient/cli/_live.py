@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import ipaddress
 import json
 import os
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = (
     "DEFAULT_AVATAR_ID",
     "EventPrinter",
+    "LiveConsole",
     "Target",
     "check_transport",
     "event_to_json",
@@ -62,6 +64,20 @@ __all__ = (
 )
 
 DEFAULT_AVATAR_ID = "dvp_Tristan_cloth2_1080P"
+
+
+class LiveConsole(Console):
+    """A Rich console for the live commands: a closed stdout (``| head -1``) is an ordinary error in the task.
+
+    Rich's default answer to a broken pipe is ``SystemExit``, which asyncio does not treat as an error of one task
+    (it stops the event loop at once, before the session is closed). This console raises ``BrokenPipeError``
+    instead: the task group ends, the session is closed, and the runner exits quietly.
+    """
+
+    def on_broken_pipe(self) -> None:
+        """Stop writing and raise ``BrokenPipeError`` (see the class)."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "standard output was closed")
 
 
 def use_real_service() -> bool:

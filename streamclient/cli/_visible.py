@@ -1,8 +1,8 @@
-"""Text from the avatar, a participant or the service, made safe to print on a terminal.
+r"""Text from the avatar, a participant or the service, made safe to print on a terminal.
 
-Remote text is untrusted: ``ESC ] 0 ; title ESC \\`` would retitle the user's terminal, ``ESC [ 2 J`` clear it, a
+Remote text is untrusted: ``ESC ] 0 ; title ESC \`` would retitle the user's terminal, ``ESC [ 2 J`` clear it, a
 carriage return overwrite what was printed. Every control character (Unicode category Cc: C0, DEL and C1) except
-newline and tab is shown as a visible escape (``\\x1b``) instead. ``--json`` output is never passed through here: it
+newline and tab is shown as a visible escape (``\x1b``) instead. ``--json`` output is never passed through here: it
 stays exact (JSON escapes the C0 characters itself).
 """
 
@@ -21,7 +21,7 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def visible(text: str) -> str:
-    """``text`` with every control character but newline and tab replaced by a visible ``\\xNN`` escape."""
+    r"""``text`` with every control character but newline and tab replaced by a visible ``\xNN`` escape."""
     return _CONTROL.sub(_escape, text)
 
 

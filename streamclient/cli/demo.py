@@ -17,7 +17,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streamclient.cli._live import DEFAULT_AVATAR_ID, EventPrinter, Target, open_target, plain, started, stdin_lines
+from streamclient.cli._live import (
+    DEFAULT_AVATAR_ID,
+    EventPrinter,
+    LiveConsole,
+    Target,
+    open_target,
+    plain,
+    started,
+    stdin_lines,
+)
 from streamclient.cli._runner import EXIT_CODES, run_async
 from streamclient.errors import InvalidArgumentError, SessionError, StreamClientError
 from streamclient.session import AvatarSession, SessionOptions, Turn, TurnResult, connect
@@ -95,7 +104,7 @@ def _summary(console: Console, target: Target, session: AvatarSession, turns: li
 async def _demo(
     *, emulator: bool | None, avatar_id: str, speech_cps: float, base_url: str | None = None, duration: int = 300
 ) -> None:
-    console = Console(highlight=False)
+    console = LiveConsole(highlight=False)
     async with open_target(emulator=emulator, speech_cps=speech_cps, base_url=base_url) as target:
         console.print(plain(("streamclient demo", "bold"), f" against {target.label}"))
         t_start = anyio.current_time()
@@ -142,7 +151,7 @@ async def _chat(
     base_url: str | None = None,
     duration: int = 3600,
 ) -> None:
-    console = Console(highlight=False)
+    console = LiveConsole(highlight=False)
     async with open_target(emulator=emulator, speech_cps=speech_cps, base_url=base_url) as target:
         console.print(
             plain(("streamclient chat", "bold"), f" against {target.label}; /interrupt, /set key=value, /quit")
@@ -299,7 +308,7 @@ async def _say(
     base_url: str | None = None,
     duration: int = 300,
 ) -> None:
-    console = Console(highlight=False, stderr=json_lines)
+    console = LiveConsole(highlight=False, stderr=json_lines)
     async with open_target(emulator=emulator, speech_cps=200.0, base_url=base_url) as target:
         options = SessionOptions(reply_timeout=300.0)
         session = connect(target.client, avatar_id=avatar_id, duration=duration, mode_type=mode, options=options)

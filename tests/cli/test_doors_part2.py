@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli_process import ROOT, TIMEOUT, clean_env
+from tests.cli.test_cli_process import TIMEOUT, clean_env
 
 HOSTILE = "a \x1b]0;pwned\x1b\\ b \x1b[2J c \x9b31m d \x07 e \x7f f"
 
@@ -49,7 +49,8 @@ def run_in_pty(args: list[str], *, env: dict[str, str], cwd: Path, feed: bytes =
             try:
                 chunk = os.read(master, 65536)
             except OSError as exc:  # EIO: every slave end is closed, the child is gone
-                assert exc.errno == errno.EIO
+                if exc.errno != errno.EIO:
+                    raise
                 break
             if not chunk:
                 break
@@ -132,4 +133,136 @@ def test_tables_errors_and_log_lines_never_carry_raw_control_characters(
     out, err = capsys.readouterr()
     for text in (out, err, line):
         assert "pwned" in text
-        assert not any(ord(c) < 0x20 and c not in "\n\t" or 0x7F <= ord(c) <= 0x9F for c in text), repr(text)
+        assert not any((ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F for c in text), repr(text)
+
+
+# --------------------------------------------------------------------------------------- 2. no tracebacks
+
+
+def start(args: list[str], cwd: Path, **popen: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "streamclient", *args], cwd=cwd, env=clean_env(), **popen
+    )
+
+
+def wait_for_line(stream: object, needle: bytes) -> bytes:
+    seen = b""
+    for line in iter(stream.readline, b""):  # type: ignore[attr-defined]
+        seen += line
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} never came; got {seen!r}")
+
+
+def test_chat_whose_terminal_closes_exits_129_without_a_traceback(tmp_path: Path) -> None:
+    master, slave = os.openpty()
+    proc = start(["chat", "--emulator"], tmp_path, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    try:
+        seen = b""
+        deadline = time.monotonic() + 45
+        while b"type a line" not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 1.0)[0]:
+                seen += os.read(master, 65536)
+        assert b"type a line" in seen, seen
+        os.close(master)  # the terminal is gone: every print now fails with EIO
+        master = -1
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(timeout=TIMEOUT) == 129
+    finally:
+        if master >= 0:
+            os.close(master)
+        if proc.poll() is None:  # pragma: no cover - only when the test failed
+            proc.kill()
+            proc.wait()
+
+
+LONG = "A sentence the avatar says back, long enough to need several lines of output and chunks. " * 20
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["say", "--emulator", LONG],
+        ["say", "--emulator", "--json", LONG],
+        ["demo", "--emulator", "--speech-cps", "5000"],
+    ],
+    ids=["say", "say-json", "demo"],
+)
+def test_a_closed_stdout_ends_the_command_quietly(tmp_path: Path, args: list[str]) -> None:
+    """``streamclient say ... | head -1``: the reader goes away after one line."""
+    proc = start(args, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        assert proc.stdout.readline()
+        proc.stdout.close()  # what `head -1` does after its line
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        code = proc.wait(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:  # pragma: no cover - only when the test failed
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in err, err
+    assert "Exception ignored" not in err, err
+    assert err == "", err
+    assert code == 1
+
+
+def test_emulator_port_in_use_or_host_unassignable_is_one_line_naming_the_option(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args, option in (
+            (["emulator", "--port", str(port)], f"--port {port}"),
+            (["emulator", "--host", "192.0.2.1"], "--host 192.0.2.1"),  # TEST-NET-1: never this machine's
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "streamclient", *args],
+                cwd=tmp_path,
+                env=clean_env(),
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+                check=False,
+            )
+            assert done.returncode == 2, done.stderr
+            assert done.stderr.startswith("error: " + option), done.stderr
+            assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "delay"),
+    [
+        (signal.SIGTERM, signal.SIGINT, 0.05),
+        (signal.SIGTERM, signal.SIGTERM, 0.05),
+        (signal.SIGTERM, signal.SIGINT, 0.3),
+        (signal.SIGINT, signal.SIGTERM, 0.3),
+    ],
+)
+def test_a_second_signal_soon_after_the_first_keeps_the_first_exit_code(
+    tmp_path: Path, first: signal.Signals, second: signal.Signals, delay: float
+) -> None:
+    proc = start(
+        ["chat", "--emulator"], tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for_line(proc.stdout, b"type a line")
+        proc.send_signal(first)
+        threading_event_wait(delay)
+        proc.send_signal(second)
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:  # pragma: no cover - only when the test failed
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + first, err.decode()
+    assert b"Traceback" not in err, err.decode()
+
+
+def threading_event_wait(seconds: float) -> None:
+    import threading
+
+    threading.Event().wait(seconds)
