@@ -42,6 +42,7 @@ from streamclient.errors import (
     CommandError,
     CommandTimeoutError,
     InvalidArgumentError,
+    LiveAvatarClosedError,
     SessionClosedError,
     StreamClientError,
     TransportError,
@@ -229,13 +230,14 @@ class AvatarSession:
             create = self._create
             if self._room is not None:
                 create = {**create, "credentials": self._room.avatar_credentials(create.get("duration"))}
+            requested_at = anyio.current_time()  # the service's clock starts after this: it expires no earlier
             with anyio.CancelScope(shield=True):
                 info = await self._client.sessions.create(**create)
             self._info = info
             self._session_id = info.id
             duration = self._create.get("duration")
             if duration:
-                self._expires_at = anyio.current_time() + float(duration)
+                self._expires_at = requested_at + float(duration)
             logger.info("session %s created", self._session_id)
         else:
             assert self._session_id is not None
@@ -306,6 +308,8 @@ class AvatarSession:
         (also after a failed join); close the session through the API; fail what still waits; end the events.
         A caller that comes second waits for the first to finish.
         """
+        if reason == "disconnected" and self._expires_at is not None and anyio.current_time() >= self._expires_at:
+            reason = "expired"  # the service ended the channel because the duration ran out: a normal end
         with anyio.CancelScope(shield=True):
             if self._close_started:
                 with anyio.move_on_after(self._options.close_timeout):
@@ -351,6 +355,8 @@ class AvatarSession:
             try:
                 await self._client.sessions.close(self._session_id)
                 logger.info("session %s closed", self._session_id)
+            except LiveAvatarClosedError:  # 1219: the service closed it already (expiry, or a close elsewhere)
+                logger.info("session %s was already closed by the service", self._session_id)
             except StreamClientError as exc:
                 self._close_error = exc
                 logger.warning("closing session %s through the API failed: %s", self._session_id, exc)

@@ -266,3 +266,49 @@ def threading_event_wait(seconds: float) -> None:
     import threading
 
     threading.Event().wait(seconds)
+
+
+# ---------------------------------------------------------------------------- 3. expiry is a normal end
+
+
+def cli_run(args: list[str], cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streamclient", *args],
+        cwd=cwd,
+        env=clean_env(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+SLOW = "A sentence the avatar says back, slowly. " * 30  # ~1,200 characters: 6 s at say's 200 characters/s
+
+
+@pytest.mark.parametrize("json_lines", [False, True], ids=["text", "json"])
+def test_a_session_reaching_its_duration_is_a_normal_end(tmp_path: Path, json_lines: bool) -> None:
+    done = cli_run(["say", "--emulator", "--duration", "2", *(["--json"] if json_lines else []), SLOW], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "WARNING" not in done.stderr
+    assert "failed" not in done.stderr
+    assert "error" not in done.stderr
+    assert "will probably expire" in done.stderr  # said up front
+    if json_lines:
+        events = [json.loads(line) for line in done.stdout.splitlines()]
+        assert {"event": "session_closed", "reason": "expired"} in events
+        assert events[-1]["event"] == "expired"
+        assert events[-1]["duration"] == 2
+    else:
+        assert "session closed (expired)" in done.stdout
+        assert "expired: it reached its --duration of 2 s" in done.stdout
+
+
+def test_a_text_that_cannot_be_sent_within_the_duration_is_refused_up_front(tmp_path: Path) -> None:
+    text = "x" * 60_000  # ~11 s of paced sending alone
+    done = cli_run(["say", "--emulator", "--duration", "5", "-"], tmp_path, stdin=text)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: --duration 5: sending 60000 bytes"), done.stderr
+    assert "takes about 12 s alone" in done.stderr
+    assert done.stdout == ""  # nothing was created
