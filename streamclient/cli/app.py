@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from streamclient import __version__
-from streamclient.cli import demo, emulator, frames, resources, sweep
+from streamclient.cli import demo, emulator, examples, frames, resources, sweep
 from streamclient.cli._logging import LOG_ENV, configure_logging, level_for
 
 __all__ = ("app",)
@@ -53,5 +53,5 @@ def global_options(
     configure_logging(level)
 
 
-for _group in (frames, resources, sweep, emulator, demo):
+for _group in (frames, resources, sweep, emulator, demo, examples):
     _group.register(app)
