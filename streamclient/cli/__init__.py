@@ -29,7 +29,7 @@ def main() -> None:
     # KeyboardInterrupt traceback. Live commands replace this handler while they run, to close sessions cleanly.
     signal.signal(signal.SIGINT, _interrupted)
     try:
-        from streamclient.cli.app import app
+        from streamclient.cli.app import command, global_options_first
     except ImportError as exc:
         sys.stderr.write(
             f"streamclient: the command line needs the 'cli' extra ({exc.name} is missing).\n"
@@ -37,7 +37,7 @@ def main() -> None:
         )
         raise SystemExit(2) from None
     try:
-        app(prog_name="streamclient")
+        command()(args=global_options_first(sys.argv[1:]), prog_name="streamclient")
     except SystemExit as exc:
         _exit_now_after_a_signal(exc)
         raise

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 import typer
 
@@ -10,7 +11,7 @@ from streamclient import __version__
 from streamclient.cli import demo, emulator, examples, frames, resources, sweep
 from streamclient.cli._logging import LOG_ENV, configure_logging, level_for
 
-__all__ = ("app",)
+__all__ = ("app", "command", "global_options_first")
 
 app = typer.Typer(
     name="streamclient",
@@ -55,3 +56,33 @@ def global_options(
 
 for _group in (frames, resources, sweep, emulator, demo, examples):
     _group.register(app)
+
+
+_GLOBAL_FLAGS = re.compile(r"--debug|--verbose|-v+")
+
+
+def global_options_first(argv: list[str]) -> list[str]:
+    """``say --debug hi`` -> ``--debug say hi``: the logging options work after the subcommand too.
+
+    Only the flags ``-v``/``-vv``/``--verbose``/``--debug`` move, and only before a ``--`` separator (after it, every
+    word is an argument: ``streamclient say -- -v`` says "-v").
+    """
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [word for word in argv[:end] if _GLOBAL_FLAGS.fullmatch(word)]
+    rest = [word for word in argv[:end] if not _GLOBAL_FLAGS.fullmatch(word)]
+    return [*flags, *rest, *argv[end:]]
+
+
+def command() -> Any:
+    """The click command behind ``app``, with flags shown as flags in ``-h`` (not as ``--json <bool>``)."""
+    built = typer.main.get_command(app)
+    _hide_flag_types(built)
+    return built
+
+
+def _hide_flag_types(cmd: Any) -> None:  # a click command (typer ships its own copy of click)
+    for param in cmd.params:
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""  # typer's help shows the metavar (or else the type) next to each option
+    for sub in getattr(cmd, "commands", {}).values():
+        _hide_flag_types(sub)

@@ -40,7 +40,7 @@ T = TypeVar("T")
 _SECRET_KEY = re.compile(r"token|sig|secret|key|password", re.IGNORECASE)
 _MASK = "**********"
 
-sessions_app = typer.Typer(help="Live-avatar sessions: create, get, list, close.", no_args_is_help=True)
+sessions_app = typer.Typer(help="Live-avatar sessions: create, get, list, close, sweep.", no_args_is_help=True)
 avatars_app = typer.Typer(help="Streaming avatars: list, get, upload.", no_args_is_help=True)
 voices_app = typer.Typer(help="Voices: list.", no_args_is_help=True)
 languages_app = typer.Typer(help="Languages: list.", no_args_is_help=True)
