@@ -118,6 +118,8 @@ async def open_target(
     """
     if base_url is not None and emulator:
         raise ConfigurationError("--base-url picks a service: it cannot be combined with --emulator")
+    if base_url is None and not emulator:  # AKOOL_BASE_URL picks a service just as --base-url does
+        base_url = os.environ.get("AKOOL_BASE_URL", "").strip() or None
     use_emulator = not (use_real_service() or base_url) if emulator is None else emulator
     async with AsyncExitStack() as stack:
         if use_emulator:
@@ -132,7 +134,7 @@ async def open_target(
             )
             yield Target(client=client, emulator=emu)
         else:
-            require_credentials()
+            require_credentials(base_url)
             client = await stack.enter_async_context(AsyncAkoolClient(base_url=base_url))
             warn_about_orphans(client)
             await check_transport(client.base_url)
@@ -222,8 +224,16 @@ def event_to_json(event: SessionEvent, **extra: Any) -> str:
 class EventPrinter:
     """Prints a session's events for people (streaming the avatar's words live) or as JSON lines."""
 
-    def __init__(self, console: Console, *, json_lines: bool = False, show_deltas: bool = True) -> None:
+    def __init__(
+        self,
+        console: Console,
+        *,
+        json_lines: bool = False,
+        show_deltas: bool = True,
+        session: AvatarSession | None = None,
+    ) -> None:
         self.console = console
+        self.session = session  # to tell "closed" from "never created" (a refused key, an unreachable service)
         self.json_lines = json_lines
         self.show_deltas = show_deltas
         self._midline = False
@@ -289,6 +299,8 @@ class EventPrinter:
             case SessionExpiring(remaining=remaining):
                 self._line(plain((f"  the session expires in {remaining:.0f} s", "yellow")))
             case SessionClosed(reason=reason):
+                if self.session is not None and self.session.session_id is None:
+                    return  # no session was created: there is nothing to report closed (the error says why)
                 self._line(plain((f"  session closed ({reason})", "dim")))
             case EventsDropped(count=count):
                 self._line(plain((f"  {count} events dropped (display too slow)", "yellow")))

@@ -24,8 +24,10 @@ from streamclient import _inflight
 from streamclient.cli._visible import visible
 from streamclient.errors import (
     APIConnectionError,
+    BudgetExceededError,
     ConfigurationError,
     InvalidArgumentError,
+    InvalidTokenError,
     StreamClientError,
     TransportUnavailableError,
 )
@@ -58,6 +60,20 @@ def _exit_code(exc: StreamClientError) -> int:
     if isinstance(exc, APIConnectionError):
         return EXIT_CODES["connection"]
     return EXIT_CODES["error"]
+
+
+#: The environment variables behind the client's budget limits (the command line has no options for them).
+_BUDGET_VARIABLES = {"max_duration": "STREAMCLIENT_MAX_DURATION", "max_open_sessions": "STREAMCLIENT_MAX_OPEN_SESSIONS"}
+
+
+def in_command_line_words(error: StreamClientError) -> str:
+    """The error's message, naming what a command-line user sets (an option, a variable), not a Python parameter."""
+    text = str(error)
+    if isinstance(error, BudgetExceededError) and error.limit in _BUDGET_VARIABLES:
+        text = text.replace(f"{error.limit}=", f"{_BUDGET_VARIABLES[error.limit]}=", 1)
+    elif isinstance(error, InvalidTokenError):
+        text += " (check AKOOL_API_KEY, or AKOOL_CLIENT_ID and AKOOL_CLIENT_SECRET)"
+    return text.replace("only all_open=True can sweep", "only --all-open can sweep")
 
 
 def _our_error(exc: BaseException) -> StreamClientError | None:
@@ -110,7 +126,7 @@ def run_async(main: Callable[[], Awaitable[T]], *, stop_on_ctrl_c: bool = False)
         if stop.signal is not None:  # the signal decides the exit code (a closed terminal's EIO is no news)
             error = _our_error(exc)
             if error is not None:
-                _tell(f"error: {error}")
+                _tell(f"error: {in_command_line_words(error)}")
             elif not _is_closed_output(exc):
                 raise _single(exc) from None
             if stop_on_ctrl_c:
@@ -123,7 +139,7 @@ def run_async(main: Callable[[], Awaitable[T]], *, stop_on_ctrl_c: bool = False)
         error = _our_error(exc)
         if error is None:
             raise _single(exc) from None
-        _tell(f"error: {error}")
+        _tell(f"error: {in_command_line_words(error)}")
         raise typer.Exit(_exit_code(error)) from None
     finally:
         if stop.signal is None:

@@ -84,5 +84,14 @@ def _hide_flag_types(cmd: Any) -> None:  # a click command (typer ships its own 
     for param in cmd.params:
         if getattr(param, "is_flag", False) or getattr(param, "count", False):
             param.metavar = ""  # typer's help shows the metavar (or else the type) next to each option
+    built_help = cmd.get_help_option  # -h/--help is made when help is asked for, not listed in params
+
+    def get_help_option(ctx: Any) -> Any:
+        option = built_help(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    cmd.get_help_option = get_help_option
     for sub in getattr(cmd, "commands", {}).values():
         _hide_flag_types(sub)

@@ -30,7 +30,7 @@ from streamclient.cli._live import (
     use_real_service,
 )
 from streamclient.cli._runner import EXIT_CODES, run_async
-from streamclient.codec import PacingLimits
+from streamclient.codec import Action, Expression, PacingLimits
 from streamclient.errors import InvalidArgumentError, SessionClosedError, SessionError, StreamClientError
 from streamclient.session import AvatarSession, SessionOptions, Turn, TurnResult, connect
 
@@ -120,7 +120,7 @@ async def _demo(
         console.print(plain(("streamclient demo", "bold"), f" against {target.label}"))
         t_start = anyio.current_time()
         session = connect(target.client, avatar_id=avatar_id, duration=duration, mode_type=1, language="en")
-        printer = EventPrinter(console)
+        printer = EventPrinter(console, session=session)
         events = session.events()  # subscribe before entering, to see the avatar join
         turns: list[tuple[str, TurnResult]] = []
         async with anyio.create_task_group() as tg:
@@ -174,7 +174,7 @@ async def _chat(
             plain(("streamclient chat", "bold"), f" against {target.label}; /interrupt, /set key=value, /quit")
         )
         session = connect(target.client, avatar_id=avatar_id, duration=duration, mode_type=mode)
-        printer = EventPrinter(console)
+        printer = EventPrinter(console, session=session)
         events = session.events()
         try:
             async with anyio.create_task_group() as tg:
@@ -225,8 +225,17 @@ async def _chat_line(printer: EventPrinter, session: AvatarSession, line: str, t
             await session.set_params(**params)
         elif line.startswith("/action"):
             words = line.split()
-            if len(words) < 2:
-                printer.note("[red]usage: /action ACTION [EXPRESSION][/]")
+            actions, expressions = [a.value for a in Action], [e.value for e in Expression]
+            if len(words) < 2 or words[1] not in actions or (len(words) > 2 and words[2] not in expressions):
+                printer.note(
+                    plain(
+                        (
+                            f"usage: /action ACTION [EXPRESSION]; actions: {', '.join(actions)}; "
+                            f"expressions: {', '.join(expressions)}",
+                            "red",
+                        )
+                    )
+                )
             else:
                 await session.set_action(words[1], expression=words[2] if len(words) > 2 else None)
         elif line.startswith("/"):
@@ -327,9 +336,10 @@ async def _say(
 ) -> None:
     console = LiveConsole(highlight=False, stderr=json_lines)
     async with open_target(emulator=emulator, speech_cps=SAY_SPEECH_CPS, base_url=base_url) as target:
+        Console(stderr=True, highlight=False).print(plain(("streamclient say", "bold"), f" against {target.label}"))
         options = SessionOptions(reply_timeout=max(300.0, float(duration)))
         session = connect(target.client, avatar_id=avatar_id, duration=duration, mode_type=mode, options=options)
-        printer = EventPrinter(console, json_lines=json_lines)
+        printer = EventPrinter(console, json_lines=json_lines, session=session)
         events = session.events()
         async with anyio.create_task_group() as tg:
             tg.start_soon(printer.follow, events)  # ends by itself when the session closes

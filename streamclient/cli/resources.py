@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from streamclient.api import AsyncAkoolClient, SessionStatus
+from streamclient.api import AsyncAkoolClient, Session, SessionStatus
 from streamclient.api.models import AvatarPage, SessionPage
 from streamclient.cli._runner import create_unless_interrupted, run_async
 from streamclient.cli._service import require_credentials
@@ -89,7 +89,7 @@ def _plain(value: Any) -> Any:
 
 def _call(base_url: str | None, timeout: float, action: Callable[[AsyncAkoolClient], Awaitable[T]]) -> T:
     async def main() -> T:
-        require_credentials()
+        require_credentials(base_url)
         async with AsyncAkoolClient(base_url=base_url, timeout=timeout) as client:
             return await action(client)
 
@@ -152,10 +152,9 @@ def sessions_create(
 ) -> None:
     """Create a session (never retried once sent: a retry could bill a second session)."""
     voice_params = {"speed": speed} if speed is not None else None
-    session = _call(
-        base_url,
-        timeout,
-        lambda c: create_unless_interrupted(  # a signal meanwhile: the session is closed, not leaked
+
+    async def create(c: AsyncAkoolClient) -> Session:
+        made = await create_unless_interrupted(  # a signal meanwhile: the session is closed, not leaked
             c,
             avatar_id,
             duration=duration,
@@ -166,8 +165,12 @@ def sessions_create(
             background_url=background_url,
             stream_type=stream_type,
             voice_params=voice_params,
-        ),
-    )
+        )
+        if c.ledger is not None:  # it stays open on purpose when this command exits: not an orphan to warn about
+            c.ledger.record_detached(made.id, base_url=c.base_url)
+        return made
+
+    session = _call(base_url, timeout, create)
     _emit(as_json, session, "Created session", SESSION_COLUMNS, _session_rows([session]))
 
 
@@ -309,7 +312,7 @@ def avatars_upload(
 
 @voices_app.command("list")
 def voices_list(
-    voice_type: int = typer.Option(2, "--type", help="1 your cloned voices, 2 AKOOL voices."),
+    voice_type: int = typer.Option(2, "--type", min=1, max=2, help="1 your cloned voices, 2 AKOOL voices."),
     stream_only: bool = typer.Option(False, "--stream-only", help="Only voices usable for streaming."),
     page: int = typer.Option(1, min=1),
     size: int = typer.Option(20, min=1, max=100),
