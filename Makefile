@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# pytest-xdist workers for make test: one per core (auto), or a number; 0 runs the suite in this process.
+TEST_WORKERS ?= auto
 
 .PHONY: install demo test lint typecheck unit fmt bench soak clean
 
@@ -27,7 +29,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=  # in parallel (pytest-xdist), one worker per core
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report=  # in parallel (pytest-xdist)
 	$(BIN)/coverage report --include='streamclient/codec/*' --fail-under=100
 	$(BIN)/coverage report --fail-under=85
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -146,9 +147,10 @@ def start(args: list[str], cwd: Path, **popen: object) -> subprocess.Popen[bytes
     )
 
 
-def wait_for_line(stream: object, needle: bytes) -> bytes:
+def wait_for_line(stream: IO[bytes] | None, needle: bytes) -> bytes:
+    assert stream is not None
     seen = b""
-    for line in iter(stream.readline, b""):  # type: ignore[attr-defined]
+    for line in iter(stream.readline, b""):
         seen += line
         if needle in line:
             return seen

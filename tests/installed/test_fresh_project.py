@@ -1,6 +1,6 @@
-"""The pytest snippet of docs/emulator.md and ``examples/test_bot_with_emulator.py``, copied verbatim into a new project.
+"""The pytest snippet of docs/emulator.md and ``examples/test_bot_with_emulator.py``, copied into a new project.
 
-The project has no pytest configuration at all (no ``asyncio_mode``), and only what the README says to install:
+The project has no pytest configuration at all (no ``asyncio_mode``), and only what the docs say to install:
 the wheel, pytest and pytest-asyncio.
 """
 
