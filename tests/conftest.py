@@ -22,8 +22,27 @@ settings.load_profile("streamclient")
 DEFAULT_TEST_TIMEOUT = 60
 
 
+#: Folders whose tests share one expensive, cached setup: under pytest-xdist (``make test``) each runs on one worker
+#: (``--dist loadgroup``), so the setup is made once and never twice at the same moment (the installed wheel and its
+#: venv; Agora's sdist, unpacked into the user's cache, and the native stub compiled from it).
+SERIAL_GROUPS = {
+    "installed": Path(__file__).parent / "installed",
+    "real_agora": Path(__file__).parent / "transport" / "real_agora",
+}
+
+
+def _group_serial_folders(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        for group, folder in SERIAL_GROUPS.items():
+            if folder in item.path.parents:
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Give every test without its own ``timeout`` marker the default one, unless ``--timeout`` was given."""
+    _group_serial_folders(config, items)
     if config.getoption("timeout", None) is not None:  # e.g. make soak: --timeout=1800
         return
     for item in items:

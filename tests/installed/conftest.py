@@ -50,16 +50,6 @@ class InstalledEnv:
         )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test``), every test of this folder runs on one worker: one wheel, one venv."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents:
-            item.add_marker(pytest.mark.xdist_group("installed"))
-
-
 def _check(done: subprocess.CompletedProcess[str], what: str) -> None:
     assert done.returncode == 0, f"{what} failed:\n{done.stdout}\n{done.stderr}"
 
