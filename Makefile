@@ -29,7 +29,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --cov --cov-report=  # in parallel (pytest-xdist)
+	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report=  # in parallel (pytest-xdist)
 	$(BIN)/coverage report --include='streamclient/codec/*' --fail-under=100
 	$(BIN)/coverage report --fail-under=85
 

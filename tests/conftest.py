@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,27 +25,27 @@ settings.load_profile("streamclient")
 DEFAULT_TEST_TIMEOUT = 60
 
 
-#: Folders whose tests share one expensive, cached setup: under pytest-xdist (``make test``) each runs on one worker
-#: (``--dist loadgroup``), so the setup is made once and never twice at the same moment (the installed wheel and its
-#: venv; Agora's sdist, unpacked into the user's cache, and the native stub compiled from it).
-SERIAL_GROUPS = {
-    "installed": Path(__file__).parent / "installed",
-    "real_agora": Path(__file__).parent / "transport" / "real_agora",
-}
+@contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_file`` (created if missing) across processes: pytest-xdist workers, or
+    other test runs sharing a cache. For setups that are made once and then reused (a built wheel, a download)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _group_serial_folders(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        for group, folder in SERIAL_GROUPS.items():
-            if folder in item.path.parents:
-                item.add_marker(pytest.mark.xdist_group(group))
+def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This run's temporary root, shared by all pytest-xdist workers (each has a subfolder of it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Give every test without its own ``timeout`` marker the default one, unless ``--timeout`` was given."""
-    _group_serial_folders(config, items)
     if config.getoption("timeout", None) is not None:  # e.g. make soak: --timeout=1800
         return
     for item in items:
