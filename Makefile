@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# pytest-xdist workers for make test: one per core (auto), or a number; 0 runs the suite in this process.
-TEST_WORKERS ?= auto
+# pytest-xdist workers for make test: two per core (at most 8), as most tests wait on sockets and subprocesses
+# rather than compute; any number, or 0 to run the suite in this process.
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(8, 2 * (os.cpu_count() or 1)))")
 
 .PHONY: install demo test lint typecheck unit fmt bench soak clean
 
