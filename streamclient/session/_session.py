@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from typing_extensions import Unpack
 
-from streamclient import _inflight
+from streamclient import _inflight, telemetry
 from streamclient.codec import (
     CommandFrame,
     PacingLimits,
@@ -125,6 +125,7 @@ class AvatarSession:
         self._close_error: StreamClientError | None = None
         self._expires_at: float | None = None
         self._expiring_announced = False
+        self._telemetry = telemetry.session_telemetry(self)  # telemetry: spans and metrics (a no-op without OTel)
 
     # ------------------------------------------------------------------------------------------ properties
 
@@ -192,6 +193,7 @@ class AvatarSession:
         try:
             await self._start()
         except BaseException as exc:
+            self._telemetry.error(exc)  # telemetry
             await self._close("cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "error")
             await self._exit_task_group()
             raise
@@ -209,6 +211,7 @@ class AvatarSession:
             reason = "cancelled"
         else:
             reason = "error"
+        self._telemetry.error(exc)  # telemetry
         await self._close(reason)
         # Outside the shield: a task group must be exited from the cancel scope it was entered in.
         await self._exit_task_group()
@@ -223,13 +226,14 @@ class AvatarSession:
 
     async def _start(self) -> None:
         options = self._options
+        self._telemetry.start()  # telemetry: the session's span
         if self._create is not None:
             # Shielded: once the request may have reached the server we must learn the session id, or a
             # cancellation here would leak a billed session. The API client's own timeout bounds this wait.
             create = self._create
             if self._room is not None:
                 create = {**create, "credentials": self._room.avatar_credentials(create.get("duration"))}
-            with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True), self._telemetry.span("create"):  # telemetry
                 info = await self._client.sessions.create(**create)
             self._info = info
             self._session_id = info.id
@@ -266,7 +270,8 @@ class AvatarSession:
             on_token_will_expire=self._on_token_will_expire if self._room is not None else None,
         )
         params = self._room.join_params() if self._room is not None else join_params_for(info)
-        await transport.join(params, timeout=options.join_timeout)
+        with self._telemetry.span("join"):  # telemetry
+            await transport.join(params, timeout=options.join_timeout)
         self._joined = True
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
@@ -502,7 +507,7 @@ class AvatarSession:
             default_timeout=self._options.reply_timeout if timeout is None else timeout,
         )
         speech.say(turn)
-        return turn
+        return self._telemetry.turn(turn)  # telemetry
 
     def say_stream(
         self,
@@ -534,8 +539,10 @@ class AvatarSession:
         """
         speech = self._require_speech()
         segmenter = SentenceSegmenter(max_chars=max_chars, max_wait=max_wait)
-        return speech.stream(
-            chunks, segmenter=segmenter, timeout=self._options.reply_timeout if timeout is None else timeout
+        return self._telemetry.turn(  # telemetry
+            speech.stream(
+                chunks, segmenter=segmenter, timeout=self._options.reply_timeout if timeout is None else timeout
+            )
         )
 
     async def ask(self, text: str, *, timeout: float | None = None) -> TurnResult:
@@ -623,6 +630,7 @@ class AvatarSession:
         mid = conn.send_command(frame)
         return await self._await_ack(mid, frame.cmd, timeout, on_ack=[])
 
+    @telemetry.traced_command  # telemetry: a span per command and its ack
     async def _await_ack(self, mid: str, cmd: str, timeout: float | None, *, on_ack: list[Turn]) -> CommandAcked:
         _, inbound = self._require_open()
         pending = PendingAck(cmd)
