@@ -161,3 +161,29 @@ async def test_a_turn_belongs_to_the_span_current_when_it_was_queued(otel: Otel)
     assert turn.parent is not None
     assert turn.parent.span_id == outer.get_span_context().span_id
     assert [link.context.span_id for link in turn.links] == [session_span.context.span_id]
+
+
+async def test_with_pipecat_tracing_the_avatar_turn_is_a_child_of_pipecats_turn_span(otel: Otel) -> None:
+    """pipecat hands its services a TracingContext whose turn context is the current turn's span (a real one here)."""
+    tracing_context = pytest.importorskip("pipecat.utils.tracing.tracing_context")  # pipecat needs Python >= 3.11
+    from streamclient import telemetry
+
+    class Service:  # what the avatar service is to pipecat: an AIService with its _tracing_context set at start
+        _tracing_context = tracing_context.TracingContext()
+
+    service = Service()
+    pipecat_turn = otel.tracer_provider.get_tracer("pipecat").start_span("turn")
+    service._tracing_context.set_turn_context(pipecat_turn.get_span_context())
+    config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=3000.0)
+    async with Emulator(config) as emu, AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
+        async with connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=OPTIONS) as session:
+            with telemetry.turn_context(service):
+                turn = session.say(FIRST)
+            with anyio.fail_after(10):
+                await turn
+    pipecat_turn.end()
+    spans = otel.finished()
+    avatar_turn = _one(spans, "streamclient.turn say")
+    assert avatar_turn.parent is not None
+    assert avatar_turn.parent.span_id == pipecat_turn.get_span_context().span_id
+    assert avatar_turn.context.trace_id == pipecat_turn.get_span_context().trace_id
