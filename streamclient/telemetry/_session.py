@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ("NOOP", "SessionTelemetry", "session_telemetry", "traced_command", "turn_context")
 
+import os
+
+_NO_FRAMES = bool(os.environ.get("NOFRAMES"))
 _T = TypeVar("_T")
 _TurnT = TypeVar("_TurnT", bound="Turn")
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
@@ -44,20 +47,6 @@ class _NoopTelemetry:
     def turn(self, turn: _T) -> _T:
         """Return ``turn`` as it is."""
         return turn
-
-    def _created(self) -> None:
-        """Once the session id is known: name the span; count a session we created (once)."""
-        session, rt = self._session, self._rt
-        if session.session_id is None or self._span is None:
-            return
-        self._span.set_attribute(Attr.SESSION_ID, session.session_id)
-        if session._create is not None and not self._counted_created:
-            self._counted_created = self._counted_open = True
-            rt.add("streamclient.sessions.created", 1)
-            rt.add("streamclient.sessions.open", 1)
-            duration = session._create.get("duration")
-            if duration:
-                rt.add("streamclient.sessions.billed_duration", float(duration))
 
     def error(self, exc: BaseException | None) -> None:
         """Nothing to do."""
