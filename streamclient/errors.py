@@ -8,6 +8,7 @@ client secrets, bearer tokens, Agora tokens).
 
     StreamClientError
     ├── ConfigurationError                  bad or missing settings (no credentials, bad base URL); before any I/O
+    │   └── LedgerUnavailableError           the session ledger cannot be used and its policy refuses; nothing sent
     ├── InvalidArgumentError (ValueError)    a caller's argument failed validation; nothing was sent
     ├── BudgetExceededError                  a create would pass max_open_sessions / max_duration; nothing sent
     ├── AgoraTokenError (ValueError)         an Agora token is malformed or fails a check (``reason``: Agora's code)
@@ -95,6 +96,7 @@ __all__ = (
     "KnowledgeBaseError",
     "KnowledgeBaseExistsError",
     "KnowledgeBaseNotFoundError",
+    "LedgerUnavailableError",
     "LiveAvatarClosedError",
     "LiveAvatarProcessingError",
     "LocalProtocolError",
@@ -133,6 +135,14 @@ class StreamClientError(Exception):
 
 class ConfigurationError(StreamClientError):
     """Settings are missing or inconsistent (for example, no credentials are configured)."""
+
+
+class LedgerUnavailableError(ConfigurationError):
+    """The session ledger cannot be reached or written, and its policy refuses to create unrecorded sessions.
+
+    The default when a budget is set (``max_open_sessions``, ``max_billed_seconds``): a budget that cannot be
+    counted is not enforced by guessing. Nothing was sent.
+    """
 
 
 class InvalidArgumentError(StreamClientError, ValueError):

@@ -25,7 +25,7 @@ from streamclient.api.languages import Languages
 from streamclient.api.sessions import Sessions
 from streamclient.api.voices import Voices
 from streamclient.errors import ConfigurationError
-from streamclient.ledger import SessionLedger, resolve_ledger
+from streamclient.ledger import PostgresLedger, SessionLedger, resolve_ledger
 
 __all__ = ("AsyncAkoolClient",)
 
@@ -54,6 +54,11 @@ class AsyncAkoolClient:
             the service (default ``STREAMCLIENT_MAX_OPEN_SESSIONS``; needs the ledger).
         max_duration: refuse a create longer than this many seconds; a create without ``duration`` gets this one
             (default ``STREAMCLIENT_MAX_DURATION``).
+        max_billed_seconds: refuse a create when the durations created within ``billed_window`` would pass this
+            many seconds (default ``STREAMCLIENT_MAX_BILLED_SECONDS``; needs the ledger; fleet-wide on PostgreSQL).
+        billed_window: that rolling window in seconds (default ``STREAMCLIENT_BILLED_WINDOW`` or a day).
+        ledger_unavailable: ``"refuse"`` or ``"allow"`` a create when the ledger cannot be used (default
+            ``STREAMCLIENT_LEDGER_UNAVAILABLE``, else refuse when a counted budget is set; see ``docs/fleet.md``).
 
     Raises:
         ConfigurationError: no credentials, a bad base URL, a non-positive timeout, or a bad budget limit.
@@ -70,9 +75,12 @@ class AsyncAkoolClient:
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        ledger: SessionLedger | str | Path | bool | None = None,
+        ledger: SessionLedger | PostgresLedger | str | Path | bool | None = None,
         max_open_sessions: int | None = None,
         max_duration: int | None = None,
+        max_billed_seconds: int | None = None,
+        billed_window: int | None = None,
+        ledger_unavailable: str | None = None,
     ) -> None:
         if http_client is not None and transport is not None:
             raise ConfigurationError("pass http_client or transport, not both")
@@ -80,12 +88,15 @@ class AsyncAkoolClient:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
         auth = resolve_auth(api_key, client_id, client_secret)
         book = resolve_ledger(ledger)
-        budget = Budget.resolve(max_open_sessions, max_duration)
+        budget = Budget.resolve(max_open_sessions, max_duration, max_billed_seconds, billed_window, ledger_unavailable)
         if book is None and max_open_sessions is None and budget.max_open_sessions is not None:
             # From the environment, for every process; this client has no ledger to count with (the CLI's embedded
             # emulator, for one). Passed in code, the same contradiction is an error (CreateGuard).
             logger.info("%s is ignored by a client whose session ledger is off", MAX_OPEN_ENV)
             budget = dataclasses.replace(budget, max_open_sessions=None)
+        if book is None and max_billed_seconds is None and budget.max_billed_seconds is not None:
+            logger.info("STREAMCLIENT_MAX_BILLED_SECONDS is ignored by a client whose session ledger is off")
+            budget = dataclasses.replace(budget, max_billed_seconds=None)
         self._guard = CreateGuard(book, budget, timeout=timeout)
         url = base_url or os.environ.get("AKOOL_BASE_URL") or DEFAULT_BASE_URL
         self._core = HttpCore(
@@ -106,7 +117,7 @@ class AsyncAkoolClient:
         return self._core.base_url
 
     @property
-    def ledger(self) -> SessionLedger | None:
+    def ledger(self) -> SessionLedger | PostgresLedger | None:
         """The session ledger in use (``None``: off)."""
         return self._guard.ledger
 
@@ -137,6 +148,7 @@ class AsyncAkoolClient:
 
     async def aclose(self) -> None:
         """Release the HTTP connections (an injected ``http_client`` stays open)."""
+        await self._guard.aclose()
         await self._core.aclose()
 
     async def __aenter__(self) -> AsyncAkoolClient:

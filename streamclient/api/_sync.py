@@ -38,7 +38,7 @@ from streamclient.api.models import (
 from streamclient.api.params import FastDialogueVoiceParams, VoiceParams
 from streamclient.api.sessions import Sessions
 from streamclient.api.voices import Voices
-from streamclient.ledger import SessionLedger
+from streamclient.ledger import PostgresLedger, SessionLedger
 
 __all__ = ("AkoolClient", "SyncAvatars", "SyncKnowledge", "SyncLanguages", "SyncSessions", "SyncVoices")
 
@@ -308,7 +308,7 @@ class AkoolClient:
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        ledger: SessionLedger | str | Path | bool | None = None,
+        ledger: SessionLedger | PostgresLedger | str | Path | bool | None = None,
         max_open_sessions: int | None = None,
         max_duration: int | None = None,
     ) -> None:

@@ -210,7 +210,7 @@ class Sessions(Resource):
             body["credentials"] = creds
         if extra_body:
             body.update(extra_body)
-        with self.guard.creating(self._core.base_url, body) as ticket:  # budget, ledger intent -> id / unknown
+        async with self.guard.creating(self._core.base_url, body) as ticket:  # budget, ledger intent -> id / unknown
             data = await self._core.request("POST", CREATE_PATH, json=body, idempotent=False)
             session = self._parse(Session, data, method="POST", path=CREATE_PATH)
             if not session.id:  # the ledger records this create as "unknown"
@@ -307,7 +307,7 @@ class Sessions(Resource):
             APIError: no usable answer.
         """
         sid = require_id("session_id", session_id)
-        with self.guard.closing(self._core.base_url, sid):  # records the close in the ledger
+        async with self.guard.closing(self._core.base_url, sid):  # records the close in the ledger
             try:
                 await self._core.request("POST", CLOSE_PATH, json={"id": sid}, idempotent=True, require_data=False)
             except InvalidParameterError:

@@ -343,7 +343,8 @@ async def _say(
         console.print(plain((f"reply: {len(result.reply)} chars, latency {latency:.3f} s", "dim")))
     if result.incomplete:
         raise SessionError(
-            f"the reply came back incomplete: only {len(result.reply)} characters arrived, some chunks were lost "
+            f"the reply came back incomplete: {result.received_chars} characters arrived, {len(result.gaps)} gap(s) "
+            "where chunks were lost "
             f"(session {session.session_id}, message {result.message_id})"
         )
 

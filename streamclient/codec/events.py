@@ -62,7 +62,9 @@ class MessageExpired:
     """A message stayed incomplete past its timeout (or at the end of input).
 
     ``received`` lists the chunk indexes that arrived; ``partial_text`` is the contiguous prefix from chunk 0 (what
-    :class:`ChatDelta` events already showed).
+    :class:`ChatDelta` events already showed). ``text`` is every character that arrived, in chunk order, with one
+    ``"…"`` (``reassembly.GAP_MARKER``) wherever chunks are missing (also at the end when the last chunk never
+    came); ``gaps`` holds the offsets of those markers in ``text``.
     """
 
     sender: str
@@ -70,6 +72,8 @@ class MessageExpired:
     mid: str
     received: tuple[int, ...]
     partial_text: str
+    text: str = ""
+    gaps: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

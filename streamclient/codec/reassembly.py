@@ -12,9 +12,16 @@ Rules (protocol/README.md §6):
 6. Bounds, each breach reported as :class:`MessageDiscarded` with the reason in brackets:
    ``idx >= max_chunks_per_message`` discards that message [``too_many_chunks``]; a message whose buffered text
    would exceed ``max_message_bytes`` is discarded [``message_too_large``]; a second, different ``fin``, or a chunk
-   beyond the ``fin`` index, discards it [``conflicting_fin``]; a new message beyond ``max_pending_messages``
-   evicts the least recently active one [``evicted_too_many_pending``]; buffered text beyond ``max_buffered_bytes``
-   evicts least recently active messages until it fits [``evicted_buffer_full``].
+   beyond the ``fin`` index, discards it [``conflicting_fin``]. The other bounds are **per sender**, so that no
+   sender can push out another's messages (a viewer flooding a shared room cannot evict the avatar's reply): a
+   sender's new message beyond ``max_pending_messages`` evicts that sender's least recently active one
+   [``evicted_too_many_pending``]; a sender's buffered text beyond ``max_buffered_bytes`` evicts that sender's least
+   recently active messages until it fits [``evicted_buffer_full``]; at most ``max_senders`` senders hold pending
+   messages at once, and the message of one more is discarded [``too_many_senders``], except from a sender named
+   with :meth:`Reassembler.reserve` (the avatar), which always has its own place. Memory is therefore bounded per
+   sender by ``max_pending_messages`` messages and ``max_buffered_bytes`` bytes, and in total by
+   ``(max_senders + reserved senders) * max_buffered_bytes`` bytes (36 MiB with the defaults and one reserved
+   sender) and as many times ``max_pending_messages`` messages; plus ``remembered_messages`` finished keys.
 7. Halves of a surrogate pair that the sender split between chunks (the official client cuts every 216 UTF-16 code
    units; the decoder keeps such lone surrogates in chunk text) are paired again as the chunks are put in order: a
    delta never ends with a high surrogate (it is held for the next chunk) and never holds a lone one, so the text
@@ -40,6 +47,7 @@ DISCARD_REASONS: tuple[str, ...] = (
     "conflicting_fin",
     "evicted_too_many_pending",
     "evicted_buffer_full",
+    "too_many_senders",
 )
 
 #: Bytes charged per buffered chunk on top of its text, so that empty chunks cannot pile up for free.
@@ -53,10 +61,11 @@ class ReassemblyLimits:
     """Hard bounds on what a peer can make the reassembler hold.
 
     Attributes:
-        max_pending_messages: incomplete messages held at once.
+        max_pending_messages: incomplete messages held at once for one sender.
         max_chunks_per_message: highest accepted ``idx`` + 1.
         max_message_bytes: bytes buffered for one message (UTF-8 text plus :data:`CHUNK_OVERHEAD_BYTES` per chunk).
-        max_buffered_bytes: bytes buffered across all pending messages (counted the same way).
+        max_buffered_bytes: bytes buffered across one sender's pending messages (counted the same way).
+        max_senders: senders (besides the reserved ones) holding pending messages at once.
         remembered_messages: completed/discarded keys remembered so late frames are ignored (LRU).
     """
 
@@ -65,6 +74,7 @@ class ReassemblyLimits:
     max_message_bytes: int = 1024 * 1024
     max_buffered_bytes: int = 4 * 1024 * 1024
     remembered_messages: int = 1024
+    max_senders: int = 8
 
     def __post_init__(self) -> None:
         for name in (
@@ -73,6 +83,7 @@ class ReassemblyLimits:
             "max_message_bytes",
             "max_buffered_bytes",
             "remembered_messages",
+            "max_senders",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
@@ -80,7 +91,17 @@ class ReassemblyLimits:
 
 
 @dataclass(slots=True)
+class _Budget:
+    """What one sender holds: its pending messages and their bytes."""
+
+    messages: int = 0
+    nbytes: int = 0
+    reserved: bool = False
+
+
+@dataclass(slots=True)
 class _Pending:
+    budget: _Budget
     chunks: dict[int, str] = field(default_factory=dict)
     fin_idx: int | None = None
     max_idx: int = -1
@@ -108,15 +129,31 @@ class Reassembler:
         self._pending: OrderedDict[_Key, _Pending] = OrderedDict()  # least recently active first
         self._finished: OrderedDict[_Key, None] = OrderedDict()
         self._buffered = 0
+        self._budgets: dict[str, _Budget] = {}  # senders holding pending messages, and the reserved ones
+        self._others = 0  # senders in _budgets that are not reserved
+
+    def reserve(self, sender: str) -> None:
+        """Give ``sender`` (the avatar) a place of its own: it never counts against ``max_senders``."""
+        budget = self._budgets.get(sender)
+        if budget is None:
+            self._budgets[sender] = _Budget(reserved=True)
+        elif not budget.reserved:
+            budget.reserved = True
+            self._others -= 1
+
+    def pending_from(self, sender: str) -> tuple[int, int]:
+        """``(messages, bytes)`` pending from ``sender``."""
+        budget = self._budgets.get(sender)
+        return (budget.messages, budget.nbytes) if budget is not None else (0, 0)
 
     @property
     def pending_messages(self) -> int:
-        """Number of incomplete messages held."""
+        """Number of incomplete messages held (all senders)."""
         return len(self._pending)
 
     @property
     def buffered_bytes(self) -> int:
-        """Bytes currently buffered (UTF-8 text plus :data:`CHUNK_OVERHEAD_BYTES` per chunk)."""
+        """Bytes currently buffered, all senders (UTF-8 text plus :data:`CHUNK_OVERHEAD_BYTES` per chunk)."""
         return self._buffered
 
     def next_deadline(self) -> float | None:
@@ -140,11 +177,26 @@ class Reassembler:
             if pending.deadline > now:
                 break
             self._forget(key, pending)
-            sender, source, mid = key
-            prefix = "".join(pending.chunks[i] for i in range(pending.next_idx))
-            received = tuple(sorted(pending.chunks))
-            out.append(MessageExpired(sender=sender, source=source, mid=mid, received=received, partial_text=prefix))
+            out.append(_expired(key, pending))
         return out
+
+    def expire_message(self, sender: str, source: str | None, mid: str) -> list[Event]:
+        """Report and forget one pending message now, whatever its deadline (its sender said it is over).
+
+        Returns:
+            One :class:`MessageExpired`, or nothing when no such message is pending.
+        """
+        key: _Key = (sender, source, mid)
+        pending = self._pending.get(key)
+        if pending is None:
+            return []
+        self._forget(key, pending)
+        return [_expired(key, pending)]
+
+    def expire_sender(self, sender: str, source: str | None) -> list[Event]:
+        """Report and forget now every pending message of ``sender`` with ``source`` (see :meth:`expire_message`)."""
+        keys = [key for key in self._pending if key[0] == sender and key[1] == source]
+        return [event for key in keys for event in self.expire_message(*key)]
 
     def feed(self, frame: ChatFrame, *, sender: str, now: float) -> list[Event]:
         """Add one received chat frame.
@@ -167,9 +219,19 @@ class Reassembler:
         pending = self._pending.get(key)
         out: list[Event] = []
         if pending is None:
-            while len(self._pending) >= limits.max_pending_messages:
-                out.extend(self._evict_oldest("evicted_too_many_pending"))
-            pending = self._pending[key] = _Pending()
+            budget = self._budgets.get(sender)
+            if budget is None:
+                if self._others >= limits.max_senders:
+                    return self._discard(key, "too_many_senders")
+                budget = self._budgets[sender] = _Budget()
+                self._others += 1
+            while budget.messages >= limits.max_pending_messages:
+                out.extend(self._evict_oldest(sender, "evicted_too_many_pending"))
+            if sender not in self._budgets:  # evicting its last message took its place away: it keeps it
+                self._budgets[sender] = budget
+                self._others += 1
+            pending = self._pending[key] = _Pending(budget)
+            budget.messages += 1
         elif frame.idx in pending.chunks:
             if frame.fin and pending.fin_idx != frame.idx:
                 return self._discard(key, "conflicting_fin")
@@ -186,15 +248,17 @@ class Reassembler:
             lone = True
         if pending.nbytes + size > limits.max_message_bytes:
             return [*out, *self._discard(key, "message_too_large")]
-        while self._buffered + size > limits.max_buffered_bytes:
-            oldest = next(iter(self._pending))
+        budget = pending.budget
+        while budget.nbytes + size > limits.max_buffered_bytes:
+            oldest = self._oldest_of(sender)
             if oldest == key:
                 return [*out, *self._discard(key, "evicted_buffer_full")]
-            out.extend(self._evict_oldest("evicted_buffer_full"))
+            out.extend(self._discard(oldest, "evicted_buffer_full"))
         pending.chunks[frame.idx] = frame.text
         if lone:
             pending.halves = {frame.idx} if pending.halves is None else pending.halves | {frame.idx}
         pending.nbytes += size
+        budget.nbytes += size
         self._buffered += size
         pending.max_idx = max(pending.max_idx, frame.idx)
         if frame.fin:
@@ -232,6 +296,12 @@ class Reassembler:
     def _forget(self, key: _Key, pending: _Pending) -> None:
         del self._pending[key]
         self._buffered -= pending.nbytes
+        budget = pending.budget
+        budget.messages -= 1
+        budget.nbytes -= pending.nbytes
+        if not budget.messages and not budget.reserved:
+            del self._budgets[key[0]]
+            self._others -= 1
         self._finished[key] = None
         self._finished.move_to_end(key)
         while len(self._finished) > self.limits.remembered_messages:
@@ -248,9 +318,64 @@ class Reassembler:
         sender, source, mid = key
         return [MessageDiscarded(sender=sender, source=source, mid=mid, reason=reason)]
 
-    def _evict_oldest(self, reason: str) -> list[Event]:
-        key = next(iter(self._pending))
-        return self._discard(key, reason)
+    def _evict_oldest(self, sender: str, reason: str) -> list[Event]:
+        return self._discard(self._oldest_of(sender), reason)
+
+    def _oldest_of(self, sender: str) -> _Key:
+        """``sender``'s least recently active pending message (it has one: only called when its budget is used)."""
+        return next(key for key in self._pending if key[0] == sender)
+
+
+#: What stands for missing chunks in :attr:`MessageExpired.text` (see ``gaps`` for where).
+GAP_MARKER = "\u2026"
+
+
+def _expired(key: _Key, pending: _Pending) -> MessageExpired:
+    """What arrived of an incomplete message: its contiguous prefix, and every chunk with the gaps marked."""
+    sender, source, mid = key
+    chunks = pending.chunks
+    prefix = "".join(chunks[i] for i in range(pending.next_idx))
+    received = tuple(sorted(chunks))
+    parts = [prefix]
+    gaps: list[int] = []
+    length = len(prefix)
+    run: list[str] = []
+    expected = pending.next_idx
+    for idx in received:
+        if idx < pending.next_idx:
+            continue
+        if idx != expected:  # chunks expected..idx-1 are missing
+            length += _flush(run, parts, pending)
+            gaps.append(length)
+            parts.append(GAP_MARKER)
+            length += len(GAP_MARKER)
+        run.append(chunks[idx])
+        expected = idx + 1
+    length += _flush(run, parts, pending)
+    if pending.fin_idx is None or expected <= pending.fin_idx:  # the end is missing too
+        gaps.append(length)
+        parts.append(GAP_MARKER)
+    return MessageExpired(
+        sender=sender,
+        source=source,
+        mid=mid,
+        received=received,
+        partial_text=prefix,
+        text="".join(parts),
+        gaps=tuple(gaps),
+    )
+
+
+def _flush(run: list[str], parts: list[str], pending: _Pending) -> int:
+    """Append a run of consecutive chunks to ``parts`` (lone surrogates made U+FFFD); return its length."""
+    if not run:
+        return 0
+    text = "".join(run)
+    run.clear()
+    if pending.halves is not None:
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    parts.append(text)
+    return len(text)
 
 
 def _pair_halves(pending: _Pending, idx: int, text: str) -> str:

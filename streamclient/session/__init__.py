@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from streamclient.session._connect import attach, connect
 from streamclient.session._options import CommandParams, CreateOptions, SessionOptions
 from streamclient.session._sentences import SentenceSegmenter
-from streamclient.session._session import AvatarSession, attach, connect
+from streamclient.session._session import AvatarSession
 from streamclient.session._speech import StreamTurn
 from streamclient.session.events import (
     AvatarJoined,
@@ -19,6 +20,7 @@ from streamclient.session.events import (
     ParticipantJoined,
     ParticipantLeft,
     ParticipantMessage,
+    ReplyToOther,
     SessionClosed,
     SessionEvent,
     SessionExpiring,
@@ -48,6 +50,7 @@ __all__ = (
     "ParticipantJoined",
     "ParticipantLeft",
     "ParticipantMessage",
+    "ReplyToOther",
     "SentenceSegmenter",
     "SessionClosed",
     "SessionEvent",

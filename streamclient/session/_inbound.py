@@ -8,7 +8,10 @@ Who is the avatar: when its uid is known (``avatar_uid``: bring-your-own credent
 only that participant is the avatar; otherwise the first other participant to join is (AKOOL-hosted rooms hold just
 the two of us), with a warning when another one appears. Frames from anyone else are kept apart: their chat becomes
 ``ParticipantMessage``, the rest is counted in ``stats.frames_from_others``; none of it touches a turn, an ack or
-the speaking state, and participants coming and going change nothing for the turn in progress.
+the speaking state, and participants coming and going change nothing for the turn in progress. What they ask the
+avatar does count: their chat messages and interrupts are requests the avatar answers in turn, so they go to the
+turn tracker's ledger (see :mod:`streamclient.session._attribution`), and a reply owed to them is reported as
+:class:`~streamclient.session.events.ReplyToOther`, never taken for our turn's.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from streamclient.codec import (
 )
 from streamclient.codec import Event as CodecEvent
 from streamclient.session._fanout import EventFanout
-from streamclient.session._turn_tracker import TurnTracker
+from streamclient.session._turn_tracker import OtherReply, TurnTracker
 from streamclient.session.events import (
     AvatarJoined,
     AvatarLeft,
@@ -46,6 +49,7 @@ from streamclient.session.events import (
     ParticipantJoined,
     ParticipantLeft,
     ParticipantMessage,
+    ReplyToOther,
     SpeakingStarted,
     SpeakingStopped,
     UserTranscript,
@@ -95,6 +99,7 @@ class Inbound:
         label: str,
         avatar_uid: str | None = None,
         on_token_will_expire: Callable[[], bool] | None = None,
+        reply_grace: float = 2.0,
     ) -> None:
         self._conn = conn
         self._fanout = fanout
@@ -102,9 +107,11 @@ class Inbound:
         self._local_uid = local_uid
         self._on_connection_failed = on_connection_failed
         self._label = label
-        self.turns = TurnTracker(on_resolved=self._turn_resolved)
+        self.turns = TurnTracker(on_resolved=self._turn_resolved, on_other_reply=self._other_reply, grace=reply_grace)
         self.acks: dict[str, PendingAck] = {}
         self._expected_avatar = avatar_uid
+        if avatar_uid is not None:
+            conn.reassembler.reserve(avatar_uid)  # no other participant's messages can push the avatar's out
         self._on_token_will_expire = on_token_will_expire
         self.avatar_uid: str | None = None
         self.avatar_joined = anyio.Event()
@@ -166,6 +173,7 @@ class Inbound:
                 )
         if is_avatar:
             self.avatar_uid = uid
+            self._conn.reassembler.reserve(uid)
             self._fanout.publish(AvatarJoined(uid))
             self.avatar_joined.set()
         elif uid not in self.participants:
@@ -183,7 +191,11 @@ class Inbound:
             case ChatDelta(sender=sender, source=source, mid=mid, text=text):
                 self._fanout.publish(ParticipantMessage(sender, mid, text, source, final=False))
             case ChatMessage(sender=sender, source=source, mid=mid, text=text):
+                if source is None:  # a chat message for the avatar (not a relayed transcript or reply)
+                    self.turns.participant_request(sender, mid)
                 self._fanout.publish(ParticipantMessage(sender, mid, text, source, final=True))
+            case CommandReceived(cmd="interrupt", mid=mid):
+                self.turns.foreign_interrupt(mid)
             case _:
                 logger.debug(
                     "session %s: %s from participant %s kept apart", self._label, type(event).__name__, event.sender
@@ -202,6 +214,7 @@ class Inbound:
                     publish(UserTranscript(mid, text, final=False))
                 case ChatMessage(source="user", mid=mid, text=text, unpaired_surrogates=unpaired):
                     self._count_unpaired(event)
+                    self.turns.user_request(mid)
                     publish(UserTranscript(mid, text, final=True, unpaired_surrogates=unpaired))
                 case ChatDelta(sender=sender, source=source, mid=mid, text=text):
                     self.turns.bot_delta((sender, source, mid), text, now)
@@ -212,8 +225,9 @@ class Inbound:
                     publish(BotMessage(mid, text, unpaired))
                 case MessageExpired(sender=sender, source=source, mid=mid, received=received, partial_text=partial):
                     self._stats.messages_incomplete += 1
-                    self.turns.bot_incomplete((sender, source, mid), now)
-                    publish(MessageIncomplete(mid, source, tuple(received), partial))
+                    if source != "user":
+                        self.turns.bot_incomplete((sender, source, mid), now, text=event.text, gaps=event.gaps)
+                    publish(MessageIncomplete(mid, source, tuple(received), partial, event.text, event.gaps))
                 case MessageDiscarded(mid=mid, reason=reason):
                     self._stats.messages_incomplete += 1
                     logger.warning("session %s: message %s discarded (%s)", self._label, mid, reason)
@@ -223,6 +237,8 @@ class Inbound:
                     if pending is not None:
                         pending.result = event
                         pending.done.set()
+                    elif not event.matched and event.cmd == "interrupt":  # someone else stopped the avatar
+                        self.turns.foreign_interrupt_acked(mid, now)
                     publish(CommandAcked(mid or "", event.cmd, event.code, event.msg))
                 case AvatarEvent(name="audio_start"):
                     self.speaking = True
@@ -245,6 +261,31 @@ class Inbound:
                         "session %s: refused a frame from %s (%s): %s", self._label, sender, error.reason, excerpt
                     )
                     publish(FrameDropped(error.reason, excerpt))
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`expire` next has something to do: an incoming message's expiry or a reply's grace."""
+        deadline, grace = self._conn.next_deadline(), self.turns.next_deadline()
+        if deadline is None or grace is None:
+            return grace if deadline is None else deadline
+        return min(deadline, grace)
+
+    def expire(self, now: float) -> None:
+        """Expire stalled incoming messages, and the replies whose grace after ``audio_end`` ran out."""
+        self._conn.expire(now)
+        self.dispatch(self._conn.events_received())
+        for turn in self.turns.graces_over(now):
+            sender, source, mid = turn.reply_key if isinstance(turn.reply_key, tuple) else (None, "bot", None)
+            avatar = sender if isinstance(sender, str) else self.avatar_uid
+            if avatar is not None:
+                reassembler = self._conn.reassembler
+                if isinstance(mid, str):
+                    self.dispatch(reassembler.expire_message(avatar, source, mid))
+                else:  # no chunk of it was in order yet: its message is the avatar's pending reply
+                    self.dispatch(reassembler.expire_sender(avatar, "bot"))
+            self.turns.give_up(turn, now)
+
+    def _other_reply(self, reply: OtherReply) -> None:
+        self._fanout.publish(ReplyToOther(reply.reply_mid, reply.asked_by, reply.request_mid, reply.rule))
 
     def _count_unpaired(self, message: ChatMessage) -> None:
         if message.unpaired_surrogates:

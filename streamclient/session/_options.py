@@ -39,6 +39,8 @@ class SessionOptions:
             limit, whose whole frames fill the paced byte budget of every window; 986 B for Agora's 6000 B/s).
         rate_limit_backoff: first pause after the transport reports a rate-limit error (doubles, up to 2 s).
         wait_for_avatar: wait in ``__aenter__`` until the avatar has joined.
+        reply_grace: how long after the avatar's ``audio_end`` a turn whose reply is still missing chunks waits for
+            them before it resolves with what arrived (``incomplete``, gaps marked).
     """
 
     join_timeout: float = 15.0
@@ -53,6 +55,7 @@ class SessionOptions:
     max_frame_bytes: int | None = None
     rate_limit_backoff: float = 0.1
     wait_for_avatar: bool = True
+    reply_grace: float = 2.0
 
 
 class CreateOptions(TypedDict, total=False):

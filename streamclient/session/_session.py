@@ -19,7 +19,6 @@ Ownership and invariants:
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -28,48 +27,48 @@ import anyio
 from typing_extensions import Unpack
 
 from streamclient import _inflight, telemetry
-from streamclient.codec import (
-    CommandFrame,
-    PacingLimits,
-    ProtocolConnection,
-    Role,
-    set_action,
-    set_params,
-    tiled_frame_bytes,
-)
+from streamclient.codec import CommandFrame, ProtocolConnection, set_action, set_params
 from streamclient.errors import (
-    AvatarJoinTimeoutError,
-    CommandError,
-    CommandTimeoutError,
     InvalidArgumentError,
     SessionClosedError,
     StreamClientError,
-    TransportError,
 )
+from streamclient.session._closing import (
+    close_api_session,
+    create_session,
+    failure_reason,
+    leave_channel,
+    renew_token,
+    send_interrupt_now,
+)
+from streamclient.session._commands import await_ack, send_interrupt
 from streamclient.session._fanout import EventFanout, EventSubscription
-from streamclient.session._inbound import Inbound, PendingAck
-from streamclient.session._options import CommandParams, CreateOptions, SessionOptions, check_keywords, keywords_checked
+from streamclient.session._inbound import Inbound
+from streamclient.session._options import CommandParams, SessionOptions, check_keywords, keywords_checked
 from streamclient.session._outbound import Outbound
+from streamclient.session._receiving import Receiver
 from streamclient.session._sentences import SentenceSegmenter
 from streamclient.session._speech import SpeechLine, StreamTurn
-from streamclient.session._transport_factory import expected_avatar_uid, join_params_for, transport_for
-from streamclient.session._waits import first_of
-from streamclient.session.events import (
-    CommandAcked,
-    SessionClosed,
-    SessionEvent,
-    SessionExpiring,
+from streamclient.session._timer import SessionTimer
+from streamclient.session._transport_factory import (
+    check_transport_loads,
+    connection_for,
+    expected_avatar_uid,
+    join_params_for,
+    transport_for,
 )
+from streamclient.session._waits import wait_for_avatar
+from streamclient.session.events import CommandAcked, SessionClosed, SessionEvent
 from streamclient.session.room import AgoraRoom
 from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult
-from streamclient.transport.base import PushTransport, Transport, TransportEvent
+from streamclient.transport.base import PushTransport, Transport
 
 if TYPE_CHECKING:
     from streamclient.api import AsyncAkoolClient
     from streamclient.api.models import Session as SessionInfo
 
-__all__ = ("AvatarSession", "attach", "connect")
+__all__ = ("AvatarSession",)
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +114,7 @@ class AvatarSession:
         self._inbound: Inbound | None = None
         self._outbound: Outbound | None = None
         self._speech: SpeechLine | None = None
-        self._timer_wakeup = anyio.Event()
-        self._timer_until = math.inf  # when the timer task wakes up by itself
+        self._timer: SessionTimer | None = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._joined = False
         self._closed_reason: str | None = None
@@ -124,7 +122,6 @@ class AvatarSession:
         self._close_started = False
         self._close_error: StreamClientError | None = None
         self._expires_at: float | None = None
-        self._expiring_announced = False
         self._telemetry = telemetry.session_telemetry(self)  # telemetry: spans and metrics (a no-op without OTel)
 
     # ------------------------------------------------------------------------------------------ properties
@@ -227,15 +224,14 @@ class AvatarSession:
     async def _start(self) -> None:
         options = self._options
         self._telemetry.start()  # telemetry: the session's span
+        if self._create is not None and self._transport is None:
+            # Before anything billed exists: the transport the session will need must load (the agora extra).
+            base_url = getattr(self._client, "base_url", None)
+            if isinstance(base_url, str):
+                await check_transport_loads(base_url, room_url=self._room.room_url if self._room is not None else None)
         if self._create is not None:
-            # Shielded: once the request may have reached the server we must learn the session id, or a
-            # cancellation here would leak a billed session. The API client's own timeout bounds this wait.
-            create = self._create
-            if self._room is not None:
-                create = {**create, "credentials": self._room.avatar_credentials(create.get("duration"))}
-            with anyio.CancelScope(shield=True), self._telemetry.span("create"):  # telemetry
-                info = await self._client.sessions.create(**create)
-            self._info = info
+            with self._telemetry.span("create"):  # telemetry
+                info = self._info = await create_session(self._client, self._create, self._room)
             self._session_id = info.id
             duration = self._create.get("duration")
             if duration:
@@ -247,18 +243,7 @@ class AvatarSession:
         if self._transport is None:
             self._transport = transport_for(info, room_url=self._room.room_url if self._room is not None else None)
         transport = self._transport
-        pacing = PacingLimits(
-            bytes_per_second=transport.limits.bytes_per_second,
-            messages_per_second=transport.limits.messages_per_second,
-        )
-        max_frame = transport.limits.max_message_bytes
-        if options.max_frame_bytes is not None:
-            max_frame = min(max_frame, options.max_frame_bytes)
-        else:  # whole frames fill every paced window: 6 x 986 B at 6000 B/s instead of 5 x 1024 B (14% idle)
-            max_frame = tiled_frame_bytes(pacing, max_frame)
-        self._conn = ProtocolConnection(
-            Role.CLIENT, max_frame_bytes=max_frame, pacing=pacing, message_timeout=options.message_timeout
-        )
+        self._conn = connection_for(transport, options)
         self._inbound = Inbound(
             conn=self._conn,
             fanout=self._fanout,
@@ -268,7 +253,10 @@ class AvatarSession:
             label=info.id,
             avatar_uid=str(self._room.avatar_uid) if self._room is not None else expected_avatar_uid(info),
             on_token_will_expire=self._on_token_will_expire if self._room is not None else None,
+            reply_grace=options.reply_grace,
         )
+        if self._create is not None and self._create.get("mode_type") == 1:
+            self._inbound.turns.answers_user_speech = False  # retelling: the avatar does not answer the user's voice
         params = self._room.join_params() if self._room is not None else join_params_for(info)
         with self._telemetry.span("join"):  # telemetry
             await transport.join(params, timeout=options.join_timeout)
@@ -282,27 +270,37 @@ class AvatarSession:
             stats=self._stats,
             send_timeout=options.send_timeout,
             rate_limit_backoff=options.rate_limit_backoff,
-            on_failure=self._writer_failed,
+            on_failure=lambda exc: self._failed_in_background("the writer", exc),
         )
         self._speech = SpeechLine(
             conn=self._conn, turns=self._inbound.turns, wake_writer=self._wake_writer, start_task=self._start_task
         )
-        self._task_group.start_soon(self._guard, self._timer, name="streamclient-timer")
+        self._timer = SessionTimer(
+            self._inbound,
+            self._fanout,
+            expires_at=lambda: self._expires_at,
+            margin=options.expiry_margin,
+            close=self._close,
+        )
+        self._task_group.start_soon(self._guard, self._timer.run, name="streamclient-timer")
+        receiver = Receiver(
+            transport,
+            self._inbound,
+            self._timer,
+            label=self._session_id,
+            closing=lambda: self._close_started,
+            close=self._close,
+            close_soon=self._close_soon,
+            failed=self._failed_in_background,
+        )
         if isinstance(transport, PushTransport):  # no reader task waiting between frames (see PushTransport)
-            transport.push_events(self._on_transport_event, self._on_transport_end)
+            transport.push_events(receiver.pushed, receiver.ended)
         else:
-            self._task_group.start_soon(self._guard, self._reader, name="streamclient-reader")
+            self._task_group.start_soon(self._guard, receiver.read, name="streamclient-reader")
         if options.wait_for_avatar:
-            with anyio.move_on_after(options.avatar_join_timeout):
-                await first_of(self._inbound.avatar_joined, self._closed)
-            if self._closed_reason is not None:
-                raise SessionClosedError(
-                    f"session closed while waiting for the avatar ({self._closed_reason})", reason=self._closed_reason
-                )
-            if self.avatar_uid is None:
-                raise AvatarJoinTimeoutError(
-                    f"the avatar did not join session {self._session_id} within {options.avatar_join_timeout:g} s"
-                )
+            await wait_for_avatar(
+                self._inbound, self._closed, lambda: self._closed_reason, options.avatar_join_timeout, self._session_id
+            )
 
     async def _close(self, reason: str) -> None:
         """Close, in order, within ``close_timeout`` and shielded from cancellation; idempotent (first reason wins).
@@ -326,41 +324,16 @@ class AvatarSession:
                 if transport is not None:
                     if self._joined and self.speaking and reason != "disconnected":
                         waiting.what = f"{label}: interrupting the avatar"
-                        await self._send_interrupt_now(transport, deadline)
+                        assert self._conn is not None
+                        await send_interrupt_now(self._conn, transport, deadline)
                     waiting.what = f"{label}: leaving the channel"
-                    with anyio.move_on_after(max(0.1, deadline - anyio.current_time())):
-                        try:
-                            await transport.leave(timeout=max(0.1, min(5.0, deadline - anyio.current_time())))
-                        except TransportError as exc:
-                            logger.warning("leaving the channel failed: %s", exc)
-                await self._close_api_session(deadline)
+                    await leave_channel(transport, deadline)
+                if self._session_id is not None and self._close_on_exit:
+                    self._close_error = await close_api_session(self._client, self._session_id, deadline)
                 if self._outbound is not None:  # a send it was in (shielded) ended with the channel at the latest
                     with anyio.move_on_after(max(0.1, deadline - anyio.current_time())):
                         await self._outbound.stopped()
             self._finish(reason)
-
-    async def _send_interrupt_now(self, transport: Transport, deadline: float) -> None:
-        assert self._conn is not None
-        self._conn.send_interrupt()
-        with anyio.move_on_after(max(0.1, min(1.0, deadline - anyio.current_time()))):
-            try:
-                for datagram in self._conn.data_to_send(anyio.current_time()):
-                    await transport.send(datagram, timeout=1.0)
-            except TransportError as exc:
-                logger.debug("final interrupt not sent: %s", exc)
-
-    async def _close_api_session(self, deadline: float) -> None:
-        if self._session_id is None or not self._close_on_exit:
-            return
-        with anyio.move_on_after(max(0.5, deadline - anyio.current_time())) as scope:
-            try:
-                await self._client.sessions.close(self._session_id)
-                logger.info("session %s closed", self._session_id)
-            except StreamClientError as exc:
-                self._close_error = exc
-                logger.warning("closing session %s through the API failed: %s", self._session_id, exc)
-        if scope.cancelled_caught:
-            logger.warning("closing session %s through the API timed out", self._session_id)
 
     def _finish(self, reason: str) -> None:
         if self._closed_reason is None:
@@ -378,7 +351,8 @@ class AvatarSession:
         self._fanout.close()
         self._closed.set()
         self._wake_writer()
-        self._timer_wakeup.set()
+        if self._timer is not None:
+            self._timer.stop()
 
     async def _exit_task_group(self) -> None:
         task_group, self._task_group = self._task_group, None
@@ -396,7 +370,7 @@ class AvatarSession:
 
     def _on_token_will_expire(self) -> bool:
         """Start renewing our channel token (once at a time); True when a renewal is under way."""
-        if self._task_group is None or self._close_started or self._room is None:
+        if self._task_group is None or self._close_started or self._room is None or self._transport is None:
             return False
         if not self._renewing:
             self._renewing = True
@@ -404,20 +378,11 @@ class AvatarSession:
         return True
 
     async def _renew_token(self) -> None:
-        """Mint a fresh token for our uid and hand it to the transport.
-
-        A failure is logged: the channel then drops us when the old token lapses, and the session closes as
-        disconnected.
-        """
-        room, transport = self._room, self._transport
-        assert room is not None
-        assert transport is not None
+        assert self._room is not None
+        assert self._transport is not None
         try:
-            await transport.renew_token(room.mint_token(room.bot_uid), timeout=self._options.send_timeout)
-            self.token_renewals += 1
-            logger.info("session %s: channel token renewed", self._session_id)
-        except StreamClientError as exc:
-            logger.error("session %s: renewing the channel token failed: %s", self._session_id, exc)
+            if await renew_token(self._room, self._transport, self._options.send_timeout, label=self._session_id):
+                self.token_renewals += 1
         finally:
             self._renewing = False
 
@@ -435,9 +400,6 @@ class AvatarSession:
             if reason is not None:
                 await self._close(reason)
 
-    def _writer_failed(self, exc: BaseException) -> None:
-        self._failed_in_background("the writer", exc)
-
     def _failed_in_background(self, name: str, exc: BaseException) -> None:
         """:meth:`_guard` for work outside a task of ours (a loop callback, the writer): log, then close soon."""
         reason = self._background_failed(name, exc)
@@ -445,19 +407,7 @@ class AvatarSession:
             self._close_soon(reason)
 
     def _background_failed(self, name: str, exc: BaseException) -> str | None:
-        """Log a background failure; the reason to close with, or ``None`` when it was our own close cutting it."""
-        if self._close_started and isinstance(exc, TransportError):
-            # We are leaving the channel: a send cut by our own close is not a failure.
-            logger.debug("session %s: %s ended by the close: %s", self._session_id, name, exc)
-            return None
-        logger.error(
-            "session %s: %s failed: %s",
-            self._session_id,
-            name,
-            exc,
-            exc_info=not isinstance(exc, StreamClientError),
-        )
-        return "disconnected" if isinstance(exc, TransportError) else "error"
+        return failure_reason(name, exc, label=self._session_id, closing=self._close_started)
 
     # ------------------------------------------------------------------------------------------ public API
 
@@ -574,15 +524,7 @@ class AvatarSession:
             SessionClosedError: the session is closed.
         """
         conn, inbound = self._require_open()
-        mid = conn.send_interrupt()
-        interrupted = conn.last_interrupted
-        cut = inbound.turns.mark_interrupted(interrupted.mid if interrupted is not None else None, unsent=drop_queued)
-        cut += [t for t in self._require_speech().interrupt(drop_queued=drop_queued) if t not in cut]
-        now = anyio.current_time()
-        for turn in cut:
-            if turn.sent_at is None:  # not (fully) confirmed sent: its rest is dropped, no reply of its own will come
-                conn.cancel_chat(turn.message_id)
-                inbound.turns.resolve(turn, now)
+        mid, cut = send_interrupt(conn, inbound.turns, self._require_speech(), drop_queued=drop_queued)
         try:
             return await self._await_ack(mid, "interrupt", timeout, on_ack=cut)
         finally:
@@ -601,7 +543,10 @@ class AvatarSession:
             SessionClosedError: the session is closed.
         """
         check_keywords("set_params", params, CommandParams)
-        return await self._command(set_params(**params), timeout)
+        acked = await self._command(set_params(**params), timeout)
+        if params.get("mode") in (1, 2) and self._inbound is not None:
+            self._inbound.turns.answers_user_speech = params.get("mode") == 2
+        return acked
 
     @keywords_checked
     async def set_action(
@@ -633,28 +578,16 @@ class AvatarSession:
     @telemetry.traced_command  # telemetry: a span per command and its ack
     async def _await_ack(self, mid: str, cmd: str, timeout: float | None, *, on_ack: list[Turn]) -> CommandAcked:
         _, inbound = self._require_open()
-        pending = PendingAck(cmd)
-        inbound.acks[mid] = pending
-        self._stats.commands_sent += 1
-        self._wake_writer()
-        limit = self._options.command_timeout if timeout is None else timeout
-        try:
-            with anyio.move_on_after(limit):
-                await pending.done.wait()
-        finally:
-            inbound.acks.pop(mid, None)
-        now = anyio.current_time()
-        for turn in on_ack:
-            inbound.turns.resolve(turn, now)
-        result = pending.result
-        if result is None:
-            if self._closed_reason is not None:
-                raise SessionClosedError(f"session closed before {cmd} was acknowledged", reason=self._closed_reason)
-            raise CommandTimeoutError(f"no ack for {cmd} (mid {mid}) within {limit:g} s")
-        acked = CommandAcked(message_id=mid, command=result.cmd or cmd, code=result.code, message=result.msg)
-        if not result.ok:
-            raise CommandError(f"{cmd} failed: {result.code} {result.msg}", cmd=cmd, code=result.code, msg=result.msg)
-        return acked
+        return await await_ack(
+            inbound,
+            self._stats,
+            mid=mid,
+            cmd=cmd,
+            limit=self._options.command_timeout if timeout is None else timeout,
+            on_ack=on_ack,
+            wake_writer=self._wake_writer,
+            closed_reason=lambda: self._closed_reason,
+        )
 
     def _require_speech(self) -> SpeechLine:
         self._require_open()
@@ -670,129 +603,6 @@ class AvatarSession:
 
     # ------------------------------------------------------------------------------------------ background tasks
 
-    async def _reader(self) -> None:
-        """Read a transport that cannot push its events."""
-        transport = self._transport
-        assert transport is not None
-        async for event in transport.events():
-            self._handle_transport_event(event)
-        if not self._close_started:
-            await self._close("disconnected")
-
-    def _handle_transport_event(self, event: TransportEvent) -> None:
-        inbound, conn = self._inbound, self._conn
-        assert inbound is not None
-        assert conn is not None
-        inbound.on_transport_event(event)
-        deadline = conn.next_deadline()
-        if deadline is not None and deadline < self._timer_until:
-            # Only a deadline earlier than the timer's own wake-up needs it now: waking it for every frame made
-            # each received frame cost a new event, cancel scope and timer handle (garbage for the collector).
-            self._timer_wakeup.set()
-
-    def _on_transport_event(self, event: TransportEvent) -> None:
-        """A pushed event (see :class:`PushTransport`); a failure closes the session, as in the reader task."""
-        try:
-            self._handle_transport_event(event)
-        except Exception as exc:
-            self._failed_in_background(f"handling {type(event).__name__}", exc)
-
-    def _on_transport_end(self, error: BaseException | None) -> None:
-        """The pushed events ended: the channel is gone (or the transport failed), unless we are leaving it."""
-        if error is not None:
-            logger.error("session %s: the transport failed: %s", self._session_id, error)
-        self._close_soon("disconnected")
-
     def _close_soon(self, reason: str) -> None:
         if self._task_group is not None and not self._close_started:
             self._task_group.start_soon(self._close, reason)
-
-    async def _timer(self) -> None:
-        conn, inbound = self._conn, self._inbound
-        assert conn is not None
-        assert inbound is not None
-        margin = self._options.expiry_margin
-        while True:
-            wakeup = self._timer_wakeup = anyio.Event()
-            now = anyio.current_time()
-            deadline = conn.next_deadline()
-            if deadline is not None and deadline <= now:
-                conn.expire(now)
-                inbound.dispatch(conn.events_received())
-                continue
-            deadlines = [d for d in (deadline,) if d is not None]
-            if self._expires_at is not None:
-                if now >= self._expires_at:
-                    await self._close("expired")
-                    return
-                announce_at = self._expires_at - margin
-                if not self._expiring_announced:
-                    if now >= announce_at:
-                        self._expiring_announced = True
-                        self._fanout.publish(SessionExpiring(remaining=max(0.0, self._expires_at - now)))
-                        continue
-                    deadlines.append(announce_at)
-                deadlines.append(self._expires_at)
-            if deadlines:
-                self._timer_until = min(deadlines)
-                with anyio.move_on_after(max(0.0, self._timer_until - now)):
-                    await wakeup.wait()
-            else:
-                self._timer_until = math.inf
-                await wakeup.wait()
-
-
-def connect(
-    client: AsyncAkoolClient,
-    *,
-    avatar_id: str,
-    transport: Transport | None = None,
-    options: SessionOptions | None = None,
-    room: AgoraRoom | None = None,
-    **create_options: Unpack[CreateOptions],
-) -> AvatarSession:
-    """Create a streaming-avatar session and return it, to be entered with ``async with``.
-
-    Entering creates the session through the API, picks the transport from the returned credentials (Agora, or the
-    emulator's room) unless ``transport`` is given, joins, and waits for the avatar. Leaving (however it happens)
-    interrupts the avatar if it is speaking, leaves the channel and closes the session through the API.
-
-    Args:
-        client: the API client.
-        avatar_id: the streaming avatar to use.
-        transport: a transport to use instead of the one the credentials call for.
-        options: timeouts and bounds.
-        room: an Agora channel the caller owns (:class:`~streamclient.session.room.AgoraRoom`): the avatar is sent
-            into it with bring-your-own credentials, we join as the room's bot uid, and our token is renewed before
-            it lapses. Without it the session joins the room AKOOL creates.
-        **create_options: the other fields of ``client.sessions.create``, typed by
-            :class:`~streamclient.session.CreateOptions` (``duration``, ``mode_type``, ``voice_id``, ``language``,
-            ``knowledge_id``, ``background_url``, ``voice_params``, ...).
-
-    Returns:
-        The session (not yet started).
-
-    Raises:
-        InvalidArgumentError: an unknown keyword argument (say, ``mode_typ=``); nothing was created.
-    """
-    check_keywords("connect", create_options, CreateOptions)
-    create: dict[str, Any] = {"avatar_id": avatar_id}
-    create.update(create_options)
-    return AvatarSession(client, create=create, transport=transport, options=options, room=room)
-
-
-def attach(
-    client: AsyncAkoolClient,
-    session_id: str,
-    *,
-    transport: Transport | None = None,
-    options: SessionOptions | None = None,
-    close_on_exit: bool = False,
-) -> AvatarSession:
-    """Join an existing session (for example one created by another process).
-
-    By default the session is left but not closed on exit; pass ``close_on_exit=True`` to close it too.
-    """
-    return AvatarSession(
-        client, session_id=session_id, transport=transport, options=options, close_on_exit=close_on_exit
-    )

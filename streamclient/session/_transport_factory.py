@@ -6,11 +6,58 @@ credentials to :class:`~streamclient.transport.JoinParams` lives here.
 
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
+import anyio
+
 from streamclient.api.models import AgoraCredentials, LiveKitCredentials, Session
+from streamclient.codec import PacingLimits, ProtocolConnection, Role, tiled_frame_bytes
 from streamclient.errors import ConfigurationError, JoinTokenMissingError
+from streamclient.session._options import SessionOptions
 from streamclient.transport.base import JoinParams, Transport
 
-__all__ = ("expected_avatar_uid", "join_params_for", "transport_for")
+__all__ = ("check_transport_loads", "connection_for", "expected_avatar_uid", "join_params_for", "transport_for")
+
+
+def _is_loopback(base_url: str) -> bool:
+    host = (urlsplit(base_url).hostname or "").strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def check_transport_loads(base_url: str, *, room_url: str | None) -> None:
+    """Before anything billed is created: make sure the transport the session will need can be loaded.
+
+    A room relay (``room_url``) or a service on a loopback address (a local emulator, whose credentials name its own
+    room) needs no extra; anything else needs the Agora SDK (the ``agora`` extra), loaded here in a worker thread.
+
+    Raises:
+        TransportUnavailableError: the Agora SDK is missing or unusable (the message says how to install it).
+    """
+    if room_url or _is_loopback(base_url):
+        return
+    from streamclient.transport._agora_sdk import load_agora
+
+    await anyio.to_thread.run_sync(load_agora)
+
+
+def connection_for(transport: Transport, options: SessionOptions) -> ProtocolConnection:
+    """The client's protocol connection, paced and framed for ``transport``'s limits."""
+    limits = transport.limits
+    pacing = PacingLimits(bytes_per_second=limits.bytes_per_second, messages_per_second=limits.messages_per_second)
+    max_frame = limits.max_message_bytes
+    if options.max_frame_bytes is not None:
+        max_frame = min(max_frame, options.max_frame_bytes)
+    else:  # whole frames fill every paced window: 6 x 986 B at 6000 B/s instead of 5 x 1024 B (14% idle)
+        max_frame = tiled_frame_bytes(pacing, max_frame)
+    return ProtocolConnection(
+        Role.CLIENT, max_frame_bytes=max_frame, pacing=pacing, message_timeout=options.message_timeout
+    )
 
 
 def _agora_credentials(info: Session) -> AgoraCredentials:

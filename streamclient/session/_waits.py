@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 
-__all__ = ("Wakeup", "first_of")
+from streamclient.errors import AvatarJoinTimeoutError, SessionClosedError
+
+if TYPE_CHECKING:
+    from streamclient.session._inbound import Inbound
+
+__all__ = ("Wakeup", "first_of", "wait_for_avatar")
 
 
 class Wakeup:
@@ -59,3 +66,21 @@ async def first_of(*events: anyio.Event) -> None:
 
         for event in events:
             tg.start_soon(wait, event)
+
+
+async def wait_for_avatar(
+    inbound: Inbound, closed: anyio.Event, closed_reason: Callable[[], str | None], timeout: float, label: str | None
+) -> None:
+    """Wait until the avatar joined the channel.
+
+    Raises:
+        SessionClosedError: the session closed first.
+        AvatarJoinTimeoutError: the avatar did not join within ``timeout``.
+    """
+    with anyio.move_on_after(timeout):
+        await first_of(inbound.avatar_joined, closed)
+    reason = closed_reason()
+    if reason is not None:
+        raise SessionClosedError(f"session closed while waiting for the avatar ({reason})", reason=reason)
+    if inbound.avatar_uid is None:
+        raise AvatarJoinTimeoutError(f"the avatar did not join session {label} within {timeout:g} s")

@@ -30,6 +30,7 @@ __all__ = (
     "ParticipantJoined",
     "ParticipantLeft",
     "ParticipantMessage",
+    "ReplyToOther",
     "SessionClosed",
     "SessionEvent",
     "SessionExpiring",
@@ -143,6 +144,21 @@ class ParticipantMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyToOther:
+    """The avatar started a reply that is not ours: it answers someone else, so no turn of ours takes it.
+
+    ``asked_by`` is the participant's uid whose chat message it answers, or ``"user"`` (the user's voice);
+    ``request_mid`` that request's mid; ``reply_mid`` the reply's own (``None`` when the reply was seen by its
+    ``audio_start`` only); ``rule`` the attribution rule that decided (docs/reply-attribution.md).
+    """
+
+    reply_mid: str | None
+    asked_by: str | None
+    request_mid: str | None
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionChanged:
     """The channel connection changed state (``state`` is a ConnectionState name, ``reason`` the SDK's code)."""
 
@@ -152,12 +168,18 @@ class ConnectionChanged:
 
 @dataclass(frozen=True, slots=True)
 class MessageIncomplete:
-    """A chunked message never completed (chunks lost, or cut by an interrupt); ``partial_text`` is what arrived."""
+    """A chunked message never completed (chunks lost, or cut by an interrupt).
+
+    ``partial_text`` is what arrived in order from the first chunk; ``text`` is every character that arrived, with
+    ``"…"`` wherever chunks are missing, at the offsets in ``gaps``.
+    """
 
     message_id: str
     source: str | None
     received: tuple[int, ...]
     partial_text: str
+    text: str = ""
+    gaps: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +232,7 @@ SessionEvent: TypeAlias = (
     | ParticipantJoined
     | ParticipantLeft
     | ParticipantMessage
+    | ReplyToOther
     | ConnectionChanged
     | MessageIncomplete
     | FrameDropped

@@ -120,7 +120,7 @@ class AgoraRoom:
         self.room_url = room_url
         self._clock = clock
         # Mint once now: a bad app id, certificate, channel or uid fails here, before any session is created.
-        self.mint_token(self.bot_uid, expire=60)
+        self._mint(self.bot_uid, expire=60)
 
     def __repr__(self) -> str:
         return (
@@ -129,11 +129,33 @@ class AgoraRoom:
         )
 
     def mint_token(self, uid: int | str, *, role: RtcRole = RtcRole.PUBLISHER, expire: int | None = None) -> str:
-        """A "007" RTC token for ``uid`` in this channel, valid ``expire`` seconds (default ``token_ttl``) from now.
+        """A "007" RTC token for another participant ``uid``, valid ``expire`` seconds (default ``token_ttl``).
+
+        The avatar's and the bot's tokens are minted by the room itself (:meth:`avatar_credentials`,
+        :meth:`join_params`), so neither uid is accepted here, nor uid 0 (``0`` or ``"0"``), which Agora reads as
+        "any uid": a token for it would let its holder join as the avatar or the bot.
 
         Raises:
-            InvalidArgumentError: ``uid`` or ``expire`` is out of range.
+            InvalidArgumentError: ``uid`` is 0, the avatar's or the bot's, or a value is out of range.
         """
+        self._check_guest_uid(uid)
+        return self._mint(uid, role=role, expire=expire)
+
+    def _check_guest_uid(self, uid: int | str) -> None:
+        text = str(uid).strip() if isinstance(uid, (int, str)) and not isinstance(uid, bool) else None
+        if text == "0":
+            raise InvalidArgumentError(
+                f"uid {uid!r} means 'any uid' to Agora: a token for it would admit its holder as anyone, the avatar "
+                "included; give the participant a uid of its own"
+            )
+        if text in (str(self.avatar_uid), str(self.bot_uid)):
+            whose = "avatar's" if text == str(self.avatar_uid) else "bot's"
+            raise InvalidArgumentError(
+                f"uid {uid!r} is the {whose} in this room: another participant needs a uid of its own (the room "
+                "mints the avatar's and the bot's tokens itself)"
+            )
+
+    def _mint(self, uid: int | str, *, role: RtcRole = RtcRole.PUBLISHER, expire: int | None = None) -> str:
         seconds = self.token_ttl if expire is None else expire
         if not 1 <= seconds <= MAX_TOKEN_SECONDS:
             raise InvalidArgumentError(f"expire must be 1..{MAX_TOKEN_SECONDS} seconds")
@@ -156,10 +178,10 @@ class AgoraRoom:
         ``client.renewToken(token)`` (on ``token-privilege-will-expire``).
 
         Raises:
-            InvalidArgumentError: ``uid`` is the avatar's or the bot's, or a value is out of range.
+            InvalidArgumentError: ``uid`` is 0 (``"0"``: any uid, to Agora), the avatar's or the bot's, or a value is
+                out of range.
         """
-        if str(uid) in (str(self.avatar_uid), str(self.bot_uid)):
-            raise InvalidArgumentError("the viewer needs a uid of its own (not the avatar's or the bot's)")
+        self._check_guest_uid(uid)
         issued = int(self._clock())
         token = self.mint_token(uid, role=role, expire=expire)
         return ViewerToken(app_id=self.app_id, channel=self.channel, uid=uid, token=token, expires_at=issued + expire)
@@ -177,11 +199,15 @@ class AgoraRoom:
             "agora_uid": self.avatar_uid,
             "agora_app_id": self.app_id,
             "agora_channel": self.channel,
-            "agora_token": self.mint_token(self.avatar_uid, expire=seconds),
+            "agora_token": self._mint(self.avatar_uid, expire=seconds),
         }
 
     def join_params(self) -> JoinParams:
         """Where and as whom our bot joins, with a fresh token of ``token_ttl`` seconds."""
         return JoinParams(
-            app_id=self.app_id, channel=self.channel, uid=str(self.bot_uid), token=self.mint_token(self.bot_uid)
+            app_id=self.app_id, channel=self.channel, uid=str(self.bot_uid), token=self._mint(self.bot_uid)
         )
+
+    def bot_token(self) -> str:
+        """A fresh token of ``token_ttl`` seconds for our bot's uid (the session renews with it)."""
+        return self._mint(self.bot_uid)

@@ -22,8 +22,9 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from typing_extensions import Unpack
 
 from streamclient.api import AsyncAkoolClient
+from streamclient.session._connect import connect
 from streamclient.session._options import CommandParams, CreateOptions, SessionOptions, check_keywords, keywords_checked
-from streamclient.session._session import AvatarSession, connect
+from streamclient.session._session import AvatarSession
 from streamclient.session.events import CommandAcked, SessionEvent
 from streamclient.session.stats import SessionStats
 from streamclient.session.turns import Turn, TurnResult

@@ -54,6 +54,13 @@ class TurnResult:
     timings: TurnTimings
     #: The reply started but never completed (chunks were lost), and the turn was not interrupted.
     incomplete: bool = False
+    #: Where chunks of an incomplete reply are missing: offsets in ``reply`` of the ``"…"`` marking each gap.
+    gaps: tuple[int, ...] = ()
+
+    @property
+    def received_chars(self) -> int:
+        """How many characters of the reply arrived (``reply`` without the gap markers)."""
+        return len(self.reply) - len(self.gaps)
 
 
 class Turn:
@@ -69,6 +76,7 @@ class Turn:
         self.audio_end_at: float | None = None
         self.queued_at = queued
         self.reply_parts: list[str] = []
+        self.reply_gaps: tuple[int, ...] = ()
         self.reply_key: Hashable | None = None
         self.reply_complete = False
         self.reply_lost = False  # the reply expired with chunks missing
@@ -134,6 +142,7 @@ class Turn:
             incomplete=(self.reply_lost or self.first_chunk_at is not None)
             and not self.reply_complete
             and not self.interrupted,
+            gaps=self.reply_gaps,
         )
         self._done.set()
         if self.observer is not None:  # telemetry

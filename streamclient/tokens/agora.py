@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from streamclient.errors import AgoraTokenError, InvalidArgumentError
 
 __all__ = (
+    "MAX_INFLATED_BYTES",
+    "MAX_TOKEN_CHARS",
     "REASON_INVALID_APP_ID",
     "REASON_INVALID_TOKEN",
     "REASON_TOKEN_EXPIRED",
@@ -64,6 +66,12 @@ _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _MAX_UID = 2**32 - 1
 _MAX_STRING = 0xFFFF
+#: The longest token :func:`parse_token` reads, in characters. Real RTC tokens are under 1 KB (one service, four
+#: privileges, a 64-byte channel and a 255-byte account at most come to about 600 characters).
+MAX_TOKEN_CHARS = 4096
+#: The most bytes a token may inflate to. zlib inflates up to ~1000x, so without this cap a 27 KB token became 20 MB;
+#: a real token's packed bytes are under 600.
+MAX_INFLATED_BYTES = 8192
 
 
 class RtcPrivilege(enum.IntEnum):
@@ -283,15 +291,34 @@ def _text(raw: bytes, what: str) -> str:
 def parse_token(token: str) -> AccessToken:
     """Parse a "007" token (without checking its signature: see :meth:`AccessToken.verify_signature`).
 
+    Memory is bounded before any work: a token longer than :data:`MAX_TOKEN_CHARS` is refused unread, and inflating
+    stops at :data:`MAX_INFLATED_BYTES` (a zlib bomb is refused, not expanded).
+
     Raises:
-        AgoraTokenError: not a "007" token, or malformed (reason 8).
+        AgoraTokenError: not a "007" token, too long, inflating too far, or malformed (reason 8).
     """
     if not isinstance(token, str) or not token.startswith(TOKEN_VERSION):
         raise AgoraTokenError("not an AccessToken2 (007) token", reason=REASON_INVALID_TOKEN)
+    if len(token) > MAX_TOKEN_CHARS:
+        raise AgoraTokenError(
+            f"the token is {len(token)} characters long, over the {MAX_TOKEN_CHARS} a token can be",
+            reason=REASON_INVALID_TOKEN,
+        )
     try:
-        packed = zlib.decompress(base64.b64decode(token[len(TOKEN_VERSION) :], validate=True))
+        inflater = zlib.decompressobj()
+        packed = inflater.decompress(
+            base64.b64decode(token[len(TOKEN_VERSION) :], validate=True), MAX_INFLATED_BYTES + 1
+        )
+        oversized = len(packed) > MAX_INFLATED_BYTES
+        if not oversized and not inflater.eof:
+            raise zlib.error("incomplete stream")
     except (binascii.Error, zlib.error, ValueError):
         raise AgoraTokenError("the token is not valid base64/zlib", reason=REASON_INVALID_TOKEN) from None
+    if oversized:
+        raise AgoraTokenError(
+            f"the token inflates to more than {MAX_INFLATED_BYTES} bytes (a real one is under 1 KB)",
+            reason=REASON_INVALID_TOKEN,
+        )
     reader = _Reader(packed)
     signature = reader.string()
     signing_info = reader.rest()

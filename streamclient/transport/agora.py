@@ -42,7 +42,7 @@ Design (agora-python-sdk.md §8):
   progress (``disconnect`` unregisters the local-user observer, ``release`` the connection observer); close the
   event stream so the consumer's iteration ends. It is shielded from cancellation and bounded by its timeout; a
   release that outlasts it goes on in the background and is logged when done.
-* Threads and lifetimes are summed up in ``protocol/README.md`` §11.
+* Threads and lifetimes are summed up in ``protocol/README.md`` §12.
 
 The NUL-byte receive bug (SDK 2.4.x): the SDK declares the received payload as ``c_char_p``, so ctypes cuts it at the
 first ``0x00`` byte and ``string_at(data, length)`` then reads past the end of that short copy: a frame containing

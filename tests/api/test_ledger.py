@@ -22,14 +22,15 @@ from streamclient.errors import (
     InsufficientQuotaError,
     LiveAvatarClosedError,
 )
-from streamclient.ledger import SessionLedger, default_ledger_path, owner_alive, resolve_ledger
+from streamclient.ledger import PostgresLedger, SessionLedger, default_ledger_path, owner_alive, resolve_ledger
 
 from .conftest import SESSION, Emulator, MakeClient, Recorder, envelope
 
 AVATAR = "dvp_Tristan_cloth2_1080P"
 
 
-def states(ledger: SessionLedger) -> list[tuple[str | None, str]]:
+def states(ledger: SessionLedger | PostgresLedger) -> list[tuple[str | None, str]]:
+    assert isinstance(ledger, SessionLedger)
     with sqlite3.connect(ledger.path) as conn:
         return list(conn.execute("SELECT session_id, state FROM sessions ORDER BY row"))
 
@@ -70,6 +71,7 @@ async def test_intent_is_written_before_the_request_then_the_id(make_client: Mak
         await client.sessions.create(AVATAR, duration=60)
         assert seen == [[(None, "creating")]]
         assert states(client.ledger) == [(SESSION["_id"], "open")]
+        assert isinstance(client.ledger, SessionLedger)
         (entry,) = client.ledger.open_entries(client.base_url)
         assert entry.pid == os.getpid()
         assert entry.host == socket.gethostname()
@@ -169,7 +171,7 @@ async def test_max_open_sessions_counts_every_process_of_this_machine(
     make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = resolve_ledger()
-    assert other is not None
+    assert isinstance(other, SessionLedger)
     row = other.record_intent(base_url="https://akool.test", avatar_id=AVATAR, duration=600)  # "another process"
     assert row is not None
     other.record_created(row, "other-process-session")

@@ -348,7 +348,9 @@ def test_incoming_messages_expire_on_the_callers_clock() -> None:
     assert _of(client.events_received(), MessageExpired) == []
     client.expire(3.0)
     (expired,) = client.events_received()
-    assert expired == MessageExpired(sender="a", source="bot", mid="m", received=(0,), partial_text="Hel")
+    assert expired == MessageExpired(
+        sender="a", source="bot", mid="m", received=(0,), partial_text="Hel", text="Hel…", gaps=(3,)
+    )
     assert client.next_deadline() is None
 
 

@@ -227,6 +227,115 @@ def test_buffer_full_evicts_oldest_then_self() -> None:
     assert r.buffered_bytes == 0
 
 
+def _unfinished(r: Reassembler, sender: str, mids: range, *, now: float = 0.0) -> list[Event]:
+    out: list[Event] = []
+    for i in mids:
+        out.extend(r.feed(ChatFrame(mid=f"{sender}-{i}", idx=1, fin=False, text="x" * 50), sender=sender, now=now))
+    return out
+
+
+def test_another_senders_flood_never_evicts_the_avatars_reply() -> None:
+    # Issue 20, case 1: two viewers keep sending unfinished messages while the avatar's reply is on its way.
+    r = Reassembler()
+    r.feed(ChatFrame(mid="reply", idx=0, fin=False, text="The answer ", source="bot"), sender="avatar", now=0)
+    events = _unfinished(r, "viewer1", range(200)) + _unfinished(r, "viewer2", range(200))
+    discarded = [e for e in events if isinstance(e, MessageDiscarded)]
+    assert discarded  # the viewers' own oldest messages went
+    assert {(e.sender, e.reason) for e in discarded} == {
+        ("viewer1", "evicted_too_many_pending"),
+        ("viewer2", "evicted_too_many_pending"),
+    }
+    done = r.feed(ChatFrame(mid="reply", idx=1, fin=True, text="is 42.", source="bot"), sender="avatar", now=1)
+    assert [e.text for e in done if isinstance(e, ChatMessage)] == ["The answer is 42."]
+    assert r.pending_from("viewer1")[0] == r.limits.max_pending_messages
+    assert r.pending_messages == 2 * r.limits.max_pending_messages
+
+
+def test_a_sender_with_room_for_one_message_replaces_it_and_keeps_its_place() -> None:
+    r = Reassembler(ReassemblyLimits(max_pending_messages=1, max_senders=1))
+    r.feed(ChatFrame(mid="a", idx=1, fin=False, text="x"), sender="s", now=0)
+    events = r.feed(ChatFrame(mid="b", idx=1, fin=False, text="y"), sender="s", now=0)
+    assert [(e.mid, e.reason) for e in events if isinstance(e, MessageDiscarded)] == [("a", "evicted_too_many_pending")]
+    assert r.pending_from("s") == (1, 1 + CHUNK_OVERHEAD_BYTES)
+    refused = r.feed(ChatFrame(mid="c", idx=1, fin=False, text="z"), sender="t", now=0)
+    assert [(e.sender, e.reason) for e in refused if isinstance(e, MessageDiscarded)] == [("t", "too_many_senders")]
+    assert len(r.expire(math.inf)) == 1
+    assert r.pending_from("s") == (0, 0)
+    assert r.feed(ChatFrame(mid="d", idx=1, fin=False, text="z"), sender="t", now=0) == []
+
+
+def test_another_senders_bytes_never_evict_the_avatars() -> None:
+    limit = 3 * (100 + CHUNK_OVERHEAD_BYTES)
+    r = Reassembler(ReassemblyLimits(max_buffered_bytes=limit, max_message_bytes=10 * limit))
+    r.feed(ChatFrame(mid="reply", idx=0, fin=False, text="x" * 100, source="bot"), sender="avatar", now=0)
+    for i in range(2, 40):
+        events = r.feed(ChatFrame(mid="v", idx=i, fin=False, text="y" * 100), sender="viewer", now=0)
+        assert all(e.sender == "viewer" for e in events)
+    assert r.pending_from("avatar") == (1, 100 + CHUNK_OVERHEAD_BYTES)
+    assert r.pending_from("viewer") == (0, 0)  # its message outgrew its own budget and was discarded
+    assert r.pending_from("nobody") == (0, 0)
+
+
+def test_one_sender_too_many_is_refused_but_a_reserved_sender_always_has_a_place() -> None:
+    r = Reassembler(ReassemblyLimits(max_senders=2))
+    r.reserve("avatar")
+    r.reserve("avatar")  # idempotent
+    _unfinished(r, "v1", range(1))
+    _unfinished(r, "v2", range(1))
+    events = _unfinished(r, "v3", range(1))
+    assert [(e.sender, e.reason) for e in events if isinstance(e, MessageDiscarded)] == [("v3", "too_many_senders")]
+    assert _unfinished(r, "avatar", range(3)) == []
+    assert r.pending_from("avatar")[0] == 3
+    # A sender reserved while it holds messages stops counting against max_senders: v3 gets a place.
+    r.reserve("v1")
+    assert _unfinished(r, "v3", range(1, 2)) == []
+    # A sender whose messages all completed or expired frees its place.
+    r.expire(math.inf)
+    assert r.pending_messages == 0
+    assert _unfinished(r, "v4", range(1)) == []
+    assert _unfinished(r, "v5", range(1)) == []
+
+
+def test_an_expired_message_keeps_every_character_that_arrived_with_the_gaps_marked() -> None:
+    r = Reassembler()
+    texts = ["Hel", "lo ", "wor", "ld, ", "how ", "are ", "you"]
+    for idx in (0, 1, 3, 5, 6):
+        r.feed(ChatFrame(mid="m", idx=idx, fin=idx == 6, text=texts[idx], source="bot"), sender="a", now=0)
+    (expired,) = r.expire(math.inf)
+    assert isinstance(expired, MessageExpired)
+    assert expired.partial_text == "Hello "
+    assert expired.text == "Hello …ld, …are you"
+    assert expired.gaps == (6, 11)
+    assert [expired.text[g] for g in expired.gaps] == ["…", "…"]
+    assert expired.received == (0, 1, 3, 5, 6)
+
+
+def test_an_expired_message_marks_a_missing_start_and_a_missing_end() -> None:
+    r = Reassembler()
+    r.feed(ChatFrame(mid="m", idx=2, fin=False, text="mid\ud83d", source="bot"), sender="a", now=0)
+    (expired,) = r.expire(math.inf)
+    assert isinstance(expired, MessageExpired)
+    assert expired.partial_text == ""
+    assert expired.text == "…mid\ufffd…"  # a lone half of a pair cannot be printed: U+FFFD
+    assert expired.gaps == (0, 5)
+
+
+def test_expire_message_reports_one_message_now() -> None:
+    r = Reassembler()
+    r.feed(ChatFrame(mid="m", idx=0, fin=False, text="Hi", source="bot"), sender="a", now=0)
+    r.feed(ChatFrame(mid="n", idx=0, fin=False, text="Yo", source="bot"), sender="a", now=0)
+    assert r.expire_message("a", "bot", "zzz") == []
+    (expired,) = r.expire_message("a", "bot", "m")
+    assert isinstance(expired, MessageExpired)
+    assert (expired.mid, expired.text, expired.gaps) == ("m", "Hi…", (2,))
+    assert r.pending_messages == 1
+    assert r.feed(ChatFrame(mid="m", idx=1, fin=True, text="!", source="bot"), sender="a", now=0) == []
+    r.feed(ChatFrame(mid="o", idx=1, fin=False, text="Z", source="bot"), sender="b", now=0)
+    r.feed(ChatFrame(mid="u", idx=1, fin=False, text="U", source="user"), sender="a", now=0)
+    assert [(e.mid, e.text) for e in r.expire_sender("a", "bot") if isinstance(e, MessageExpired)] == [("n", "Yo…")]
+    assert r.pending_messages == 2
+
+
 def test_limits_are_validated() -> None:
     with pytest.raises(InvalidArgumentError):
         ReassemblyLimits(max_pending_messages=0)
@@ -267,8 +376,19 @@ def test_hostile_peer_cannot_grow_memory_without_bound(frames: list[ChatFrame], 
                 completed.add(key)
             if isinstance(event, MessageDiscarded):
                 assert event.reason in DISCARD_REASONS
-        assert r.pending_messages <= limits.max_pending_messages
-        assert r.buffered_bytes <= limits.max_buffered_bytes
+        for sender in {f"s{i}" for i in range(sender_count)}:
+            messages, nbytes = r.pending_from(sender)
+            assert messages <= limits.max_pending_messages
+            assert nbytes <= limits.max_buffered_bytes
+        budgets = r._budgets
+        assert r._others == sum(not b.reserved for b in budgets.values())
+        assert all(b.messages > 0 or b.reserved for b in budgets.values())
+        for sender, budget in budgets.items():
+            mine = [p for k, p in r._pending.items() if k[0] == sender]
+            assert (budget.messages, budget.nbytes) == (len(mine), sum(p.nbytes for p in mine))
+            assert all(p.budget is budget for p in mine)
+        assert r.pending_messages <= sender_count * limits.max_pending_messages
+        assert r.buffered_bytes <= sender_count * limits.max_buffered_bytes
         assert len(r._finished) <= limits.remembered_messages
         for pending in r._pending.values():
             assert len(pending.chunks) <= limits.max_chunks_per_message

@@ -225,10 +225,7 @@ async def test_the_docs_create_example_posted_twice_fails_the_second_session_and
         assert second_avatar.join_refused == 19
         await emu.wait_until(lambda: emu.state.sessions[second["_id"]].status == 4)
         assert await status(http, second["_id"]) == 4
-        assert await status(http, first["_id"]) in (
-            1,
-            2,
-        )  # the first session keeps its room and its avatar (not failed)
+        assert await status(http, first["_id"]) in (1, 2)  # the first keeps its room and avatar (not failed)
         room = emu.room_for_channel("your-channel")
         assert room is not None
         assert room.peers["100000"].role.value == "avatar"

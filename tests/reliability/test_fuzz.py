@@ -161,8 +161,12 @@ def run_reassembler(frames: list[tuple[ChatFrame, str, float]], limits: Reassemb
                 assert event.reason in DISCARD_REASONS
             if isinstance(event, MessageDiscarded | MessageExpired):
                 first_copy.pop(ekey, None)
-        assert reassembler.buffered_bytes <= limits.max_buffered_bytes
-        assert reassembler.pending_messages <= limits.max_pending_messages
+        for sender in ("x", "y"):  # the bounds are per sender (protocol README §6.8)
+            messages, nbytes = reassembler.pending_from(sender)
+            assert nbytes <= limits.max_buffered_bytes
+            assert messages <= limits.max_pending_messages
+        assert reassembler.buffered_bytes <= 2 * limits.max_buffered_bytes
+        assert reassembler.pending_messages <= 2 * limits.max_pending_messages
         assert reassembler.buffered_bytes >= 0
     leftovers = reassembler.expire(float("inf"))
     assert all(isinstance(e, MessageExpired) for e in leftovers)

@@ -385,11 +385,11 @@ async def test_a_frame_that_moves_no_deadline_earlier_does_not_wake_the_timer() 
 
         ours.inject(chunk(0))  # the first pending message: a deadline where there was none
         await anyio.wait_all_tasks_blocked()
-        sleeping_on = session._timer_wakeup
+        sleeping_on = session._timer.wakeup  # type: ignore[union-attr]
         for idx in range(1, 5):
             ours.inject(chunk(idx))
             await anyio.wait_all_tasks_blocked()
-        assert session._timer_wakeup is sleeping_on
+        assert session._timer.wakeup is sleeping_on  # type: ignore[union-attr]
 
 
 async def test_say_and_say_stream_use_the_connections_short_mids() -> None:

@@ -98,7 +98,7 @@ def test_room_credentials_are_cleaned_like_the_api_key(monkeypatch: pytest.Monke
     monkeypatch.setenv("AGORA_APP_CERTIFICATE", CERT + "\r\n")
     room = AgoraRoom(channel="c1")
     assert room.app_id == APP_ID
-    token = room.mint_token(room.bot_uid)
+    token = room.bot_token()
     check_rtc_token(token, app_id=APP_ID, app_certificate=CERT, channel="c1", uid=str(room.bot_uid), now=time.time())
     # An inner space is refused by name, never echoed.
     broken = CERT[:8] + " " + CERT[8:]
@@ -321,3 +321,25 @@ async def test_a_bad_duration_is_refused_by_create_not_by_the_room() -> None:
         with pytest.raises(InvalidArgumentError, match="duration"):
             async with connect(client, avatar_id=AVATAR, options=OPTIONS, room=make_room(emu), duration="long"):  # type: ignore[arg-type]
                 pass
+
+
+@pytest.mark.parametrize("uid", [0, "0", " 0"])
+def test_no_token_for_uid_0_which_agora_reads_as_any_uid(uid: int | str) -> None:
+    room = make_room()
+    with pytest.raises(InvalidArgumentError, match="any uid"):
+        room.viewer_token(uid)
+    with pytest.raises(InvalidArgumentError, match="any uid"):
+        room.mint_token(uid)
+
+
+def test_no_token_for_the_avatars_or_the_bots_uid() -> None:
+    room = make_room()
+    for uid, whose in ((room.avatar_uid, "avatar's"), (str(room.bot_uid), "bot's")):
+        with pytest.raises(InvalidArgumentError, match=whose):
+            room.viewer_token(uid)
+        with pytest.raises(InvalidArgumentError, match=whose):
+            room.mint_token(uid)
+    # The room's own tokens still come out: the bot's (join, renewal) and the avatar's (create).
+    assert parse_token(room.bot_token()).rtc[0].uid == str(room.bot_uid)
+    assert parse_token(room.avatar_credentials(60)["agora_token"]).rtc[0].uid == str(room.avatar_uid)
+    assert parse_token(room.mint_token(3001)).rtc[0].uid == "3001"

@@ -80,8 +80,8 @@ class RecordingRoom(AgoraRoom):
         self.minted: list[str] = []
         super().__init__(**kwargs)
 
-    def mint_token(self, uid: int | str, *, role: RtcRole = RtcRole.PUBLISHER, expire: int | None = None) -> str:
-        token = super().mint_token(uid, role=role, expire=expire)
+    def _mint(self, uid: int | str, *, role: RtcRole = RtcRole.PUBLISHER, expire: int | None = None) -> str:
+        token = super()._mint(uid, role=role, expire=expire)
         self.minted.append(token)
         return token
 

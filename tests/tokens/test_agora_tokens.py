@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import importlib
+import tracemalloc
 import warnings
 import zlib
 from typing import Any
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 
 from streamclient.errors import AgoraTokenError, InvalidArgumentError
 from streamclient.tokens.agora import (
+    MAX_INFLATED_BYTES,
+    MAX_TOKEN_CHARS,
     RtcPrivilege,
     RtcRole,
     build_rtc_token,
@@ -313,3 +316,39 @@ def test_a_non_utf8_field_is_a_malformed_token() -> None:
     assert app_id in raw
     with pytest.raises(AgoraTokenError, match="app id is not UTF-8"):
         parse_token(_wrap(raw.replace(app_id, b"\xff" * len(app_id))))
+
+
+def test_an_oversized_token_is_refused_before_it_is_inflated(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Anything longer than a token can be is refused unread: zlib never sees it.
+    def no_inflating(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("inflated an oversized token")
+
+    monkeypatch.setattr(zlib, "decompressobj", no_inflating)
+    monkeypatch.setattr(zlib, "decompress", no_inflating)
+    with pytest.raises(AgoraTokenError, match="characters long") as caught:
+        parse_token(VECTOR_RTC_UID + "A" * MAX_TOKEN_CHARS)
+    assert caught.value.reason == 8
+
+
+def test_a_token_bomb_stops_inflating_at_the_cap() -> None:
+    # 20 MB of zeros deflate to ~20 KB: well under the length cap once squeezed harder, so use 2 MB (~2 KB packed).
+    bomb = "007" + base64.b64encode(zlib.compress(b"\0" * 2_000_000, 9)).decode()
+    assert len(bomb) <= MAX_TOKEN_CHARS
+    tracemalloc.start()
+    try:
+        with pytest.raises(AgoraTokenError, match="inflates to more than") as caught:
+            parse_token(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert caught.value.reason == 8
+    assert peak < 200_000  # the cap, not the 2 MB the token would inflate to
+
+
+def test_real_tokens_are_far_under_both_caps() -> None:
+    longest = build_rtc_token(
+        APP_ID, APP_CERT, channel="c" * 64, uid="u" * 255, expire=86400, issued_at=ISSUED_AT, salt=1
+    )
+    assert len(longest) < 1024
+    assert len(_raw(longest)) < MAX_INFLATED_BYTES
+    assert parse_token(longest).rtc[0].uid == "u" * 255

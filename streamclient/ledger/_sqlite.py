@@ -31,26 +31,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamclient.errors import BudgetExceededError, ConfigurationError
+from streamclient.errors import BudgetExceededError, LedgerUnavailableError
 
 __all__ = (
     "LEDGER_ENV",
+    "LONGEST_SESSION",
+    "OPEN_STATES",
     "LedgerEntry",
     "SessionLedger",
     "default_ledger_path",
     "owner_alive",
-    "resolve_ledger",
 )
 
 logger = logging.getLogger(__name__)
 
 #: The environment variable that moves the ledger (a path) or turns it off (``off``).
 LEDGER_ENV = "STREAMCLIENT_LEDGER"
-_OFF = frozenset({"off", "0", "false", "no", "none", "disabled"})
 #: States of a record that may still be billing.
 OPEN_STATES = ("creating", "open", "unknown")
 #: A session's longest life (AKOOL's maximum ``duration``): a record without a known expiry is assumed to bill so long.
 LONGEST_SESSION = 3600.0
+#: The default rolling window of a billed-seconds budget: a day.
+DEFAULT_BILLED_WINDOW = 86400.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -74,32 +76,29 @@ CREATE INDEX IF NOT EXISTS sessions_id ON sessions (session_id);
 _OPEN_ON = "SELECT * FROM sessions WHERE state IN ('creating', 'open', 'unknown') AND base_url = ? AND host = ?"
 
 
+def check_billed(
+    spent: float, duration: float | None, max_billed: float, window: float, base_url: str, where: str
+) -> None:
+    """Refuse a create that would pass a billed-seconds budget (a create without a duration counts as 3600 s).
+
+    Raises:
+        BudgetExceededError: ``spent`` plus this create's duration passes ``max_billed``.
+    """
+    wanted = spent + (duration or LONGEST_SESSION)
+    if wanted > max_billed:
+        raise BudgetExceededError(
+            f"max_billed_seconds={max_billed:g} over {window:g} s reached: {spent:g} s already charged on {base_url} "
+            f"{where}, this create would make it {wanted:g} s; nothing was sent",
+            limit="max_billed_seconds",
+            maximum=max_billed,
+            requested=wanted,
+        )
+
+
 def default_ledger_path() -> Path:
     """``$XDG_STATE_HOME/streamclient/ledger.sqlite3``, or ``~/.local/state/streamclient/ledger.sqlite3``."""
     state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state_home) / "streamclient" / "ledger.sqlite3"
-
-
-def resolve_ledger(ledger: SessionLedger | str | os.PathLike[str] | bool | None = None) -> SessionLedger | None:
-    """The ledger to use.
-
-    Args:
-        ledger: a ledger, a path, ``False`` (off), or ``None``/``True`` for ``STREAMCLIENT_LEDGER`` or the default
-            path (``STREAMCLIENT_LEDGER=off`` turns it off).
-
-    Returns:
-        The ledger, or ``None`` when it is off.
-    """
-    if isinstance(ledger, SessionLedger):
-        return ledger
-    if ledger is False:
-        return None
-    if ledger is None or ledger is True:
-        configured = os.environ.get(LEDGER_ENV, "").strip()
-        if configured.lower() in _OFF and configured:
-            return None
-        return SessionLedger(Path(configured).expanduser() if configured else default_ledger_path())
-    return SessionLedger(Path(ledger).expanduser())
 
 
 def _process_start(pid: int) -> str | None:
@@ -152,6 +151,9 @@ class LedgerEntry:
         pid: the owner's process id.
         pid_started: the owner's start time (Linux), to tell a reused pid apart.
         host: the owner's host name.
+        owner_id: the owner's lease (PostgreSQL ledger only; ``None`` in SQLite, where the pid decides).
+        lease_alive: whether that lease was live by the database's clock when the record was read.
+        reason: why the record ended, when a sweeper ended it (PostgreSQL ledger).
     """
 
     row: int
@@ -167,9 +169,14 @@ class LedgerEntry:
     pid: int
     pid_started: str | None
     host: str
+    owner_id: str | None = None
+    lease_alive: bool | None = None
+    reason: str | None = None
 
     def owner_alive(self) -> bool | None:
-        """Whether the owner process still runs (``None``: another host, cannot tell)."""
+        """Whether the owner still runs: its lease (PostgreSQL), else its pid (``None``: another host, cannot tell)."""
+        if self.owner_id is not None:
+            return self.lease_alive
         return owner_alive(self.pid, self.pid_started, self.host)
 
     def ends_at(self) -> float:
@@ -190,7 +197,9 @@ class LedgerEntry:
         return max(0.0, self.ends_at() - (time.time() if now is None else now))
 
     def owner(self) -> str:
-        """``pid 123 on host``, for people."""
+        """``pid 123 on host`` (with the lease's state in a fleet), for people."""
+        if self.owner_id is not None:
+            return f"pid {self.pid} on {self.host} (lease {'live' if self.lease_alive else 'lapsed'})"
         return f"pid {self.pid} on {self.host}"
 
 
@@ -249,7 +258,15 @@ class SessionLedger:
     # ------------------------------------------------------------------------------------------ the three steps
 
     def record_intent(
-        self, *, base_url: str, avatar_id: str | None, duration: float | None, max_open: int | None = None
+        self,
+        *,
+        base_url: str,
+        avatar_id: str | None,
+        duration: float | None,
+        max_open: int | None = None,
+        max_billed: float | None = None,
+        billed_window: float = DEFAULT_BILLED_WINDOW,
+        on_unavailable: str | None = None,
     ) -> int | None:
         """Record that a create is about to be sent; returns the record's number (``None``: not recorded).
 
@@ -259,10 +276,16 @@ class SessionLedger:
             duration: the requested duration (``None``: the service's default).
             max_open: refuse, in the same transaction, if this host already has this many sessions that may be
                 open on ``base_url`` (whatever process owns them: a crashed process's session still bills).
+            max_billed: refuse if the durations of this host's creates on ``base_url`` within the last
+                ``billed_window`` seconds, plus this one, would pass this many seconds (AKOOL charges the duration
+                up front; a create without one counts as 3600 s).
+            billed_window: the rolling window of ``max_billed``, in seconds.
+            on_unavailable: ``"refuse"`` or ``"allow"`` when the ledger cannot be used; ``None``: refuse when a
+                limit is set, else allow (with a warning).
 
         Raises:
-            BudgetExceededError: ``max_open`` is reached; nothing was recorded.
-            ConfigurationError: ``max_open`` is set and the ledger cannot be used to count.
+            BudgetExceededError: a limit is reached; nothing was recorded.
+            LedgerUnavailableError: the ledger cannot be used and the policy refuses.
         """
         pid, host, now = os.getpid(), socket.gethostname(), time.time()
         try:
@@ -282,15 +305,24 @@ class SessionLedger:
                             maximum=max_open,
                             requested=open_here + 1,
                         )
+                if max_billed is not None:
+                    (spent,) = conn.execute(
+                        f"SELECT COALESCE(SUM(COALESCE(duration, {LONGEST_SESSION})), 0) FROM sessions "
+                        "WHERE base_url = ? AND host = ? AND state != 'failed' AND intent_at > ?",
+                        (base_url, host, now - billed_window),
+                    ).fetchone()
+                    check_billed(float(spent), duration, max_billed, billed_window, base_url, "from this machine")
                 return conn.execute(
                     "INSERT INTO sessions (state, base_url, avatar_id, duration, intent_at, pid, pid_started, host) "
                     "VALUES ('creating', ?, ?, ?, ?, ?, ?, ?)",
                     (base_url, avatar_id, duration, now, pid, _process_start(pid), host),
                 ).lastrowid
         except (sqlite3.Error, OSError) as exc:
-            if max_open is not None:
-                raise ConfigurationError(
-                    f"max_open_sessions is set but the session ledger {self.path} cannot be used ({exc})"
+            limited = max_open is not None or max_billed is not None
+            if on_unavailable == "refuse" or (on_unavailable is None and limited):
+                what = "a session budget is set" if limited else "STREAMCLIENT_LEDGER_UNAVAILABLE=refuse"
+                raise LedgerUnavailableError(
+                    f"{what} but the session ledger {self.path} cannot be used ({exc}); nothing was sent"
                 ) from None
             self._warn(exc)
             return None
