@@ -28,11 +28,13 @@ from streamclient.api import AsyncAkoolClient
 from streamclient.emulator import Emulator, EmulatorConfig
 from streamclient.session import SessionOptions, connect
 
+AVATAR = "dvp_Tristan_cloth2_1080P"
+
 async def main():
     config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=3000.0)
     options = SessionOptions(avatar_join_timeout=5, reply_timeout=10, command_timeout=5, close_timeout=5)
     async with Emulator(config) as emu, AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
-        async with connect(client, avatar_id="dvp_Tristan_cloth2_1080P", duration=60, options=options) as s:
+        async with connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=options) as s:
             result = await s.say("Hello there.")
             assert result.reply == "Hello there.", result
             await s.interrupt()
