@@ -86,8 +86,9 @@ class SessionTelemetry:
         create = session._create or {}
         if create.get("avatar_id"):
             attributes[Attr.AVATAR_ID] = str(create["avatar_id"])
-        if create.get("duration"):
-            attributes[Attr.DURATION] = float(create["duration"])
+        duration = _seconds(create.get("duration"))
+        if duration is not None:
+            attributes[Attr.DURATION] = duration
         if session.session_id is not None:
             attributes[Attr.SESSION_ID] = session.session_id
         self._span = rt.tracer.start_span(Span.SESSION, attributes=attributes)
@@ -125,9 +126,9 @@ class SessionTelemetry:
             self._counted_created = self._counted_open = True
             rt.add("streamclient.sessions.created", 1)
             rt.add("streamclient.sessions.open", 1)
-            duration = session._create.get("duration")
-            if duration:
-                rt.add("streamclient.sessions.billed_duration", float(duration))
+            duration = _seconds(session._create.get("duration"))
+            if duration is not None:
+                rt.add("streamclient.sessions.billed_duration", duration)
 
     def error(self, exc: BaseException | None) -> None:
         """An exception ends the session (cancellation is a close reason, not an error)."""
@@ -231,6 +232,13 @@ class SessionTelemetry:
             if error is not None:
                 _record_error(rt, span, error)
         span.end(end_time=to_ns(result.timings.done) if result is not None else None)
+
+
+def _seconds(value: object) -> float | None:
+    """A duration given to create, as seconds; ``None`` when absent or not a number (create refuses those)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
 
 
 def _frames(session: AvatarSession, pieces: list[Any]) -> int | None:
