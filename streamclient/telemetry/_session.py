@@ -28,6 +28,8 @@ import os
 
 _NO_FRAMES = bool(os.environ.get("NOFRAMES"))
 _T = TypeVar("_T")
+#: More than a chat frame's JSON envelope without its text ({"v":2,"type":"chat","mid":...,"pld":{...}}).
+_ENVELOPE_BYTES = 256
 _TurnT = TypeVar("_TurnT", bound="Turn")
 _F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
 
@@ -93,7 +95,10 @@ class SessionTelemetry:
             attributes[Attr.SESSION_ID] = session.session_id
         self._span = rt.tracer.start_span(Span.SESSION, attributes=attributes)
         self._stats_key = rt.register(session.stats)
-        session.on(self._on_event)
+        from streamclient.session.events import AvatarJoined, ConnectionChanged, MessageIncomplete, SessionClosed
+
+        for kind in (AvatarJoined, ConnectionChanged, MessageIncomplete, SessionClosed):  # not called for the others
+            session.on(self._on_event, kind)
 
     @contextlib.contextmanager
     def span(self, kind: str) -> Iterator[None]:
@@ -249,9 +254,14 @@ def _frames(session: AvatarSession, pieces: list[Any]) -> int | None:
     if conn is None:
         return None
     total = 0
+    limit = conn.max_frame_bytes
     for piece in pieces:
-        if piece.text:
-            total += len(split_text(piece.text, mid=piece.message_id, max_frame_bytes=conn.max_frame_bytes))
+        if not piece.text:
+            continue
+        if len(piece.text) * 6 + _ENVELOPE_BYTES <= limit:  # fits one frame, whatever its characters (\uXXXX: 6 B)
+            total += 1
+        else:
+            total += len(split_text(piece.text, mid=piece.message_id, max_frame_bytes=limit))
     return total
 
 
