@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -27,6 +28,8 @@ __all__ = ("NOOP", "SessionTelemetry", "session_telemetry", "traced_command", "t
 import os
 
 _NO_FRAMES = bool(os.environ.get("NOFRAMES"))
+logger = logging.getLogger(__name__)
+
 _T = TypeVar("_T")
 #: More than a chat frame's JSON envelope without its text ({"v":2,"type":"chat","mid":...,"pld":{...}}).
 _ENVELOPE_BYTES = 256
@@ -197,8 +200,14 @@ class SessionTelemetry:
             start_time=to_ns(turn.queued_at),
             attributes={Attr.MESSAGE_ID: turn.message_id},
         )
-        turn.observer = functools.partial(self._turn_done, span)
+        turn.observer = functools.partial(self._turn_done_safely, span)
         return turn
+
+    def _turn_done_safely(self, span: Any, turn: Turn) -> None:
+        try:
+            self._turn_done(span, turn)
+        except Exception:  # telemetry never breaks a session
+            logger.exception("streamclient telemetry: recording turn %s failed", turn.message_id)
 
     def _turn_done(self, span: Any, turn: Turn) -> None:
         from streamclient.session._speech import StreamTurn

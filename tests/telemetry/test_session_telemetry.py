@@ -187,3 +187,23 @@ async def test_with_pipecat_tracing_the_avatar_turn_is_a_child_of_pipecats_turn_
     assert avatar_turn.parent is not None
     assert avatar_turn.parent.span_id == pipecat_turn.get_span_context().span_id
     assert avatar_turn.context.trace_id == pipecat_turn.get_span_context().trace_id
+
+
+async def test_a_refused_create_is_recorded_with_its_typed_class(otel: Otel) -> None:
+    from streamclient.errors import StreamClientError
+
+    config = EmulatorConfig(avatar_join_delay=0.05)
+    async with Emulator(config) as emu, AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
+        with pytest.raises(StreamClientError) as refused:
+            async with connect(client, avatar_id="no-such-avatar", mode_type=1, duration=60, options=OPTIONS):
+                pass
+    spans = otel.finished()
+    create = _one(spans, "streamclient.session.create")
+    session = _one(spans, "streamclient.session")
+    for span in (create, session):
+        assert (span.attributes or {})["error.type"] == type(refused.value).__name__
+        assert span.status.status_code.name == "ERROR"
+    assert (session.attributes or {})["streamclient.session.close_reason"] == "error"
+    points = otel.metric_points()
+    assert "streamclient.sessions.created" not in points or points["streamclient.sessions.created"] == [({}, 0)]
+    assert points["streamclient.sessions.closed"] == [({"streamclient.session.close_reason": "error"}, 1)]
