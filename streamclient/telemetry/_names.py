@@ -75,7 +75,11 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("streamclient.sessions.open", "updown_counter", "{session}", (), "Sessions open now (billing)."),
         MetricSpec("streamclient.sessions.created", "counter", "{session}", (), "Sessions created through the API."),
         MetricSpec(
-            "streamclient.sessions.closed", "counter", "{session}", (Attr.CLOSE_REASON,), "Sessions ended, by reason."
+            "streamclient.sessions.closed",
+            "counter",
+            "{session}",
+            (Attr.CLOSE_REASON,),
+            "Sessions ended, by reason (also attached ones, and those whose create failed: reason error).",
         ),
         MetricSpec(
             "streamclient.sessions.billed_duration",
