@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# pytest-xdist workers for make test: two per core (at most 8), as most tests wait on sockets and subprocesses
+# rather than compute; any number, or 0 to run the suite in this process.
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(8, 2 * (os.cpu_count() or 1)))")
 
 .PHONY: install demo test lint typecheck unit fmt bench soak clean
 
@@ -27,7 +30,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest --cov --cov-report=
+	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report=  # in parallel (pytest-xdist)
 	$(BIN)/coverage report --include='streamclient/codec/*' --fail-under=100
 	$(BIN)/coverage report --fail-under=85
 

@@ -10,6 +10,8 @@ client secrets, bearer tokens, Agora tokens).
     ├── ConfigurationError                  bad or missing settings (no credentials, bad base URL); before any I/O
     │   └── LedgerUnavailableError           the session ledger cannot be used and its policy refuses; nothing sent
     ├── InvalidArgumentError (ValueError)    a caller's argument failed validation; nothing was sent
+    │   ├── UnknownArgumentError (TypeError)  a misspelt keyword argument (``suggestion``: the closest known one)
+    │   └── LocalProtocolError                (also a ProtocolError, below) something illegal to send: empty text
     ├── BudgetExceededError                  a create would pass max_open_sessions / max_duration; nothing sent
     ├── AgoraTokenError (ValueError)         an Agora token is malformed or fails a check (``reason``: Agora's code)
     ├── APIError                             the REST API failed (carries request method + URL, never headers)
@@ -43,7 +45,7 @@ client secrets, bearer tokens, Agora tokens).
     │       ├── KnowledgeBaseExistsError     1233
     │       └── KnowledgeBaseError           1234 1235 1236
     ├── ProtocolError                        the v2 data-stream protocol (never instantiated directly)
-    │   ├── LocalProtocolError               we were asked to send something illegal (empty text, oversize command)
+    │   ├── LocalProtocolError               we were asked to send something illegal (also an InvalidArgumentError)
     │   └── RemoteProtocolError              the peer sent something malformed (``reason`` says what)
     ├── TransportError                       joining or using the RTC channel
     │   ├── TransportUnavailableError        the adapter's native SDK/library is missing or unusable
@@ -64,6 +66,12 @@ client secrets, bearer tokens, Agora tokens).
 """
 
 from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import ParamSpec, TypeVar
 
 __all__ = (
     "AKOOL_ERRORS",
@@ -121,6 +129,7 @@ __all__ = (
     "TransportOverflowError",
     "TransportTimeoutError",
     "TransportUnavailableError",
+    "UnknownArgumentError",
     "VerificationRequiredError",
 )
 
@@ -146,7 +155,51 @@ class LedgerUnavailableError(ConfigurationError):
 
 
 class InvalidArgumentError(StreamClientError, ValueError):
-    """A caller's argument failed validation before anything was sent."""
+    """A caller's argument failed validation before anything was sent.
+
+    One family for every such mistake: a bad value (``ValueError``), a misspelt keyword
+    (:class:`UnknownArgumentError`, also a ``TypeError``), something the protocol cannot send such as empty text
+    (:class:`LocalProtocolError`). ``except InvalidArgumentError`` catches them all.
+    """
+
+
+class UnknownArgumentError(InvalidArgumentError, TypeError):
+    """A keyword argument the function does not take (a ``TypeError``, as Python's own, and an invalid argument).
+
+    Attributes:
+        name: the unknown keyword.
+        suggestion: the closest known keyword, or ``None``.
+    """
+
+    def __init__(self, function: str, name: str, known: Iterable[str]) -> None:
+        names = sorted(known)
+        close = difflib.get_close_matches(name, names, n=1)
+        self.name = name
+        self.suggestion: str | None = close[0] if close else None
+        hint = f"did you mean {self.suggestion!r}?" if self.suggestion else f"expected one of {', '.join(names)}"
+        super().__init__(f"{function}() got an unknown argument {name!r}: {hint}")
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def keywords_checked(func: Callable[P, R]) -> Callable[P, R]:
+    """Make a misspelt keyword argument raise :class:`UnknownArgumentError` (naming it, with a suggestion).
+
+    For functions with explicit parameters: type checkers see the same signature.
+    """
+    parameters = inspect.signature(func).parameters.values()
+    names = frozenset(p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+
+    @functools.wraps(func)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        for name in kwargs:
+            if name not in names:
+                raise UnknownArgumentError(func.__name__, name, names - {"self"})
+        return func(*args, **kwargs)
+
+    return checked
 
 
 class BudgetExceededError(StreamClientError):
@@ -415,8 +468,8 @@ class ProtocolError(StreamClientError):
         super().__init__(message)
 
 
-class LocalProtocolError(ProtocolError):
-    """We were asked to send something the protocol does not allow (our side's mistake)."""
+class LocalProtocolError(ProtocolError, InvalidArgumentError):
+    """We were asked to send something the protocol does not allow (our side's mistake; an invalid argument)."""
 
 
 class RemoteProtocolError(ProtocolError):

@@ -38,6 +38,7 @@ from streamclient.api.models import (
 from streamclient.api.params import FastDialogueVoiceParams, VoiceParams
 from streamclient.api.sessions import Sessions
 from streamclient.api.voices import Voices
+from streamclient.errors import keywords_checked
 from streamclient.ledger import PostgresLedger, SessionLedger
 
 __all__ = ("AkoolClient", "SyncAvatars", "SyncKnowledge", "SyncLanguages", "SyncSessions", "SyncVoices")
@@ -89,6 +90,7 @@ class SyncSessions(_Bridge):
         super().__init__(portal)
         self._res = resource
 
+    @keywords_checked  # create(duraton=600) raises UnknownArgumentError suggesting "duration"
     def create(
         self,
         avatar_id: str,

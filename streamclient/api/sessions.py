@@ -15,7 +15,7 @@ from streamclient.api._resource import Resource, iterate_pages
 from streamclient.api._validate import require_choice, require_id, require_int, require_text
 from streamclient.api.models import DEFAULT_STREAM_TYPE, Session, SessionPage, SessionStatus, stream_type_of
 from streamclient.api.params import FastDialogueVoiceParams, VoiceParams
-from streamclient.errors import APIResponseError, InvalidArgumentError, InvalidParameterError
+from streamclient.errors import APIResponseError, InvalidArgumentError, InvalidParameterError, keywords_checked
 
 __all__ = ("CREATE_PATH", "MAX_DURATION", "STREAM_TYPES", "Sessions")
 
@@ -121,6 +121,7 @@ class Sessions(Resource):
         super().__init__(core)
         self.guard = guard or CreateGuard(None, Budget(), timeout=core.timeout)
 
+    @keywords_checked  # create(duraton=600) raises UnknownArgumentError suggesting "duration"
     async def create(
         self,
         avatar_id: str,

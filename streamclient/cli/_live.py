@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import ipaddress
 import json
 import os
@@ -22,6 +23,7 @@ from rich.text import Text
 
 from streamclient.api import AsyncAkoolClient
 from streamclient.cli._service import describe_service, require_credentials
+from streamclient.cli._visible import visible
 from streamclient.errors import ConfigurationError
 from streamclient.session import (
     AvatarJoined,
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = (
     "DEFAULT_AVATAR_ID",
     "EventPrinter",
+    "LiveConsole",
     "Target",
     "check_transport",
     "event_to_json",
@@ -61,6 +64,20 @@ __all__ = (
 )
 
 DEFAULT_AVATAR_ID = "dvp_Tristan_cloth2_1080P"
+
+
+class LiveConsole(Console):
+    """A Rich console for the live commands: a closed stdout (``| head -1``) is an ordinary error in the task.
+
+    Rich's default answer to a broken pipe is ``SystemExit``, which asyncio does not treat as an error of one task
+    (it stops the event loop at once, before the session is closed). This console raises ``BrokenPipeError``
+    instead: the task group ends, the session is closed, and the runner exits quietly.
+    """
+
+    def on_broken_pipe(self) -> None:
+        """Stop writing and raise ``BrokenPipeError`` (see the class)."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "standard output was closed")
 
 
 def use_real_service() -> bool:
@@ -101,6 +118,8 @@ async def open_target(
     """
     if base_url is not None and emulator:
         raise ConfigurationError("--base-url picks a service: it cannot be combined with --emulator")
+    if base_url is None and not emulator:  # AKOOL_BASE_URL picks a service just as --base-url does
+        base_url = os.environ.get("AKOOL_BASE_URL", "").strip() or None
     use_emulator = not (use_real_service() or base_url) if emulator is None else emulator
     async with AsyncExitStack() as stack:
         if use_emulator:
@@ -115,7 +134,7 @@ async def open_target(
             )
             yield Target(client=client, emulator=emu)
         else:
-            require_credentials()
+            require_credentials(base_url)
             client = await stack.enter_async_context(AsyncAkoolClient(base_url=base_url))
             warn_about_orphans(client)
             await check_transport(client.base_url)
@@ -190,9 +209,10 @@ async def stdin_lines() -> AsyncIterator[str]:
 def plain(*parts: str | tuple[str, str]) -> Text:
     """A line made of literal text pieces, each optionally styled: ``plain(("error: ", "red"), user_text)``.
 
-    Unlike a markup string, nothing in the pieces is interpreted, so text from the user or the server prints as is.
+    Unlike a markup string, nothing in the pieces is interpreted, so text from the user or the server prints as is,
+    except that its control characters are shown as visible escapes (:func:`~streamclient.cli._visible.visible`).
     """
-    return Text.assemble(*parts)
+    return Text.assemble(*(visible(p) if isinstance(p, str) else (visible(p[0]), p[1]) for p in parts))
 
 
 def event_to_json(event: SessionEvent, **extra: Any) -> str:
@@ -204,8 +224,16 @@ def event_to_json(event: SessionEvent, **extra: Any) -> str:
 class EventPrinter:
     """Prints a session's events for people (streaming the avatar's words live) or as JSON lines."""
 
-    def __init__(self, console: Console, *, json_lines: bool = False, show_deltas: bool = True) -> None:
+    def __init__(
+        self,
+        console: Console,
+        *,
+        json_lines: bool = False,
+        show_deltas: bool = True,
+        session: AvatarSession | None = None,
+    ) -> None:
         self.console = console
+        self.session = session  # to tell "closed" from "never created" (a refused key, an unreachable service)
         self.json_lines = json_lines
         self.show_deltas = show_deltas
         self._midline = False
@@ -244,7 +272,7 @@ class EventPrinter:
                 if not self._midline:
                     self.console.print(plain(("avatar > ", "bold magenta")), end="")
                     self._midline = True
-                self.console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+                self.console.print(visible(text), end="", markup=False, highlight=False, soft_wrap=True)
             case BotMessage():
                 if self._midline:
                     self.console.print()
@@ -271,6 +299,8 @@ class EventPrinter:
             case SessionExpiring(remaining=remaining):
                 self._line(plain((f"  the session expires in {remaining:.0f} s", "yellow")))
             case SessionClosed(reason=reason):
+                if self.session is not None and self.session.session_id is None:
+                    return  # no session was created: there is nothing to report closed (the error says why)
                 self._line(plain((f"  session closed ({reason})", "dim")))
             case EventsDropped(count=count):
                 self._line(plain((f"  {count} events dropped (display too slow)", "yellow")))

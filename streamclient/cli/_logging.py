@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from streamclient.cli._visible import VisibleFormatter
+
 __all__ = ("LOG_ENV", "LOG_LEVELS", "configure_logging")
 
 #: The environment variable that sets the log level of the command line.
@@ -55,7 +57,7 @@ def configure_logging(level: int | None) -> None:
             logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(logging.Formatter(_FORMAT, datefmt="%H:%M:%S"))
+    handler.setFormatter(VisibleFormatter(_FORMAT, datefmt="%H:%M:%S"))  # records can quote remote text
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False  # one line per record, even where the root logger has a handler too

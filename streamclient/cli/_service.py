@@ -10,8 +10,8 @@ from streamclient.errors import ConfigurationError
 __all__ = ("describe_service", "require_credentials")
 
 
-def require_credentials() -> None:
-    """Check that the environment holds AKOOL credentials, before any request.
+def require_credentials(base_url: str | None = None) -> None:
+    """Check that the environment holds AKOOL credentials for ``base_url`` (default: ``AKOOL_BASE_URL``'s service).
 
     Raises:
         ConfigurationError: none are set, or half of the client id/secret pair (the message names the variables).
@@ -26,7 +26,8 @@ def require_credentials() -> None:
         missing = "AKOOL_CLIENT_SECRET" if client_id else "AKOOL_CLIENT_ID"
         raise ConfigurationError(f"{missing} is not set: AKOOL_CLIENT_ID and AKOOL_CLIENT_SECRET go together")
     raise ConfigurationError(
-        "no AKOOL credentials: set AKOOL_API_KEY (or AKOOL_CLIENT_ID and AKOOL_CLIENT_SECRET) in the environment"
+        f"no AKOOL credentials for {describe_service(base_url)}: set AKOOL_API_KEY (or AKOOL_CLIENT_ID and "
+        "AKOOL_CLIENT_SECRET) in the environment"
     )
 
 

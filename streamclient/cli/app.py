@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 import typer
 
 from streamclient import __version__
-from streamclient.cli import demo, emulator, frames, resources, sweep, view
+from streamclient.cli import demo, emulator, examples, frames, resources, sweep, view
 from streamclient.cli._logging import LOG_ENV, configure_logging, level_for
 
-__all__ = ("app",)
+__all__ = ("app", "command", "global_options_first")
 
 app = typer.Typer(
     name="streamclient",
@@ -53,5 +54,44 @@ def global_options(
     configure_logging(level)
 
 
-for _group in (frames, view, resources, sweep, emulator, demo):
+for _group in (frames, view, resources, sweep, emulator, demo, examples):
     _group.register(app)
+
+
+_GLOBAL_FLAGS = re.compile(r"--debug|--verbose|-v+")
+
+
+def global_options_first(argv: list[str]) -> list[str]:
+    """``say --debug hi`` -> ``--debug say hi``: the logging options work after the subcommand too.
+
+    Only the flags ``-v``/``-vv``/``--verbose``/``--debug`` move, and only before a ``--`` separator (after it, every
+    word is an argument: ``streamclient say -- -v`` says "-v").
+    """
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [word for word in argv[:end] if _GLOBAL_FLAGS.fullmatch(word)]
+    rest = [word for word in argv[:end] if not _GLOBAL_FLAGS.fullmatch(word)]
+    return [*flags, *rest, *argv[end:]]
+
+
+def command() -> Any:
+    """The click command behind ``app``, with flags shown as flags in ``-h`` (not as ``--json <bool>``)."""
+    built = typer.main.get_command(app)
+    _hide_flag_types(built)
+    return built
+
+
+def _hide_flag_types(cmd: Any) -> None:  # a click command (typer ships its own copy of click)
+    for param in cmd.params:
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""  # typer's help shows the metavar (or else the type) next to each option
+    built_help = cmd.get_help_option  # -h/--help is made when help is asked for, not listed in params
+
+    def get_help_option(ctx: Any) -> Any:
+        option = built_help(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    cmd.get_help_option = get_help_option
+    for sub in getattr(cmd, "commands", {}).values():
+        _hide_flag_types(sub)

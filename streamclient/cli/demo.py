@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,9 +18,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from streamclient.cli._live import DEFAULT_AVATAR_ID, EventPrinter, Target, open_target, plain, started, stdin_lines
+from streamclient.cli._live import (
+    DEFAULT_AVATAR_ID,
+    EventPrinter,
+    LiveConsole,
+    Target,
+    open_target,
+    plain,
+    started,
+    stdin_lines,
+    use_real_service,
+)
 from streamclient.cli._runner import EXIT_CODES, run_async
-from streamclient.errors import InvalidArgumentError, SessionError, StreamClientError
+from streamclient.codec import Action, Expression, PacingLimits
+from streamclient.errors import InvalidArgumentError, SessionClosedError, SessionError, StreamClientError
 from streamclient.session import AvatarSession, SessionOptions, Turn, TurnResult, connect
 
 __all__ = ("register",)
@@ -40,6 +52,14 @@ SECOND_TEXT = (
     "queue, the rest of the interrupted message is dropped before it is sent, and the avatar stops mid-sentence, "
     "which is exactly what is about to happen to this story before it reaches its end."
 )
+
+#: How fast the embedded emulator's avatar speaks for ``say`` (characters per second).
+SAY_SPEECH_CPS = 200.0
+
+
+def _uses_emulator(emulator: bool | None, base_url: str | None) -> bool:
+    return emulator if emulator is not None else not (use_real_service() or base_url)
+
 
 EmulatorOption = Annotated[
     bool | None,
@@ -101,7 +121,7 @@ async def _demo(
     duration: int = 300,
     linger: float = 0.0,
 ) -> None:
-    console = Console(highlight=False)
+    console = LiveConsole(highlight=False)
     async with open_target(emulator=emulator, speech_cps=speech_cps, base_url=base_url) as target:
         console.print(plain(("streamclient demo", "bold"), f" against {target.label}"))
         inspector_url = target.emulator.inspector_url if target.emulator is not None else None
@@ -109,33 +129,39 @@ async def _demo(
             console.print(plain("inspector: ", (inspector_url, "bold"), " (open it in a browser to watch)"))
         t_start = anyio.current_time()
         session = connect(target.client, avatar_id=avatar_id, duration=duration, mode_type=1, language="en")
-        printer = EventPrinter(console)
+        printer = EventPrinter(console, session=session)
         events = session.events()  # subscribe before entering, to see the avatar join
         turns: list[tuple[str, TurnResult]] = []
         async with anyio.create_task_group() as tg:
             tg.start_soon(printer.follow, events)  # ends by itself when the session closes
             async with started(console, session):
-                printer.note(
-                    plain(
-                        ("✓", "green"),
-                        f" session {session.session_id} created, channel joined, avatar ready "
-                        f"({anyio.current_time() - t_start:.2f} s)",
+                try:
+                    printer.note(
+                        plain(
+                            ("✓", "green"),
+                            f" session {session.session_id} created, channel joined, avatar ready "
+                            f"({anyio.current_time() - t_start:.2f} s)",
+                        )
                     )
-                )
-                printer.note(f"[bold green]you >[/] {DEMO_TEXT[:100]}… [dim]({len(DEMO_TEXT)} chars)[/]")
-                turns.append(("1: retell", await session.say(DEMO_TEXT)))
-                await printer.caught_up()
-                printer.note("[bold yellow]» set-params language=es[/]")
-                await session.set_params(language="es")
-                await printer.caught_up()
-                printer.note(f"[bold green]you >[/] {SECOND_TEXT[:100]}… [dim]({len(SECOND_TEXT)} chars)[/]")
-                second = session.say(SECOND_TEXT)
-                await second.wait_reply_started()
-                # Let the avatar say about a third of it before cutting it off (presentation only).
-                await anyio.sleep(min(1.0, len(SECOND_TEXT) / speech_cps / 3))
-                printer.note("[bold yellow]» interrupt[/]")
-                await session.interrupt()
-                turns.append(("2: interrupt", await second))
+                    printer.note(f"[bold green]you >[/] {DEMO_TEXT[:100]}… [dim]({len(DEMO_TEXT)} chars)[/]")
+                    turns.append(("1: retell", await session.say(DEMO_TEXT)))
+                    await printer.caught_up()
+                    printer.note("[bold yellow]» set-params language=es[/]")
+                    await session.set_params(language="es")
+                    await printer.caught_up()
+                    printer.note(f"[bold green]you >[/] {SECOND_TEXT[:100]}… [dim]({len(SECOND_TEXT)} chars)[/]")
+                    second = session.say(SECOND_TEXT)
+                    await second.wait_reply_started()
+                    # Let the avatar say about a third of it before cutting it off (presentation only).
+                    await anyio.sleep(min(1.0, len(SECOND_TEXT) / speech_cps / 3))
+                    printer.note("[bold yellow]» interrupt[/]")
+                    await session.interrupt()
+                    turns.append(("2: interrupt", await second))
+                except SessionClosedError as exc:  # the session reached its --duration: a normal end
+                    if exc.reason != "expired":
+                        raise
+        if session.close_reason == "expired":
+            console.print(plain((_expired_note(session.session_id, duration), "yellow")), soft_wrap=True)
         console.print(
             f"[green]✓[/] session closed ({session.close_reason}) after {anyio.current_time() - t_start:.1f} s"
         )
@@ -156,13 +182,13 @@ async def _chat(
     base_url: str | None = None,
     duration: int = 3600,
 ) -> None:
-    console = Console(highlight=False)
+    console = LiveConsole(highlight=False)
     async with open_target(emulator=emulator, speech_cps=speech_cps, base_url=base_url) as target:
         console.print(
             plain(("streamclient chat", "bold"), f" against {target.label}; /interrupt, /set key=value, /quit")
         )
         session = connect(target.client, avatar_id=avatar_id, duration=duration, mode_type=mode)
-        printer = EventPrinter(console)
+        printer = EventPrinter(console, session=session)
         events = session.events()
         try:
             async with anyio.create_task_group() as tg:
@@ -213,8 +239,17 @@ async def _chat_line(printer: EventPrinter, session: AvatarSession, line: str, t
             await session.set_params(**params)
         elif line.startswith("/action"):
             words = line.split()
-            if len(words) < 2:
-                printer.note("[red]usage: /action ACTION [EXPRESSION][/]")
+            actions, expressions = [a.value for a in Action], [e.value for e in Expression]
+            if len(words) < 2 or words[1] not in actions or (len(words) > 2 and words[2] not in expressions):
+                printer.note(
+                    plain(
+                        (
+                            f"usage: /action ACTION [EXPRESSION]; actions: {', '.join(actions)}; "
+                            f"expressions: {', '.join(expressions)}",
+                            "red",
+                        )
+                    )
+                )
             else:
                 await session.set_action(words[1], expression=words[2] if len(words) > 2 else None)
         elif line.startswith("/"):
@@ -313,11 +348,12 @@ async def _say(
     base_url: str | None = None,
     duration: int = 300,
 ) -> None:
-    console = Console(highlight=False, stderr=json_lines)
-    async with open_target(emulator=emulator, speech_cps=200.0, base_url=base_url) as target:
-        options = SessionOptions(reply_timeout=300.0)
+    console = LiveConsole(highlight=False, stderr=json_lines)
+    async with open_target(emulator=emulator, speech_cps=SAY_SPEECH_CPS, base_url=base_url) as target:
+        Console(stderr=True, highlight=False).print(plain(("streamclient say", "bold"), f" against {target.label}"))
+        options = SessionOptions(reply_timeout=max(300.0, float(duration)))
         session = connect(target.client, avatar_id=avatar_id, duration=duration, mode_type=mode, options=options)
-        printer = EventPrinter(console, json_lines=json_lines)
+        printer = EventPrinter(console, json_lines=json_lines, session=session)
         events = session.events()
         async with anyio.create_task_group() as tg:
             tg.start_soon(printer.follow, events)  # ends by itself when the session closes
@@ -326,7 +362,18 @@ async def _say(
                     _json_line({"event": "session_ready", "session_id": session.session_id})
                 else:
                     printer.note(plain(f"session {session.session_id} ready"))
-                result = await session.say(text)
+                try:
+                    result: TurnResult | None = await session.say(text)
+                except SessionClosedError as exc:
+                    if exc.reason != "expired":
+                        raise
+                    result = None
+    if result is None:  # the session reached its --duration: a normal end, as the user asked for it
+        if json_lines:
+            _json_line({"event": "expired", "session_id": session.session_id, "duration": duration})
+        else:
+            console.print(plain((_expired_note(session.session_id, duration), "yellow")), soft_wrap=True)
+        return
     if json_lines:
         _json_line(
             {
@@ -347,6 +394,43 @@ async def _say(
             "where chunks were lost "
             f"(session {session.session_id}, message {result.message_id})"
         )
+
+
+def _expired_note(session_id: str | None, duration: int) -> str:
+    return f"session {session_id} expired: it reached its --duration of {duration} s before the reply ended"
+
+
+#: What the live commands assume when they estimate how long a text takes: the channel's default pacing (bytes per
+#: second), the wire bytes per text byte (frame envelopes), and a speaking speed (characters per second) for the
+#: real service's avatars (the emulator's is its --speech-cps).
+PACED_BYTES_PER_SECOND = PacingLimits().bytes_per_second
+WIRE_OVERHEAD = 1.15
+SPOKEN_CHARS_PER_SECOND = 15.0
+
+
+def check_fits_duration(text: str, duration: int, speech_cps: float | None) -> str | None:
+    """Refuse a text that cannot even be sent within ``duration``; return a warning when speaking it may not fit.
+
+    Raises:
+        InvalidArgumentError: sending the text alone (paced at the channel's byte rate) outlasts ``--duration``.
+    """
+    size = len(text.encode("utf-8"))
+    sending = size * WIRE_OVERHEAD / PACED_BYTES_PER_SECOND
+    if sending >= duration:
+        needed = math.ceil(sending + len(text) / (speech_cps or SPOKEN_CHARS_PER_SECOND)) + 30  # with room to spare
+        raise InvalidArgumentError(
+            f"--duration {duration}: sending {size} bytes at the channel's {PACED_BYTES_PER_SECOND} B/s takes about "
+            f"{sending:.0f} s alone; give a shorter text or --duration {min(needed, 3600)} (at most 3600)"
+        )
+    cps = speech_cps or SPOKEN_CHARS_PER_SECOND
+    speaking = len(text) / cps
+    if sending + speaking > duration:
+        return (
+            f"warning: sending ({sending:.0f} s) and speaking ({speaking:.0f} s at about {cps:g} characters/s) "
+            f"this text takes about {sending + speaking:.0f} s, "
+            f"more than --duration {duration}: the session will probably expire before the avatar finishes"
+        )
+    return None
 
 
 def _json_line(payload: dict[str, Any]) -> None:
@@ -418,9 +502,15 @@ def register(app: typer.Typer) -> None:
         """One turn: say TEXT, stream the reply, close the session; exits 1 if the reply came back incomplete."""
         try:
             said = text_to_say(text, file)
+            # The emulator's avatar speaks at say's 200 characters/s; the real service's at a person's pace.
+            estimate = check_fits_duration(
+                said, duration, SAY_SPEECH_CPS if _uses_emulator(emulator, base_url) else None
+            )
         except InvalidArgumentError as exc:
             sys.stderr.write(f"error: {exc}\n")
             raise typer.Exit(EXIT_CODES["usage"]) from None
+        if estimate is not None:
+            sys.stderr.write(estimate + "\n")
         run_async(
             lambda: _say(
                 text=said,

@@ -14,6 +14,8 @@ start-up.
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -152,8 +154,20 @@ def emulator(
         run_async(lambda: _run(config), stop_on_ctrl_c=True)  # Ctrl-C cancels the server cleanly
         typer.echo("emulator stopped")
     except OSError as exc:
-        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(1) from exc
+        typer.echo(f"error: {_listen_error(host, port, exc)}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> str:
+    """One line naming the option at fault when the emulator cannot listen."""
+    reason = (exc.strerror or str(exc)).lower()
+    if exc.errno == errno.EADDRINUSE:
+        return f"--port {port}: the port is already in use on {host} (pick another, or --port 0 for any free one)"
+    if exc.errno == errno.EACCES:
+        return f"--port {port}: not allowed to listen on this port here ({reason}; ports below 1024 need privileges)"
+    if isinstance(exc, socket.gaierror) or exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+        return f"--host {host}: cannot listen on this address ({reason}; use an address of this machine, 127.0.0.1)"
+    return f"cannot listen on --host {host} --port {port}: {reason}"
 
 
 def _check_writable(path: Path) -> None:

@@ -44,8 +44,12 @@ command_app = typer.Typer(name="command", help="Print one command frame (exact w
 frames_app.add_typer(command_app)
 
 # typer needs ... | None (not X | None) on Python 3.10 for option types it introspects at runtime.
+#: The smallest frame budget that always holds the envelope (a default mid, a 5-digit idx, pld.from) and one
+#: 4-byte character: what ``--max-frame-bytes`` accepts is what can work.
+MIN_FRAME_BYTES = 128
 _MaxFrameBytes = Annotated[
-    int, typer.Option("--max-frame-bytes", min=64, max=1024, help="Budget for one encoded frame, in bytes.")
+    int,
+    typer.Option("--max-frame-bytes", min=MIN_FRAME_BYTES, max=1024, help="Budget for one encoded frame, in bytes."),
 ]
 _Mid = Annotated[str | None, typer.Option("--mid", help="Message/command id (default: a fresh uuid4-based id).")]
 
@@ -92,8 +96,9 @@ def encode_command(
         text = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
     try:
         frames = split_text(text, mid=mid or new_mid(), max_frame_bytes=max_frame_bytes, source=source)
-    except LocalProtocolError as exc:
-        raise _fail(exc.message) from exc
+    except LocalProtocolError as exc:  # a long --mid: name the options, not the function's parameters
+        message = exc.message.replace(f"max_frame_bytes={max_frame_bytes}", f"--max-frame-bytes {max_frame_bytes}")
+        raise _fail(message) from None
     for frame in frames:
         typer.echo(encode_frame(frame))
 

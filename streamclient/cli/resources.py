@@ -26,11 +26,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from streamclient.api import AsyncAkoolClient, SessionStatus
+from streamclient.api import AsyncAkoolClient, Session, SessionStatus
 from streamclient.api.models import AvatarPage, SessionPage
 from streamclient.cli._runner import create_unless_interrupted, run_async
 from streamclient.cli._service import require_credentials
+from streamclient.cli._visible import visible
 from streamclient.errors import LiveAvatarClosedError
+from streamclient.ledger import PostgresLedger
 
 __all__ = ("register",)
 
@@ -39,7 +41,7 @@ T = TypeVar("T")
 _SECRET_KEY = re.compile(r"token|sig|secret|key|password", re.IGNORECASE)
 _MASK = "**********"
 
-sessions_app = typer.Typer(help="Live-avatar sessions: create, get, list, close.", no_args_is_help=True)
+sessions_app = typer.Typer(help="Live-avatar sessions: create, get, list, close, sweep.", no_args_is_help=True)
 avatars_app = typer.Typer(help="Streaming avatars: list, get, upload.", no_args_is_help=True)
 voices_app = typer.Typer(help="Voices: list.", no_args_is_help=True)
 languages_app = typer.Typer(help="Languages: list.", no_args_is_help=True)
@@ -88,7 +90,7 @@ def _plain(value: Any) -> Any:
 
 def _call(base_url: str | None, timeout: float, action: Callable[[AsyncAkoolClient], Awaitable[T]]) -> T:
     async def main() -> T:
-        require_credentials()
+        require_credentials(base_url)
         async with AsyncAkoolClient(base_url=base_url, timeout=timeout) as client:
             return await action(client)
 
@@ -103,7 +105,7 @@ def _emit(as_json: bool, payload: Any, title: str, columns: Sequence[str], rows:
     if as_json:
         typer.echo(json.dumps(_plain(payload), indent=2, ensure_ascii=False))
         return
-    cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    cells = [["" if cell is None else visible(str(cell)) for cell in row] for row in rows]  # never raw escapes
     if not _is_terminal():  # a pipe or a file: whole values, one line per row, tab-separated (cut -f2)
         for line in (list(columns), *cells):
             typer.echo("\t".join(" ".join(cell.split()) for cell in line))
@@ -151,10 +153,9 @@ def sessions_create(
 ) -> None:
     """Create a session (never retried once sent: a retry could bill a second session)."""
     voice_params = {"speed": speed} if speed is not None else None
-    session = _call(
-        base_url,
-        timeout,
-        lambda c: create_unless_interrupted(  # a signal meanwhile: the session is closed, not leaked
+
+    async def create(c: AsyncAkoolClient) -> Session:
+        made = await create_unless_interrupted(  # a signal meanwhile: the session is closed, not leaked
             c,
             avatar_id,
             duration=duration,
@@ -165,8 +166,14 @@ def sessions_create(
             background_url=background_url,
             stream_type=stream_type,
             voice_params=voice_params,
-        ),
-    )
+        )
+        if isinstance(c.ledger, PostgresLedger):  # it stays open on purpose when this command exits: not an orphan
+            await c.ledger.record_detached(made.id, base_url=c.base_url)
+        elif c.ledger is not None:
+            c.ledger.record_detached(made.id, base_url=c.base_url)
+        return made
+
+    session = _call(base_url, timeout, create)
     _emit(as_json, session, "Created session", SESSION_COLUMNS, _session_rows([session]))
 
 
@@ -308,7 +315,7 @@ def avatars_upload(
 
 @voices_app.command("list")
 def voices_list(
-    voice_type: int = typer.Option(2, "--type", help="1 your cloned voices, 2 AKOOL voices."),
+    voice_type: int = typer.Option(2, "--type", min=1, max=2, help="1 your cloned voices, 2 AKOOL voices."),
     stream_only: bool = typer.Option(False, "--stream-only", help="Only voices usable for streaming."),
     page: int = typer.Option(1, min=1),
     size: int = typer.Option(20, min=1, max=100),

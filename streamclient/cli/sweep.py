@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 import time
 
 import anyio
@@ -20,6 +21,7 @@ from rich.text import Text
 
 from streamclient.api import AsyncAkoolClient, SweepReport, sweep
 from streamclient.cli._runner import EXIT_CODES, run_async
+from streamclient.cli._visible import visible
 from streamclient.cli.resources import BaseUrlOption, TimeoutOption, sessions_app
 from streamclient.errors import ConfigurationError
 from streamclient.ledger import PostgresLedger, resolve_ledger
@@ -111,14 +113,11 @@ def _when(stamp: float | None) -> str:
 
 def _print(report: SweepReport, *, closing: bool) -> None:
     console = Console(soft_wrap=True, highlight=False)
+    columns = ("id", "status", "avatar", "created", "billed so far", "time left", "owner", "action")
+    rows: list[tuple[str, ...]] = []
     if not report.items:
         console.print("no open session to sweep")
     else:
-        table = Table(title=f"Open sessions to sweep ({len(report.items)})")
-        for index, column in enumerate(
-            ("id", "status", "avatar", "created", "billed so far", "time left", "owner", "action")
-        ):
-            table.add_column(column, no_wrap=index == 0)
         for item in report.items:
             if item.session_id in report.closed:
                 action = "closed"
@@ -138,8 +137,23 @@ def _print(report: SweepReport, *, closing: bool) -> None:
                 item.owner,
                 action,
             )
-            table.add_row(*(Text(cell) for cell in cells))
-        console.print(table)
+            rows.append(tuple(visible(cell) for cell in cells))
+        if sys.stdout.isatty():
+            table = Table(title=f"Open sessions to sweep ({len(report.items)})")
+            for index, column in enumerate(columns):
+                table.add_column(column, no_wrap=index == 0)
+            for row in rows:
+                table.add_row(*(Text(cell) for cell in row))
+            console.print(table)
+        else:  # a pipe or a file: whole values, one line per row, tab-separated (never cut to "…")
+            for line in (columns, *rows):
+                typer.echo("\t".join(" ".join(cell.split()) for cell in line))
+    if closing:  # what --yes did, in one line
+        summary = f"closed {len(report.closed)} session(s)"
+        summary += f": {' '.join(report.closed)}" if report.closed else ""
+        if report.failed:
+            summary += f"; {len(report.failed)} close(s) failed: {' '.join(report.failed)}"
+        console.print(summary)
     closable = [i for i in report.items if i.closable]
     if closable and not closing:
         console.print(f"{len(closable)} session(s) would be closed: run again with --yes to close them")

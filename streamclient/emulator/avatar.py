@@ -63,6 +63,7 @@ from streamclient.emulator.recording import Recorder
 from streamclient.emulator.responders import Responder, SessionInfo, default_responder
 from streamclient.emulator.room import (
     ERR_BITRATE_LIMIT,
+    ERR_NOT_IN_CHANNEL,
     ERR_TOO_OFTEN,
     OK,
     PeerRole,
@@ -489,6 +490,8 @@ class Avatar:
         code = self._peer.send(data)
         if code in (ERR_TOO_OFTEN, ERR_BITRATE_LIMIT):
             self._conn.retry_later(data, now=now, delay=_RETRY_AFTER_RATE_LIMIT)
+        elif code == ERR_NOT_IN_CHANNEL:  # the room is gone (the session expired or was closed): nothing to tell
+            logger.debug("avatar %s: no longer in the room; a frame was dropped", self.uid)
         elif code != OK:
             logger.warning("avatar %s: the room refused a frame (%d); dropped", self.uid, code)
 

@@ -26,6 +26,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -39,8 +40,28 @@ if TYPE_CHECKING:
 __all__ = ("akool_client", "akool_emulator", "akool_emulator_config", "akool_sync_client")
 
 
+def _loop_scope_unset(config: pytest.Config) -> bool:
+    """pytest-asyncio is active and the project leaves ``asyncio_default_fixture_loop_scope`` unset."""
+    try:
+        return not config.getini("asyncio_default_fixture_loop_scope")
+    except ValueError:  # an unknown option: pytest-asyncio is not installed, or disabled (-p no:asyncio)
+        return False
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``akool_emulator`` marker (so ``--strict-markers`` accepts it)."""
+    """Register the ``akool_emulator`` marker (so ``--strict-markers`` accepts it); keep a fresh project quiet.
+
+    pytest-asyncio warns (``PytestDeprecationWarning``) at start-up in every project that leaves its
+    ``asyncio_default_fixture_loop_scope`` option unset. This plugin's fixtures are plain sync fixtures, so a
+    project that only uses them needs no configuration: the warning is silenced while pytest-asyncio starts
+    (before its own ``pytest_configure``, which runs after this one), and only when the option is unset. A project
+    with async fixtures of its own can still set the option to choose their loop scope.
+    """
+    if _loop_scope_unset(config):
+        warnings.filterwarnings(
+            "ignore", message='The configuration option "asyncio_default_fixture_loop_scope" is unset'
+        )
     config.addinivalue_line(
         "markers", "akool_emulator(**fields): EmulatorConfig fields of this test's akool_emulator (documented variants)"
     )

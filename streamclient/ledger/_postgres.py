@@ -64,7 +64,7 @@ LEASE_ENV = "STREAMCLIENT_LEASE_SECONDS"
 #: The host name recorded for this process's lease (default: the machine's host name).
 FLEET_HOST_ENV = "STREAMCLIENT_FLEET_HOST"
 DEFAULT_LEASE = 30.0
-_OPEN = "('creating', 'open', 'unknown')"
+_OPEN = "('creating', 'open', 'unknown', 'detached')"
 _ENDS_AT = (
     "COALESCE(s.expires_at, COALESCE(s.created_at, s.intent_at) "
     f"+ make_interval(secs => COALESCE(s.duration, {LONGEST_SESSION})))"
@@ -598,6 +598,17 @@ class PostgresLedger:
             (session_id, ticket),
         )
 
+    async def record_detached(self, session_id: str, *, base_url: str) -> None:
+        """Record that ``session_id`` stays open after its owner exits, on purpose: never swept as an orphan.
+
+        It still counts against the fleet's budget until it ends (closed, or past its end).
+        """
+        await self._write(
+            "UPDATE streamclient_sessions SET state = 'detached' WHERE session_id = %s AND base_url = %s "
+            "AND state = 'open'",
+            (session_id, base_url),
+        )
+
     async def record_outcome(self, ticket: str, state: str) -> None:
         """Record a create that ended without an id: ``failed`` (nothing was created) or ``unknown``."""
         await self._write(
@@ -648,7 +659,7 @@ class PostgresLedger:
 
     def orphans(self, base_url: str | None = None) -> list[LedgerEntry]:
         """Open records whose owner's lease has lapsed (a blocking query; an unreachable database gives none)."""
-        where = f"s.state IN {_OPEN} AND {_ENDS_AT} > now() AND o.lease_until < now()"
+        where = f"s.state IN {_OPEN} AND s.state <> 'detached' AND {_ENDS_AT} > now() AND o.lease_until < now()"
         params: tuple[Any, ...] = ()
         if base_url is not None:
             where += " AND s.base_url = %s"
@@ -704,7 +715,7 @@ class PostgresLedger:
         return await self._claim(
             base_url,
             sweeper,
-            f"s.session_id IS NOT NULL AND s.state IN {_OPEN} AND o.lease_until < now()",
+            f"s.session_id IS NOT NULL AND s.state IN {_OPEN} AND s.state <> 'detached' AND o.lease_until < now()",
             limit=limit,
             claim_seconds=claim_seconds,
         )

@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 #: The environment variable that moves the ledger (a path) or turns it off (``off``).
 LEDGER_ENV = "STREAMCLIENT_LEDGER"
 #: States of a record that may still be billing.
-OPEN_STATES = ("creating", "open", "unknown")
+OPEN_STATES = ("creating", "open", "unknown", "detached")
 #: A session's longest life (AKOOL's maximum ``duration``): a record without a known expiry is assumed to bill so long.
 LONGEST_SESSION = 3600.0
 #: The default rolling window of a billed-seconds budget: a day.
@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS sessions_open ON sessions (state, base_url);
 CREATE INDEX IF NOT EXISTS sessions_id ON sessions (session_id);
 """
-_OPEN_ON = "SELECT * FROM sessions WHERE state IN ('creating', 'open', 'unknown') AND base_url = ? AND host = ?"
+_OPEN_ON = f"SELECT * FROM sessions WHERE state IN {OPEN_STATES!r} AND base_url = ? AND host = ?"
 
 
 def check_billed(
@@ -140,7 +140,9 @@ class LedgerEntry:
     Attributes:
         row: the record's number.
         session_id: the session id, ``None`` until the answer arrived (or if it never did).
-        state: ``creating``, ``open``, ``unknown``, ``failed``, ``closed``, ``expired`` or ``swept``.
+        state: ``creating``, ``open``, ``unknown``, ``detached`` (left open on purpose by its creator, such as
+            ``streamclient sessions create``: never reported as an orphan), ``failed``, ``closed``, ``expired`` or
+            ``swept``.
         base_url: the service the session was created on.
         avatar_id: the avatar.
         duration: the requested duration in seconds (``None``: the service's default).
@@ -336,6 +338,13 @@ class SessionLedger:
             (session_id, now, now, row),
         )
 
+    def record_detached(self, session_id: str, *, base_url: str) -> None:
+        """Record that ``session_id`` stays open after its creator exits, on purpose (not an orphan to warn about)."""
+        self._write(
+            "UPDATE sessions SET state = 'detached' WHERE session_id = ? AND base_url = ? AND state = 'open'",
+            (session_id, base_url),
+        )
+
     def record_outcome(self, row: int, state: str) -> None:
         """Record a create that ended without an id: ``failed`` (nothing was created) or ``unknown``."""
         self._write("UPDATE sessions SET state = ? WHERE row = ? AND state = 'creating'", (state, row))
@@ -343,8 +352,8 @@ class SessionLedger:
     def record_closed(self, session_id: str, *, base_url: str, state: str = "closed") -> None:
         """Record that ``session_id`` is closed (or ended: ``expired``, ``swept``)."""
         self._write(
-            "UPDATE sessions SET state = ?, closed_at = ? WHERE session_id = ? AND base_url = ? AND state IN "
-            "('creating', 'open', 'unknown')",
+            f"UPDATE sessions SET state = ?, closed_at = ? WHERE session_id = ? AND base_url = ? AND state IN "
+            f"{OPEN_STATES!r}",
             (state, time.time(), session_id, base_url),
         )
 
@@ -384,10 +393,10 @@ class SessionLedger:
         return [e for e in entries if e.row not in ended]
 
     def orphans(self, base_url: str | None = None) -> list[LedgerEntry]:
-        """Open records whose owner process is gone (on this host); an unreadable ledger gives none."""
+        """Open records whose owner process is gone (on this host), except detached ones; unreadable: none."""
         try:
             entries = self.open_entries(base_url)
         except (sqlite3.Error, OSError) as exc:
             logger.debug("session ledger unreadable: %s", exc)
             return []
-        return [e for e in entries if e.owner_alive() is False]
+        return [e for e in entries if e.state != "detached" and e.owner_alive() is False]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from streamclient.codec import ProtocolConnection
-from streamclient.errors import StreamClientError, TransportError
+from streamclient.errors import LiveAvatarClosedError, StreamClientError, TransportError
 from streamclient.transport.base import Transport
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ async def close_api_session(client: AsyncAkoolClient, session_id: str, deadline:
         try:
             await client.sessions.close(session_id)
             logger.info("session %s closed", session_id)
+        except LiveAvatarClosedError:  # 1219: the service closed it already (expiry, or a close elsewhere)
+            logger.info("session %s was already closed by the service", session_id)
         except StreamClientError as exc:
             error = exc
             logger.warning("closing session %s through the API failed: %s", session_id, exc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
@@ -13,7 +12,7 @@ from pydantic import BaseModel
 from typing_extensions import ParamSpec
 
 from streamclient.api.params import VoiceParams
-from streamclient.errors import InvalidArgumentError
+from streamclient.errors import UnknownArgumentError
 
 __all__ = ("CommandParams", "CreateOptions", "SessionOptions", "check_keywords", "keywords_checked")
 
@@ -114,9 +113,7 @@ def _refuse_unknown(function: str, given: Iterable[str], known: Iterable[str]) -
     names = sorted(known)
     for name in given:
         if name not in names:
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(names)}"
-            raise InvalidArgumentError(f"{function}() got an unknown argument {name!r}: {hint}")
+            raise UnknownArgumentError(function, name, names)
 
 
 def keywords_checked(func: Callable[P, R]) -> Callable[P, R]:

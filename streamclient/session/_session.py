@@ -224,25 +224,22 @@ class AvatarSession:
     async def _start(self) -> None:
         options = self._options
         self._telemetry.start()  # telemetry: the session's span
-        if self._create is not None and self._transport is None:
-            # Before anything billed exists: the transport the session will need must load (the agora extra).
-            base_url = getattr(self._client, "base_url", None)
-            if isinstance(base_url, str):
-                await check_transport_loads(base_url, room_url=self._room.room_url if self._room is not None else None)
+        room_url = self._room.room_url if self._room is not None else None
         if self._create is not None:
+            base_url = getattr(self._client, "base_url", None)
+            if self._transport is None and isinstance(base_url, str):  # before anything billed: the transport loads
+                await check_transport_loads(base_url, room_url=room_url)
+            requested_at = anyio.current_time()  # the service's clock starts after this: it expires no earlier
             with self._telemetry.span("create"):  # telemetry
                 info = self._info = await create_session(self._client, self._create, self._room)
             self._session_id = info.id
-            duration = self._create.get("duration")
-            if duration:
-                self._expires_at = anyio.current_time() + float(duration)
+            if duration := self._create.get("duration"):
+                self._expires_at = requested_at + float(duration)
             logger.info("session %s created", self._session_id)
         else:
             assert self._session_id is not None
             info = self._info = await self._client.sessions.get(self._session_id)
-        if self._transport is None:
-            self._transport = transport_for(info, room_url=self._room.room_url if self._room is not None else None)
-        transport = self._transport
+        transport = self._transport = self._transport or transport_for(info, room_url=room_url)
         self._conn = connection_for(transport, options)
         self._inbound = Inbound(
             conn=self._conn,
@@ -309,6 +306,8 @@ class AvatarSession:
         (also after a failed join); close the session through the API; fail what still waits; end the events.
         A caller that comes second waits for the first to finish.
         """
+        if reason == "disconnected" and self._expires_at is not None and anyio.current_time() >= self._expires_at:
+            reason = "expired"  # the service ended the channel because the duration ran out: a normal end
         with anyio.CancelScope(shield=True):
             if self._close_started:
                 with anyio.move_on_after(self._options.close_timeout):

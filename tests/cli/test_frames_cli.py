@@ -51,7 +51,8 @@ def test_encode_from_stdin_generates_a_mid_and_keeps_newline_on_request() -> Non
     [
         ("\n", [], "non-empty"),
         (b"\xff\xfe", [], "UTF-8"),
-        ("x", ["--max-frame-bytes", "64", "--mid", "m" * 80], "cannot hold"),
+        ("x", ["--max-frame-bytes", "128", "--mid", "m" * 120], "--max-frame-bytes 128 cannot hold"),
+        ("x", ["--max-frame-bytes", "64"], "128"),  # below the range the help states: refused up front
     ],
 )
 def test_encode_errors(stdin: str | bytes, args: list[str], message: str) -> None:

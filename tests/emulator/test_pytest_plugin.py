@@ -123,3 +123,14 @@ def test_plugin_module_imports_nothing_heavy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_fresh_project_with_pytest_asyncio_prints_no_warning(pytester: pytest.Pytester) -> None:
+    """Zero configuration, every warning shown: pytest-asyncio's start-up warning about its unset option is not."""
+    pytester.makepyfile(test_async=ASYNC_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error::pytest.PytestDeprecationWarning")
+    result.assert_outcomes(passed=1, failed=1)
+    output = "\n".join(result.outlines + result.errlines)
+    assert '"asyncio_default_fixture_loop_scope" is unset' not in output
+    assert "PytestDeprecationWarning" not in output
+    assert "warnings summary" not in output

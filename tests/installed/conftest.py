@@ -10,6 +10,7 @@ is on its path: commands run with the working directory in a temporary folder ou
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import exclusive, shared_tmp
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The extras the examples need (pipecat installs nothing on Python 3.10, where pipecat-ai does not exist).
@@ -56,8 +59,26 @@ def _check(done: subprocess.CompletedProcess[str], what: str) -> None:
 
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledEnv:
-    """streamclient[cli] + pytest + pytest-asyncio, installed from a freshly built wheel into a new venv."""
-    base = tmp_path_factory.mktemp("installed")
+    """streamclient[cli] + pytest + pytest-asyncio, installed from a freshly built wheel into a new venv.
+
+    Built once per run: pytest-xdist workers share it (the first builds it under a lock, the others wait and reuse).
+    """
+    shared = shared_tmp(tmp_path_factory)
+    with exclusive(shared / "installed.lock"):
+        base = shared / "installed"
+        ready = base / "ready"
+        if not ready.is_file():
+            shutil.rmtree(base, ignore_errors=True)  # a half-built one, from a worker that failed
+            base.mkdir()
+            _build(base)
+            ready.write_text("ok")
+    bin_dir = base / "venv" / ("Scripts" if os.name == "nt" else "bin")
+    python = bin_dir / ("python.exe" if os.name == "nt" else "python")
+    return InstalledEnv(python=python, bin=bin_dir, scratch=base / "scratch")
+
+
+def _build(base: Path) -> None:
+    """Build the wheel into ``base/dist``, a venv with it into ``base/venv``, and an empty ``base/scratch``."""
     dist = base / "dist"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     build = subprocess.run(
@@ -81,6 +102,4 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledEnv:
         check=False,
     )
     _check(install, "installing the wheel")
-    scratch = base / "scratch"
-    scratch.mkdir()
-    return InstalledEnv(python=python, bin=bin_dir, scratch=scratch)
+    (base / "scratch").mkdir()

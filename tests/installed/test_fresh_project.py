@@ -1,6 +1,6 @@
-"""The README's pytest snippet and ``examples/test_bot_with_emulator.py``, copied verbatim into a new project.
+"""The pytest snippet of docs/emulator.md and ``examples/test_bot_with_emulator.py``, copied into a new project.
 
-The project has no pytest configuration at all (no ``asyncio_mode``), and only what the README says to install:
+The project has no pytest configuration at all (no ``asyncio_mode``), and only what the docs say to install:
 the wheel, pytest and pytest-asyncio.
 """
 
@@ -19,9 +19,13 @@ pytestmark = pytest.mark.timeout(900)  # the first test builds and installs the 
 MARKER = "<!-- fresh-project-snippet"
 
 
+#: The page that holds the snippet (the README links to it).
+PAGE = ROOT / "docs" / "emulator.md"
+
+
 def readme_snippet() -> str:
-    """The python block that follows the marker comment in README.md."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    """The python block that follows the marker comment in docs/emulator.md."""
+    readme = PAGE.read_text(encoding="utf-8")
     start = readme.index(MARKER)
     found = re.compile(r"```python\n(.*?)```", re.DOTALL).search(readme, start)
     assert found is not None, "no python block after the fresh-project marker"
@@ -29,7 +33,7 @@ def readme_snippet() -> str:
 
 
 def readme_install_line() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = PAGE.read_text(encoding="utf-8")
     before = readme[: readme.index(MARKER)]
     return [line for line in before.splitlines() if line.startswith("pip install")][-1]
 

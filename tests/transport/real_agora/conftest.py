@@ -11,17 +11,19 @@ import pytest
 
 from streamclient.transport._agora_sdk import load_agora
 from streamclient.transport._agora_service import SHARED_SERVICE
+from tests.conftest import exclusive
 from tests.transport.fake_agora import purge_agora_modules
 from tests.transport.real_agora.harness import NativeStandIn, PythonStandIn, StandIn, make_site
 from tests.transport.real_agora.native import NativeUnavailable, build_native_stub
-from tests.transport.real_agora.sdist import SdistUnavailable, fetch_sdist
+from tests.transport.real_agora.sdist import SdistUnavailable, cache_dir, fetch_sdist
 
 
 @pytest.fixture(scope="session")
 def agora_sdist() -> Path:
     """The unpacked 2.4.10 sdist (skips with the reason if PyPI cannot be reached)."""
     try:
-        return fetch_sdist()
+        with exclusive(cache_dir() / "agora-sdist.lock"):  # xdist workers and other runs share the user's cache
+            return fetch_sdist()
     except SdistUnavailable as exc:
         pytest.skip(f"agora-python-server-sdk sdist unavailable: {exc}")
 
@@ -30,7 +32,8 @@ def agora_sdist() -> Path:
 def native_libs(agora_sdist: Path) -> tuple[Path, Path]:
     """The compiled C stand-in and an empty ``libaosl.so`` (skips with the reason if there is no compiler)."""
     try:
-        return build_native_stub(agora_sdist)
+        with exclusive(cache_dir() / "agora-native-stub.lock"):
+            return build_native_stub(agora_sdist)
     except NativeUnavailable as exc:
         pytest.skip(f"native stand-in unavailable: {exc}")
 
