@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
+from streamclient import telemetry
 from streamclient._version import __version__
 from streamclient.api._auth import TOKEN_PATH, Auth, TokenAuth
 from streamclient.api._envelope import parse_envelope
@@ -255,6 +256,7 @@ class HttpCore:
                 )
                 raise exc
             retries += 1
+            telemetry.api_retry(method, exc)  # telemetry
             logger.info(
                 "%s %s failed (%s); retry %d/%d in %.2fs",
                 method,

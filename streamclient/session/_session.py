@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from typing_extensions import Unpack
 
-from streamclient import _inflight
+from streamclient import _inflight, telemetry
 from streamclient.codec import CommandFrame, ProtocolConnection, set_action, set_params
 from streamclient.errors import (
     InvalidArgumentError,
@@ -122,6 +122,7 @@ class AvatarSession:
         self._close_started = False
         self._close_error: StreamClientError | None = None
         self._expires_at: float | None = None
+        self._telemetry = telemetry.session_telemetry(self)  # telemetry: spans and metrics (a no-op without OTel)
 
     # ------------------------------------------------------------------------------------------ properties
 
@@ -189,6 +190,7 @@ class AvatarSession:
         try:
             await self._start()
         except BaseException as exc:
+            self._telemetry.error(exc)  # telemetry
             await self._close("cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "error")
             await self._exit_task_group()
             raise
@@ -206,6 +208,7 @@ class AvatarSession:
             reason = "cancelled"
         else:
             reason = "error"
+        self._telemetry.error(exc)  # telemetry
         await self._close(reason)
         # Outside the shield: a task group must be exited from the cancel scope it was entered in.
         await self._exit_task_group()
@@ -220,13 +223,15 @@ class AvatarSession:
 
     async def _start(self) -> None:
         options = self._options
+        self._telemetry.start()  # telemetry: the session's span
         room_url = self._room.room_url if self._room is not None else None
         if self._create is not None:
             base_url = getattr(self._client, "base_url", None)
             if self._transport is None and isinstance(base_url, str):  # before anything billed: the transport loads
                 await check_transport_loads(base_url, room_url=room_url)
             requested_at = anyio.current_time()  # the service's clock starts after this: it expires no earlier
-            info = self._info = await create_session(self._client, self._create, self._room)
+            with self._telemetry.span("create"):  # telemetry
+                info = self._info = await create_session(self._client, self._create, self._room)
             self._session_id = info.id
             if duration := self._create.get("duration"):
                 self._expires_at = requested_at + float(duration)
@@ -250,7 +255,8 @@ class AvatarSession:
         if self._create is not None and self._create.get("mode_type") == 1:
             self._inbound.turns.answers_user_speech = False  # retelling: the avatar does not answer the user's voice
         params = self._room.join_params() if self._room is not None else join_params_for(info)
-        await transport.join(params, timeout=options.join_timeout)
+        with self._telemetry.span("join"):  # telemetry
+            await transport.join(params, timeout=options.join_timeout)
         self._joined = True
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
@@ -450,7 +456,7 @@ class AvatarSession:
             default_timeout=self._options.reply_timeout if timeout is None else timeout,
         )
         speech.say(turn)
-        return turn
+        return self._telemetry.turn(turn)  # telemetry
 
     def say_stream(
         self,
@@ -482,8 +488,10 @@ class AvatarSession:
         """
         speech = self._require_speech()
         segmenter = SentenceSegmenter(max_chars=max_chars, max_wait=max_wait)
-        return speech.stream(
-            chunks, segmenter=segmenter, timeout=self._options.reply_timeout if timeout is None else timeout
+        return self._telemetry.turn(  # telemetry
+            speech.stream(
+                chunks, segmenter=segmenter, timeout=self._options.reply_timeout if timeout is None else timeout
+            )
         )
 
     async def ask(self, text: str, *, timeout: float | None = None) -> TurnResult:
@@ -566,6 +574,7 @@ class AvatarSession:
         mid = conn.send_command(frame)
         return await self._await_ack(mid, frame.cmd, timeout, on_ack=[])
 
+    @telemetry.traced_command  # telemetry: a span per command and its ack
     async def _await_ack(self, mid: str, cmd: str, timeout: float | None, *, on_ack: list[Turn]) -> CommandAcked:
         _, inbound = self._require_open()
         return await await_ack(

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Hashable
+from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,8 @@ class Turn:
         self._reply_started = anyio.Event()
         self._result: TurnResult | None = None
         self._error: BaseException | None = None
+        #: Called once the turn resolves or fails (telemetry: streamclient.telemetry).
+        self.observer: Callable[[Turn], None] | None = None
 
     @property
     def done(self) -> bool:
@@ -143,6 +145,8 @@ class Turn:
             gaps=self.reply_gaps,
         )
         self._done.set()
+        if self.observer is not None:  # telemetry
+            self.observer(self)
 
     def fail(self, error: BaseException) -> None:
         """Finish the turn with ``error`` (idempotent)."""
@@ -150,6 +154,12 @@ class Turn:
             return
         self._error = error
         self._done.set()
+        if self.observer is not None:  # telemetry
+            self.observer(self)
+
+    def outcome(self) -> tuple[TurnResult | None, BaseException | None]:
+        """The result or the error, once the turn is done (``(None, None)`` before)."""
+        return self._result, self._error
 
     async def wait(self, *, timeout: float | None = None) -> TurnResult:
         """Wait for the outcome.

@@ -46,6 +46,7 @@ from pipecat.services.settings import ServiceSettings
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
 from pipecat.utils.text.base_text_aggregator import TextType
 
+from streamclient import telemetry
 from streamclient.api import AsyncAkoolClient
 from streamclient.errors import InvalidArgumentError, StreamClientError
 from streamclient.integrations.pipecat._answers import Answer, Close, Piece, wall_time
@@ -417,7 +418,8 @@ class AkoolAvatarService(AIService):
             return
         for text in pieces:
             try:
-                turn = session.say(text)
+                with telemetry.turn_context(self):  # telemetry: the turn's span is a child of pipecat's turn span
+                    turn = session.say(text)
             except StreamClientError as exc:
                 logger.warning("%s: %r is not spoken: %s", self.name, text, exc)
                 continue

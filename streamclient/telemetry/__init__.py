@@ -1,0 +1,36 @@
+"""OpenTelemetry traces and metrics for sessions, turns and commands (docs/observability.md).
+
+Install the ``otel`` extra (``opentelemetry-api``) and configure an SDK (yours, or ``opentelemetry-instrument``);
+streamclient then records through the global providers, or those given to :func:`configure`. Without
+``opentelemetry-api`` installed every hook is a no-op and nothing of OpenTelemetry is imported.
+"""
+
+from __future__ import annotations
+
+from streamclient.telemetry._names import METRICS, SPANS, TURN_EVENTS, Attr, MetricSpec, Span
+from streamclient.telemetry._runtime import configure, runtime
+from streamclient.telemetry._session import (
+    NOOP,
+    SessionTelemetry,
+    api_retry,
+    session_telemetry,
+    traced_command,
+    turn_context,
+)
+
+__all__ = (
+    "METRICS",
+    "NOOP",
+    "SPANS",
+    "TURN_EVENTS",
+    "Attr",
+    "MetricSpec",
+    "SessionTelemetry",
+    "Span",
+    "api_retry",
+    "configure",
+    "runtime",
+    "session_telemetry",
+    "traced_command",
+    "turn_context",
+)

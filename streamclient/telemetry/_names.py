@@ -1,0 +1,173 @@
+"""Every span, attribute and metric name of streamclient's telemetry, in one place (docs/observability.md shows it).
+
+Names follow OpenTelemetry's semantic-convention style: one prefix (``streamclient.``), dot-separated namespaces,
+UCUM units (``s``, ``By``, ``{session}``), standard attributes where one exists (``error.type``,
+``network.io.direction``, ``http.request.method``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ("INSTRUMENTATION_SCOPE", "METRICS", "SPANS", "Attr", "MetricSpec", "Span")
+
+INSTRUMENTATION_SCOPE = "streamclient"
+
+
+class Span:
+    """Span names."""
+
+    SESSION = "streamclient.session"
+    CREATE = "streamclient.session.create"
+    JOIN = "streamclient.session.join"
+    TURN_SAY = "streamclient.turn say"
+    TURN_STREAM = "streamclient.turn say_stream"
+    COMMAND = "streamclient.command"  # + " <cmd>": "streamclient.command set-params"
+
+
+class Attr:
+    """Attribute names (never a token, a key or user text: lengths and hashes, unless text recording is on)."""
+
+    SESSION_ID = "streamclient.session.id"
+    AVATAR_ID = "streamclient.avatar.id"
+    TRANSPORT = "streamclient.transport"
+    DURATION = "streamclient.session.billed_duration"
+    CLOSE_REASON = "streamclient.session.close_reason"
+    CLOSE_ERROR = "streamclient.session.close_error"
+    ATTACHED = "streamclient.session.attached"
+    TURNS = "streamclient.session.turns"
+    MESSAGE_ID = "streamclient.message.id"
+    TEXT_LENGTH = "streamclient.turn.text.length"
+    TEXT_HASH = "streamclient.turn.text.sha256"
+    TEXT = "streamclient.turn.text"
+    REPLY_LENGTH = "streamclient.turn.reply.length"
+    REPLY = "streamclient.turn.reply"
+    FRAMES = "streamclient.turn.frames"
+    PIECES = "streamclient.turn.pieces"
+    INTERRUPTED = "streamclient.turn.interrupted"
+    INCOMPLETE = "streamclient.turn.incomplete"
+    OUTCOME = "streamclient.turn.outcome"
+    COMMAND = "streamclient.command.name"
+    ACK_CODE = "streamclient.command.ack_code"
+    ERROR_TYPE = "error.type"
+    DIRECTION = "network.io.direction"
+    HTTP_METHOD = "http.request.method"
+
+
+#: The stages of a turn, recorded as span events at the time they happened.
+TURN_EVENTS = ("queued", "sent", "first_chunk", "audio_start", "audio_end")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One instrument: its name, kind, unit, attributes and meaning."""
+
+    name: str
+    kind: str  # counter | updown_counter | histogram | observable_counter
+    unit: str
+    attributes: tuple[str, ...]
+    description: str
+
+
+METRICS: dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("streamclient.sessions.open", "updown_counter", "{session}", (), "Sessions open now (billing)."),
+        MetricSpec("streamclient.sessions.created", "counter", "{session}", (), "Sessions created through the API."),
+        MetricSpec(
+            "streamclient.sessions.closed",
+            "counter",
+            "{session}",
+            (Attr.CLOSE_REASON,),
+            "Sessions ended, by reason (also attached ones, and those whose create failed: reason error).",
+        ),
+        MetricSpec(
+            "streamclient.sessions.billed_duration",
+            "counter",
+            "s",
+            (),
+            "Seconds of session duration asked for at create (AKOOL charges the duration up front).",
+        ),
+        MetricSpec("streamclient.turns", "counter", "{turn}", (Attr.OUTCOME,), "Turns resolved, by outcome."),
+        MetricSpec(
+            "streamclient.turn.first_chunk.latency",
+            "histogram",
+            "s",
+            (),
+            "From a turn's last frame sent to the first chunk of its reply.",
+        ),
+        MetricSpec(
+            "streamclient.turn.audio_start.latency",
+            "histogram",
+            "s",
+            (),
+            "From a turn's last frame sent to the avatar's audio_start.",
+        ),
+        MetricSpec("streamclient.interrupts", "counter", "{interrupt}", (), "Interrupts sent."),
+        MetricSpec(
+            "streamclient.replies.incomplete",
+            "counter",
+            "{message}",
+            (),
+            "Received messages that never completed (chunks lost, or cut by an interrupt).",
+        ),
+        MetricSpec(
+            "streamclient.commands",
+            "counter",
+            "{command}",
+            (Attr.COMMAND, Attr.ACK_CODE, Attr.ERROR_TYPE),
+            "Commands answered (ack code) or failed (error type); refused ones carry their non-1000 code.",
+        ),
+        MetricSpec(
+            "streamclient.frames",
+            "observable_counter",
+            "{frame}",
+            (Attr.DIRECTION,),
+            "Data-stream frames sent (transmit) and received (receive).",
+        ),
+        MetricSpec(
+            "streamclient.io",
+            "observable_counter",
+            "By",
+            (Attr.DIRECTION,),
+            "Data-stream bytes sent (transmit) and received (receive).",
+        ),
+        MetricSpec(
+            "streamclient.frames.rejected",
+            "observable_counter",
+            "{frame}",
+            (),
+            "Received frames refused by the codec (malformed, oversized, ...).",
+        ),
+        MetricSpec(
+            "streamclient.send.retries",
+            "observable_counter",
+            "{retry}",
+            (),
+            "Frame sends retried after the channel's rate limit refused them.",
+        ),
+        MetricSpec(
+            "streamclient.send.failures",
+            "observable_counter",
+            "{frame}",
+            (),
+            "Frame sends that failed for good.",
+        ),
+        MetricSpec(
+            "streamclient.api.retries",
+            "counter",
+            "{retry}",
+            (Attr.HTTP_METHOD, Attr.ERROR_TYPE),
+            "REST requests retried (rate limit, 5xx, network), by method and error class.",
+        ),
+    )
+}
+
+SPANS: dict[str, str] = {
+    Span.SESSION: "The session's life: create, join, avatar ready, close (close reason, billed duration).",
+    Span.CREATE: "The create request (child of the session).",
+    Span.JOIN: "Joining the channel (child of the session).",
+    Span.TURN_SAY: "One say/ask: characters, frames, interrupted, incomplete; its stages as events.",
+    Span.TURN_STREAM: "One say_stream answer: characters, pieces, frames, interrupted; its stages as events.",
+    Span.COMMAND + " <cmd>": "One command and its ack: set-params, set-action, interrupt (ack code).",
+}

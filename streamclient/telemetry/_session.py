@@ -1,0 +1,354 @@
+"""Spans and metrics of one avatar session, fed by a few hook calls in the session (each marked ``# telemetry``).
+
+It watches the session through what the session already exposes: its event stream (avatar ready, incomplete
+messages, close), its turns (their timings and outcome, when they resolve) and its stats (frames, bytes, refusals).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import anyio
+
+from streamclient.telemetry._names import TURN_EVENTS, Attr, Span
+from streamclient.telemetry._runtime import Runtime, runtime, text_attributes
+
+if TYPE_CHECKING:
+    from streamclient.session import AvatarSession
+    from streamclient.session.events import SessionEvent
+    from streamclient.session.turns import Turn
+
+__all__ = ("NOOP", "SessionTelemetry", "session_telemetry", "traced_command", "turn_context")
+
+import os
+
+_NO_FRAMES = bool(os.environ.get("NOFRAMES"))
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+#: More than a chat frame's JSON envelope without its text ({"v":2,"type":"chat","mid":...,"pld":{...}}).
+_ENVELOPE_BYTES = 256
+_TurnT = TypeVar("_TurnT", bound="Turn")
+_F = TypeVar("_F", bound=Callable[..., Awaitable[Any]])
+
+
+class _NoopTelemetry:
+    """What a session uses when OpenTelemetry is not installed: every hook does nothing."""
+
+    enabled = False
+
+    def start(self) -> None:
+        """Nothing to do."""
+
+    def span(self, kind: str) -> contextlib.AbstractContextManager[None]:  # noqa: ARG002
+        """A context manager that does nothing."""
+        return contextlib.nullcontext()
+
+    def turn(self, turn: _T) -> _T:
+        """Return ``turn`` as it is."""
+        return turn
+
+    def error(self, exc: BaseException | None) -> None:
+        """Nothing to do."""
+
+
+NOOP = _NoopTelemetry()
+
+
+def _now_ns() -> Callable[[float | None], int | None]:
+    """A converter from the event loop's clock (seconds) to epoch nanoseconds, as of now."""
+    offset = time.time_ns() - int(anyio.current_time() * 1e9)
+    return lambda t: None if t is None else int(t * 1e9) + offset
+
+
+class SessionTelemetry:
+    """The spans and metrics of one session."""
+
+    enabled = True
+
+    def __init__(self, rt: Runtime, session: AvatarSession) -> None:
+        self._rt = rt
+        self._session = session
+        self._span: Any = None
+        self._outer_span_id = 0
+        self._stats_key: int | None = None
+        self._counted_open = False
+        self._counted_created = False
+        self._turns = 0
+
+    # -- the session's life
+
+    def start(self) -> None:
+        """The session starts (before create or attach): open its span, follow its events and stats."""
+        rt, session = self._rt, self._session
+        self._outer_span_id = rt.trace.get_current_span().get_span_context().span_id
+        attributes: dict[str, Any] = {Attr.ATTACHED: session._create is None}
+        create = session._create or {}
+        if create.get("avatar_id"):
+            attributes[Attr.AVATAR_ID] = str(create["avatar_id"])
+        duration = _seconds(create.get("duration"))
+        if duration is not None:
+            attributes[Attr.DURATION] = duration
+        if session.session_id is not None:
+            attributes[Attr.SESSION_ID] = session.session_id
+        self._span = rt.tracer.start_span(Span.SESSION, attributes=attributes)
+        self._stats_key = rt.register(session.stats)
+        from streamclient.session.events import AvatarJoined, ConnectionChanged, MessageIncomplete, SessionClosed
+
+        for kind in (AvatarJoined, ConnectionChanged, MessageIncomplete, SessionClosed):  # not called for the others
+            session.on(self._on_event, kind)
+
+    @contextlib.contextmanager
+    def span(self, kind: str) -> Iterator[None]:
+        """A child span of the session's for one step of its start (``create``, ``join``); errors recorded."""
+        rt = self._rt
+        name = Span.CREATE if kind == "create" else Span.JOIN
+        if kind == "join":
+            self._created()
+        parent = rt.trace.set_span_in_context(self._span)
+        with rt.tracer.start_as_current_span(name, context=parent, record_exception=False) as span:
+            try:
+                yield
+            except BaseException as exc:
+                _record_error(rt, span, exc)
+                raise
+        session = self._session
+        if kind == "join":
+            transport = session.transport
+            if transport is not None:
+                self._span.set_attribute(Attr.TRANSPORT, type(transport).__name__)
+            self._span.add_event("joined")
+
+    def _created(self) -> None:
+        """Once the session id is known: name the span; count a session we created (once)."""
+        session, rt = self._session, self._rt
+        if session.session_id is None or self._span is None:
+            return
+        self._span.set_attribute(Attr.SESSION_ID, session.session_id)
+        if session._create is not None and not self._counted_created:
+            self._counted_created = self._counted_open = True
+            rt.add("streamclient.sessions.created", 1)
+            rt.add("streamclient.sessions.open", 1)
+            duration = _seconds(session._create.get("duration"))
+            if duration is not None:
+                rt.add("streamclient.sessions.billed_duration", duration)
+
+    def error(self, exc: BaseException | None) -> None:
+        """An exception ends the session (cancellation is a close reason, not an error)."""
+        if exc is not None and not isinstance(exc, anyio.get_cancelled_exc_class()) and self._span is not None:
+            _record_error(self._rt, self._span, exc)
+
+    def _on_event(self, event: SessionEvent) -> None:
+        from streamclient.session.events import AvatarJoined, ConnectionChanged, MessageIncomplete, SessionClosed
+
+        if isinstance(event, MessageIncomplete):
+            self._rt.add("streamclient.replies.incomplete", 1)
+        elif isinstance(event, AvatarJoined):
+            self._span.add_event("avatar_ready")
+        elif isinstance(event, ConnectionChanged):
+            self._span.add_event("connection_changed", {"state": event.state, "reason": event.reason})
+        elif isinstance(event, SessionClosed):
+            self._finish(event.reason)
+
+    def _finish(self, reason: str) -> None:
+        rt, span, session = self._rt, self._span, self._session
+        self._created()  # (a session whose join failed)
+        if self._stats_key is not None:
+            rt.unregister(self._stats_key)
+            self._stats_key = None
+        rt.add("streamclient.sessions.closed", 1, {Attr.CLOSE_REASON: reason})
+        if self._counted_open:
+            self._counted_open = False
+            rt.add("streamclient.sessions.open", -1)
+        span.set_attribute(Attr.CLOSE_REASON, reason)
+        span.set_attribute(Attr.TURNS, self._turns)
+        if session.close_error is not None:
+            span.set_attribute(Attr.CLOSE_ERROR, type(session.close_error).__name__)
+        if reason == "error":
+            span.set_status(rt.StatusCode.ERROR, "the session ended with an error")
+        span.end()
+
+    # -- turns
+
+    def turn(self, turn: _TurnT) -> _TurnT:
+        """A turn was queued (``say``, ``ask``, ``say_stream``): its span starts at its ``queued`` time."""
+        from streamclient.session._speech import StreamTurn
+
+        rt = self._rt
+        self._turns += 1
+        current = rt.trace.get_current_span().get_span_context()
+        session_context = self._span.get_span_context()
+        links = None
+        if current.is_valid and current.span_id not in (self._outer_span_id, session_context.span_id):
+            # A span newer than the session's (pipecat's turn, the application's request) is current: the turn
+            # belongs to it, and links to the session.
+            parent = rt.context.get_current()
+            links = [rt.Link(session_context)]
+        else:
+            parent = rt.trace.set_span_in_context(self._span)
+        name = Span.TURN_STREAM if isinstance(turn, StreamTurn) else Span.TURN_SAY
+        to_ns = _now_ns()
+        span = rt.tracer.start_span(
+            name,
+            context=parent,
+            links=links,
+            start_time=to_ns(turn.queued_at),
+            attributes={Attr.MESSAGE_ID: turn.message_id},
+        )
+        turn.observer = functools.partial(self._turn_done_safely, span)
+        return turn
+
+    def _turn_done_safely(self, span: Any, turn: Turn) -> None:
+        try:
+            self._turn_done(span, turn)
+        except Exception:  # telemetry never breaks a session
+            logger.exception("streamclient telemetry: recording turn %s failed", turn.message_id)
+
+    def _turn_done(self, span: Any, turn: Turn) -> None:
+        from streamclient.session._speech import StreamTurn
+
+        rt = self._rt
+        to_ns = _now_ns()
+        result, error = turn.outcome()
+        if result is not None:
+            timings = result.timings
+            outcome = "interrupted" if result.interrupted else "incomplete" if result.incomplete else "completed"
+            if timings.sent is not None and timings.first_chunk is not None:
+                rt.record("streamclient.turn.first_chunk.latency", timings.first_chunk - timings.sent)
+            if timings.sent is not None and timings.audio_start is not None:
+                rt.record("streamclient.turn.audio_start.latency", timings.audio_start - timings.sent)
+        else:
+            outcome = "failed"
+        rt.add("streamclient.turns", 1, {Attr.OUTCOME: outcome})
+        if span.is_recording():
+            span.set_attributes(
+                text_attributes(turn.text, key=Attr.TEXT, length_key=Attr.TEXT_LENGTH, hash_key=Attr.TEXT_HASH)
+            )
+            pieces = turn.pieces if isinstance(turn, StreamTurn) else [turn]
+            frames = _frames(self._session, pieces)
+            if frames is not None:
+                span.set_attribute(Attr.FRAMES, frames)
+            if isinstance(turn, StreamTurn):
+                span.set_attribute(Attr.PIECES, len(pieces))
+            span.set_attribute(Attr.OUTCOME, outcome)
+            if result is not None:
+                span.set_attributes(text_attributes(result.reply, key=Attr.REPLY, length_key=Attr.REPLY_LENGTH))
+                span.set_attribute(Attr.INTERRUPTED, result.interrupted)
+                span.set_attribute(Attr.INCOMPLETE, result.incomplete)
+                stages = [(at, stage) for stage in TURN_EVENTS if (at := getattr(result.timings, stage)) is not None]
+                for at, stage in sorted(stages):
+                    span.add_event(stage, timestamp=to_ns(at))
+            if error is not None:
+                _record_error(rt, span, error)
+        span.end(end_time=to_ns(result.timings.done) if result is not None else None)
+
+
+def _seconds(value: object) -> float | None:
+    """A duration given to create, as seconds; ``None`` when absent or not a number (create refuses those)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
+def _frames(session: AvatarSession, pieces: list[Any]) -> int | None:
+    """How many frames the turn's text took (recomputed: only when its span records)."""
+    from streamclient.codec import split_text
+
+    conn = getattr(session, "_conn", None)
+    if conn is None:
+        return None
+    total = 0
+    limit = conn.max_frame_bytes
+    for piece in pieces:
+        if not piece.text:
+            continue
+        if len(piece.text) * 6 + _ENVELOPE_BYTES <= limit:  # fits one frame, whatever its characters (\uXXXX: 6 B)
+            total += 1
+        else:
+            total += len(split_text(piece.text, mid=piece.message_id, max_frame_bytes=limit))
+    return total
+
+
+def _record_error(rt: Runtime, span: Any, exc: BaseException) -> None:
+    """Record ``exc`` on ``span`` by its class (its message may quote user input: only the class is kept)."""
+    kind = type(exc).__name__
+    span.set_attribute(Attr.ERROR_TYPE, kind)
+    span.add_event("exception", {"exception.type": f"{type(exc).__module__}.{kind}"})
+    span.set_status(rt.StatusCode.ERROR, kind)
+
+
+def session_telemetry(session: AvatarSession) -> SessionTelemetry | _NoopTelemetry:
+    """The telemetry of ``session``: a no-op when the OpenTelemetry API is not installed."""
+    rt = runtime()
+    return NOOP if rt is None else SessionTelemetry(rt, session)
+
+
+def traced_command(method: _F) -> _F:
+    """Trace a session's command wait (``_await_ack(mid, cmd, timeout, ...)``): a span per command, its ack code."""
+
+    @functools.wraps(method)
+    async def wrapper(session: Any, mid: str, cmd: str, *args: Any, **kwargs: Any) -> Any:
+        observer: Any = getattr(session, "_telemetry", NOOP)
+        if not observer.enabled:
+            return await method(session, mid, cmd, *args, **kwargs)
+        rt: Runtime = observer._rt
+        if cmd == "interrupt":
+            rt.add("streamclient.interrupts", 1)
+        attributes: dict[str, Any] = {Attr.COMMAND: cmd}
+        parent = (
+            rt.trace.set_span_in_context(observer._span) if not rt.trace.get_current_span().is_recording() else None
+        )
+        with rt.tracer.start_as_current_span(
+            f"{Span.COMMAND} {cmd}",
+            context=parent,
+            attributes={**attributes, Attr.MESSAGE_ID: mid},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                acked = await method(session, mid, cmd, *args, **kwargs)
+            except BaseException as exc:
+                code = getattr(exc, "code", None)
+                if isinstance(code, int):
+                    attributes[Attr.ACK_CODE] = code
+                    span.set_attribute(Attr.ACK_CODE, code)
+                attributes[Attr.ERROR_TYPE] = type(exc).__name__
+                _record_error(rt, span, exc)
+                rt.add("streamclient.commands", 1, attributes)
+                raise
+            attributes[Attr.ACK_CODE] = acked.code
+            span.set_attribute(Attr.ACK_CODE, acked.code)
+            rt.add("streamclient.commands", 1, attributes)
+            return acked
+
+    return cast(_F, wrapper)
+
+
+@contextlib.contextmanager
+def turn_context(service: object) -> Iterator[None]:
+    """Make pipecat's current turn span (``service._tracing_context``) the current span, when pipecat traces."""
+    rt = runtime()
+    tracing = getattr(service, "_tracing_context", None) if rt is not None else None
+    context = None
+    if tracing is not None:
+        context = tracing.get_turn_context() or tracing.get_conversation_context()
+    if rt is None or context is None:
+        yield
+        return
+    token = rt.context.attach(context)
+    try:
+        yield
+    finally:
+        rt.context.detach(token)
+
+
+def api_retry(method: str, error: BaseException) -> None:
+    """A REST request is retried (rate limit, 5xx, network)."""
+    rt = runtime()
+    if rt is not None:
+        rt.add("streamclient.api.retries", 1, {Attr.HTTP_METHOD: method, Attr.ERROR_TYPE: type(error).__name__})
