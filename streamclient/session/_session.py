@@ -7,13 +7,11 @@ Ownership and invariants:
   task expires stalled messages and the session's ``duration``. All three run in the session's task group and never
   raise: a failure closes the session and is reported as :class:`SessionClosed` and on pending waits.
 * A session that this object created is closed through the API on every exit path (normal exit, exception,
-  cancellation, Ctrl-C), shielded from cancellation and bounded by ``SessionOptions.close_timeout``, because an open
-  session keeps billing. Creation itself is shielded too: a cancellation that arrives while the create request is in
-  flight waits for the answer, then closes the session it created.
+  cancellation, Ctrl-C), shielded and bounded by ``SessionOptions.close_timeout``: an open session keeps billing.
+  Creation is shielded too: a cancellation during the create request waits for the answer, then closes that session.
 * Nothing here reads or logs a token; ``repr`` shows the session id and state only.
-* With a caller-owned ``room`` (:class:`~streamclient.session.room.AgoraRoom`), the create carries the avatar's
-  bring-your-own credentials, we join as the room's bot uid, the avatar is the room's avatar uid (nobody else is
-  taken for it), and our token is renewed on ``TokenWillExpire`` with a fresh one (``renew_token``).
+* With a caller-owned ``room`` (:class:`~streamclient.session.room.AgoraRoom`): the avatar's credentials come
+  from it, we join as its bot uid, only its avatar uid is the avatar, and our token is renewed on expiry warnings.
 """
 
 from __future__ import annotations
@@ -191,7 +189,7 @@ class AvatarSession:
             await self._start()
         except BaseException as exc:
             self._telemetry.error(exc)  # telemetry
-            await self._close("cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "error")
+            await self._close(_failure_close_reason(exc))
             await self._exit_task_group()
             raise
         return self
@@ -202,22 +200,13 @@ class AvatarSession:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is None:
-            reason = "closed"
-        elif isinstance(exc, anyio.get_cancelled_exc_class()):
-            reason = "cancelled"
-        else:
-            reason = "error"
         self._telemetry.error(exc)  # telemetry
-        await self._close(reason)
+        await self._close("closed" if exc is None else _failure_close_reason(exc))
         # Outside the shield: a task group must be exited from the cancel scope it was entered in.
         await self._exit_task_group()
 
     async def aclose(self) -> None:
-        """Close the session now (interrupt if speaking, leave, close through the API). Idempotent.
-
-        Can be called from any task; the ``async with`` block still ends normally afterwards.
-        """
+        """Close now (interrupt if speaking, leave, close through the API); idempotent, callable from any task."""
         if self._joined:
             await self._close("closed")
 
@@ -488,11 +477,8 @@ class AvatarSession:
         """
         speech = self._require_speech()
         segmenter = SentenceSegmenter(max_chars=max_chars, max_wait=max_wait)
-        return self._telemetry.turn(  # telemetry
-            speech.stream(
-                chunks, segmenter=segmenter, timeout=self._options.reply_timeout if timeout is None else timeout
-            )
-        )
+        limit = self._options.reply_timeout if timeout is None else timeout
+        return self._telemetry.turn(speech.stream(chunks, segmenter=segmenter, timeout=limit))  # telemetry
 
     async def ask(self, text: str, *, timeout: float | None = None) -> TurnResult:
         """Send ``text`` and wait for the avatar's answer (dialogue mode); see :meth:`say`.
@@ -605,3 +591,7 @@ class AvatarSession:
     def _close_soon(self, reason: str) -> None:
         if self._task_group is not None and not self._close_started:
             self._task_group.start_soon(self._close, reason)
+
+
+def _failure_close_reason(exc: BaseException) -> str:
+    return "cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "error"
