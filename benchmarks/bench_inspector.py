@@ -39,6 +39,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 from _common import machine, percentile, print_table
+from anyio.streams.buffered import BufferedByteReceiveStream
 
 from streamclient.api import AsyncAkoolClient
 from streamclient.codec import ChatFrame, encode_frame
@@ -230,12 +231,12 @@ async def main_async(args: argparse.Namespace) -> None:
             page = await anyio.open_process([sys.executable, "-c", SSE_CLIENT, host, port])
             assert page.stdin is not None
             assert page.stdout is not None
-            page_in, page_out = page.stdin, page.stdout
+            page_in, page_out = page.stdin, BufferedByteReceiveStream(page.stdout)  # whole lines, not chunks
 
             async def tell(command: str) -> None:
                 await page_in.send(command.encode() + b"\n")
                 with anyio.fail_after(10):
-                    assert (await page_out.receive()).strip() == b"ok"
+                    assert (await page_out.receive_until(b"\n", 64)).strip() == b"ok"
 
             for _ in range(args.rounds):
                 for state in ("off", "closed", "open"):
