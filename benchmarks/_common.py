@@ -6,7 +6,13 @@ import itertools
 import math
 import os
 import platform
+import re
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -243,3 +249,34 @@ def official_frames(text: str, mid: str, cap: int = 950, units: int = 216) -> li
 def official_wait(frame: bytes, bytes_per_second: int = STRICT_BYTES) -> float:
     """The official clients' wait after a frame: ``ceil(1000 * len / bytes_per_second)`` ms (measured on fin=false)."""
     return math.ceil(1000 * len(frame) / bytes_per_second) / 1000
+
+
+@asynccontextmanager
+async def emulator_process(api_key: str = "bench-key") -> AsyncIterator[str]:
+    """The local emulator in its own process (its own core), fast avatar and speech; yields its base URL.
+
+    Stopped with SIGINT on exit (killed if it does not end within 10 s).
+    """
+    command = [
+        sys.executable, "-c", "from streamclient.cli import main; main()", "emulator",
+        "--port", "0", "--api-key", api_key, "--join-delay", "0.05", "--speech-cps", "4000",
+    ]  # fmt: skip
+    process = await anyio.open_process(command, stderr=subprocess.DEVNULL)
+    try:
+        assert process.stdout is not None
+        base_url, buffer = "", b""
+        with anyio.fail_after(30):
+            async for chunk in process.stdout:
+                buffer += chunk
+                found = re.search(rb"base URL: (http://\S+)", buffer)
+                if found:
+                    base_url = found.group(1).decode()
+                    break
+        yield base_url
+    finally:
+        process.send_signal(signal.SIGINT)
+        with anyio.move_on_after(10):
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+        await process.aclose()

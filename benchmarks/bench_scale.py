@@ -27,10 +27,6 @@ import argparse
 import contextlib
 import gc
 import random
-import re
-import signal
-import subprocess
-import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -38,7 +34,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 import anyio
-from _common import FakeClient, percentile, print_table, rss_bytes
+from _common import FakeClient, emulator_process, percentile, print_table, rss_bytes
 
 from streamclient.api import AsyncAkoolClient
 from streamclient.codec import (
@@ -287,40 +283,20 @@ async def run_emulator(n: int, seconds: float) -> dict[str, float]:
 
 async def run_emulator_process(n: int, seconds: float) -> dict[str, float]:
     """N sessions in this process against an emulator running in a separate process (its own core)."""
-    command = [
-        sys.executable, "-c", "from streamclient.cli import main; main()", "emulator",
-        "--port", "0", "--api-key", "bench-key", "--join-delay", "0.05", "--speech-cps", "4000",
-    ]  # fmt: skip
-    process = await anyio.open_process(command, stderr=subprocess.DEVNULL)
-    try:
-        assert process.stdout is not None
-        base_url = ""
-        buffer = b""
-        with anyio.fail_after(30):
-            async for chunk in process.stdout:
-                buffer += chunk
-                found = re.search(rb"base URL: (http://\S+)", buffer)
-                if found:
-                    base_url = found.group(1).decode()
-                    break
-        async with AsyncAkoolClient(api_key="bench-key", base_url=base_url, timeout=120) as client:
+    async with (
+        emulator_process() as base_url,
+        AsyncAkoolClient(api_key="bench-key", base_url=base_url, timeout=120) as client,
+    ):
 
-            def open_one(_i: int) -> AbstractAsyncContextManager[AvatarSession]:
-                return connect(client, avatar_id=AVATAR_ID, options=OPTIONS, mode_type=1, duration=3600)
+        def open_one(_i: int) -> AbstractAsyncContextManager[AvatarSession]:
+            return connect(client, avatar_id=AVATAR_ID, options=OPTIONS, mode_type=1, duration=3600)
 
-            result = await measure(n, open_one, seconds)
-            # Every session left its `async with` inside measure(), so the emulator must have none open.
-            still_open = sum([(await client.sessions.list(status=s, size=1)).count or 0 for s in (1, 2)])
-            if still_open:
-                print(f"  ({n} sessions: {still_open} still open in the emulator!)")
-        return result
-    finally:
-        process.send_signal(signal.SIGINT)
-        with anyio.move_on_after(10):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-        await process.aclose()
+        result = await measure(n, open_one, seconds)
+        # Every session left its `async with` inside measure(), so the emulator must have none open.
+        still_open = sum([(await client.sessions.list(status=s, size=1)).count or 0 for s in (1, 2)])
+        if still_open:
+            print(f"  ({n} sessions: {still_open} still open in the emulator!)")
+    return result
 
 
 def _counts(value: str) -> list[int]:

@@ -17,15 +17,11 @@ Target (issue 26): under 5 % more CPU, p99 lag unchanged within noise. Not part 
 from __future__ import annotations
 
 import argparse
-import re
-import signal
-import subprocess
-import sys
 import time
 from typing import Any
 
 import anyio
-from _common import machine, percentile, print_table
+from _common import emulator_process, machine, percentile, print_table
 
 from streamclient import telemetry
 from streamclient.api import AsyncAkoolClient
@@ -106,24 +102,10 @@ async def run(client: AsyncAkoolClient, n: int, seconds: float) -> dict[str, flo
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    command = [
-        sys.executable, "-c", "from streamclient.cli import main; main()", "emulator",
-        "--port", "0", "--api-key", "bench-key", "--join-delay", "0.05", "--speech-cps", "4000",
-    ]  # fmt: skip
-    process = await anyio.open_process(command, stderr=subprocess.DEVNULL)
     modes = args.modes.split(",")
     results: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
     spans_seen = 0
-    try:
-        assert process.stdout is not None
-        base_url, buffer = "", b""
-        with anyio.fail_after(30):
-            async for chunk in process.stdout:
-                buffer += chunk
-                found = re.search(rb"base URL: (http://\S+)", buffer)
-                if found:
-                    base_url = found.group(1).decode()
-                    break
+    async with emulator_process() as base_url:
         async with AsyncAkoolClient(api_key="bench-key", base_url=base_url, timeout=120) as client:
             for mode in modes:
                 sdk = set_mode(mode)
@@ -132,13 +114,6 @@ async def main_async(args: argparse.Namespace) -> None:
                     sdk[2].force_flush()
                     spans_seen += len(sdk[0].get_finished_spans())
                     sdk[1].get_metrics_data()
-    finally:
-        process.send_signal(signal.SIGINT)
-        with anyio.move_on_after(10):
-            await process.wait()
-        if process.returncode is None:
-            process.kill()
-        await process.aclose()
 
     def mean(mode: str, key: str) -> float:
         return sum(r[key] for r in results[mode]) / len(results[mode])

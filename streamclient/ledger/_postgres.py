@@ -177,6 +177,19 @@ class _Slot:
     lock: asyncio.Lock
 
 
+def _entries_query(where: str, base_url: str | None) -> tuple[str, tuple[Any, ...]]:
+    """The records matching ``where`` (and ``base_url`` if given), with their owners' leases, oldest first."""
+    params: tuple[Any, ...] = ()
+    if base_url is not None:
+        where += " AND s.base_url = %s"
+        params = (base_url,)
+    query = (
+        f"SELECT {_ENTRY_COLUMNS} FROM streamclient_sessions s JOIN streamclient_owners o USING (owner_id) "
+        f"WHERE {where} ORDER BY s.row_id"
+    )
+    return query, params
+
+
 class PostgresLedger:
     """The session ledger of a fleet, in a PostgreSQL database (see the module docstring).
 
@@ -627,50 +640,32 @@ class PostgresLedger:
 
     async def open_entries(self, base_url: str | None = None) -> list[LedgerEntry]:
         """Records that may still be billing (not closed, not past their end), oldest first, with their leases."""
-        where = f"s.state IN {_OPEN} AND {_ENDS_AT} > now()"
-        params: tuple[Any, ...] = ()
-        if base_url is not None:
-            where += " AND s.base_url = %s"
-            params = (base_url,)
+        query, params = _entries_query(f"s.state IN {_OPEN} AND {_ENDS_AT} > now()", base_url)
 
         async def step(conn: Any) -> list[LedgerEntry]:
-            cur = await conn.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM streamclient_sessions s JOIN streamclient_owners o USING (owner_id) "
-                f"WHERE {where} ORDER BY s.row_id",
-                params,
-            )
+            cur = await conn.execute(query, params)
             return [LedgerEntry(*r) for r in await cur.fetchall()]
 
         return await self._run(step)
 
     async def entries(self, base_url: str | None = None) -> list[LedgerEntry]:
         """Every record (any state), oldest first."""
-        where, params = ("s.base_url = %s", (base_url,)) if base_url is not None else ("true", ())
+        query, params = _entries_query("true", base_url)
 
         async def step(conn: Any) -> list[LedgerEntry]:
-            cur = await conn.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM streamclient_sessions s JOIN streamclient_owners o USING (owner_id) "
-                f"WHERE {where} ORDER BY s.row_id",
-                params,
-            )
+            cur = await conn.execute(query, params)
             return [LedgerEntry(*r) for r in await cur.fetchall()]
 
         return await self._run(step)
 
     def orphans(self, base_url: str | None = None) -> list[LedgerEntry]:
         """Open records whose owner's lease has lapsed (a blocking query; an unreachable database gives none)."""
-        where = f"s.state IN {_OPEN} AND s.state <> 'detached' AND {_ENDS_AT} > now() AND o.lease_until < now()"
-        params: tuple[Any, ...] = ()
-        if base_url is not None:
-            where += " AND s.base_url = %s"
-            params = (base_url,)
+        query, params = _entries_query(
+            f"s.state IN {_OPEN} AND s.state <> 'detached' AND {_ENDS_AT} > now() AND o.lease_until < now()", base_url
+        )
         try:
             with self._sync_connect() as conn:
-                rows = conn.execute(
-                    f"SELECT {_ENTRY_COLUMNS} FROM streamclient_sessions s JOIN streamclient_owners o "
-                    f"USING (owner_id) WHERE {where} ORDER BY s.row_id",
-                    params,
-                ).fetchall()
+                rows = conn.execute(query, params).fetchall()
         except Exception as exc:  # psycopg.Error, or no schema yet
             logger.debug("session ledger unreadable: %s", exc)
             return []
