@@ -40,7 +40,6 @@ SOAK_EXAMPLES = 400
 SEED = 20261207
 
 
-
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorHandle]:
     config = fast_config()  # no Agora project: fuzzed bring-your-own sessions really join (and collide in) rooms
