@@ -120,17 +120,7 @@ def _item(session: Session, status: int, entry: LedgerEntry | None, *, all_open:
         closable = all_open
     else:
         reason, closable = "owner process is gone", True
-    return SweepItem(
-        session.id,
-        status,
-        entry.avatar_id,
-        entry.created_at,
-        entry.billed(now),
-        entry.remaining(now),
-        entry.owner(),
-        reason,
-        closable,
-    )
+    return _entry_item(session.id, entry, status, now, reason, closable=closable)
 
 
 async def _open_on_service(client: AsyncAkoolClient) -> dict[str, tuple[Session, int]]:
@@ -319,8 +309,15 @@ async def _sweep_fleet(
 
 def _fleet_item(entry: LedgerEntry, status: int, now: float, reason: str, *, closable: bool = True) -> SweepItem:
     assert entry.session_id is not None
+    return _entry_item(entry.session_id, entry, status, now, reason, closable=closable)
+
+
+def _entry_item(
+    session_id: str, entry: LedgerEntry, status: int, now: float, reason: str, *, closable: bool
+) -> SweepItem:
+    """A sweep row for ``session_id`` from its ledger record."""
     return SweepItem(
-        entry.session_id,
+        session_id,
         status,
         entry.avatar_id,
         entry.created_at,
