@@ -1,10 +1,11 @@
 """A throwaway virtual environment with streamclient installed from its wheel, as a user installs it.
 
-Built once per test session: ``pip wheel --no-deps`` builds the wheel (hatchling, in pip's isolated build env),
-``venv --without-pip`` makes the environment, and this interpreter's pip installs ``streamclient[cli,pipecat]``,
-pytest and pytest-asyncio into it (``pip --python``; from the pip cache or the index). Nothing from the repository
-is on its path: commands run with the working directory in a temporary folder outside the repository, without
-``PYTHONPATH`` and without AKOOL credentials (so everything talks to the embedded emulator).
+Built once per test session: the wheel is built (hatchling, in an isolated build env), ``venv --without-pip``
+makes the environment, and ``streamclient[cli,pipecat]``, pytest and pytest-asyncio are installed into it from the
+wheel and the index. uv does both when it sits beside this interpreter (``make install`` puts it there and fills its
+cache, so this takes seconds); otherwise this interpreter's pip does (``pip wheel --no-deps``, ``pip --python``).
+Nothing from the repository is on its path: commands run with the working directory in a temporary folder outside
+the repository, without ``PYTHONPATH`` and without AKOOL credentials (so everything talks to the embedded emulator).
 """
 
 from __future__ import annotations
@@ -80,9 +81,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledEnv:
 def _build(base: Path) -> None:
     """Build the wheel into ``base/dist``, a venv with it into ``base/venv``, and an empty ``base/scratch``."""
     dist = base / "dist"
+    uv = Path(sys.executable).with_name("uv")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    if uv.is_file():
+        build_wheel = [str(uv), "build", "--wheel", "--quiet", "--out-dir", str(dist), str(ROOT)]
+    else:
+        build_wheel = [*pip, "wheel", "--no-deps", "--quiet", "--wheel-dir", str(dist), str(ROOT)]
     build = subprocess.run(
-        [*pip, "wheel", "--no-deps", "--quiet", "--wheel-dir", str(dist), str(ROOT)],
+        build_wheel,
         capture_output=True,
         text=True,
         timeout=INSTALL_TIMEOUT,
@@ -94,8 +100,12 @@ def _build(base: Path) -> None:
     venv.EnvBuilder(with_pip=False).create(target)
     bin_dir = target / ("Scripts" if os.name == "nt" else "bin")
     python = bin_dir / ("python.exe" if os.name == "nt" else "python")
+    if uv.is_file():
+        installer = [str(uv), "pip", "install", "--quiet", "--python", str(python)]
+    else:
+        installer = [*pip, "--python", str(python), "install", "--quiet"]
     install = subprocess.run(
-        [*pip, "--python", str(python), "install", "--quiet", f"{wheel}[{EXTRAS}]", *TEST_TOOLS],
+        [*installer, f"{wheel}[{EXTRAS}]", *TEST_TOOLS],
         capture_output=True,
         text=True,
         timeout=INSTALL_TIMEOUT,
