@@ -68,13 +68,13 @@ async def cli_once(emu: Emulator, *args: str) -> subprocess.CompletedProcess[byt
         return await anyio.run_process([sys.executable, "-c", LAUNCH, *args], env=env_for(emu), check=False)
 
 
-def create_arrives(emu: Emulator) -> anyio.Event:
-    """An event set when a create request reaches the emulator."""
+def create_arrives(emu: Emulator, path_suffix: str = "session/create") -> anyio.Event:
+    """An event set when a create request (or another, by its path's end) reaches the emulator."""
     arrived = anyio.Event()
     take_faults = emu.state.take_faults
 
     def spy(path: str) -> list[RestFault]:
-        if path.endswith("session/create"):
+        if path.endswith(path_suffix):
             arrived.set()
         return take_faults(path)
 
@@ -142,12 +142,16 @@ async def test_second_signal_says_what_the_close_waits_for_and_the_close_complet
 async def test_third_signal_exits_at_once_naming_the_open_session_then_sweep_closes_it() -> None:
     async with emulator() as emu:
         emu.state.delay_next("session/close", 20.0)  # a close that hangs
+        close_arrived = create_arrives(emu, "session/close")
 
         async def script(cli: Cli) -> None:
             await cli.wait_for("speaking_started")
             for expected in ("closing", "more time to exit at once", "exiting now"):
                 cli.process.send_signal(signal.SIGTERM)
                 await cli.wait_for(expected, where="err")
+                # The close is under way (and hangs) before the next signal: else the process may exit before it
+                # sends the close, and the hanging close would be the sweep's.
+                await close_arrived.wait()
 
         cli = await run(emu, say(), script)
         assert cli.process.returncode == 143, cli.err[-2000:]
