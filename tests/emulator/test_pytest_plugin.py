@@ -86,7 +86,10 @@ async def test_the_client_works_on_a_second_event_loop(akool_emulator, akool_cli
 
 # No ini file: pytest-asyncio runs in its default (strict) mode. Its own nag about an unset fixture loop scope is
 # a deprecation warning about the user's configuration, not ours; every other warning fails the run.
-STRICT = ("-p", "no:cacheprovider", "-W", "error", "-W", "ignore::pytest.PytestDeprecationWarning", "-q")
+# The fuzzing plugins of this project's dev environment (hypothesis, schemathesis) are no part of a user's project
+# and cost ~3 s of CPU at each start-up: the fresh projects run without them.
+NOT_OURS = ("-p", "no:schemathesis", "-p", "no:hypothesispytest")
+STRICT = ("-p", "no:cacheprovider", *NOT_OURS, "-W", "error", "-W", "ignore::pytest.PytestDeprecationWarning", "-q")
 
 
 def test_fixtures_work_in_a_fresh_project(pytester: pytest.Pytester) -> None:
@@ -128,7 +131,9 @@ def test_plugin_module_imports_nothing_heavy() -> None:
 def test_a_fresh_project_with_pytest_asyncio_prints_no_warning(pytester: pytest.Pytester) -> None:
     """Zero configuration, every warning shown: pytest-asyncio's start-up warning about its unset option is not."""
     pytester.makepyfile(test_async=ASYNC_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error::pytest.PytestDeprecationWarning")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", *NOT_OURS, "-W", "error::pytest.PytestDeprecationWarning"
+    )
     result.assert_outcomes(passed=1, failed=1)
     output = "\n".join(result.outlines + result.errlines)
     assert '"asyncio_default_fixture_loop_scope" is unset' not in output

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.emulator.test_pytest_plugin import NOT_OURS
+
 pytest_plugins = ["pytester"]
 
 MARKED_TESTS = """
@@ -48,7 +50,7 @@ def test_bad_shape_value(akool_emulator):
 
 def test_marker_selects_a_variant_for_one_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_marked=MARKED_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers", "-q")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *NOT_OURS, "--strict-markers", "-q")
     result.assert_outcomes(passed=2, errors=2)
     result.stdout.fnmatch_lines(["*not EmulatorConfig fields: speling*"])
     result.stdout.fnmatch_lines(["*ResponseShapes.close_with_data must be one of*"])
