@@ -14,7 +14,7 @@ TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(8, 2 * (os.cpu_count(
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet 'uv>=0.5,<1'
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]' \
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]' \
 	  || { echo "uv could not install the project: falling back to pip" >&2; \
 	       $(BIN)/python -m pip install --quiet -e '.[dev]'; }
 	touch $(STAMP)
@@ -39,8 +39,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# PYTHONDONTWRITEBYTECODE is emptied for the tests: where a machine sets it, each of the suite's hundreds of Python
-# subprocesses (CLI runs, workers, examples) would compile the project from source again (~0.5 s of CPU each).
+# Bytecode is written as modules are first imported (uv compiles nothing at install, which saves compiling every
+# installed package), so PYTHONDONTWRITEBYTECODE is emptied for the tests: where a machine sets it, each of the
+# suite's hundreds of Python subprocesses (CLI runs, workers, examples) would compile everything again from source.
 unit: $(STAMP)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report=  # in parallel (pytest-xdist)
 	$(BIN)/coverage report --include='streamclient/codec/*' --fail-under=100

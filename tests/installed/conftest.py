@@ -101,7 +101,7 @@ def _build(base: Path) -> None:
     bin_dir = target / ("Scripts" if os.name == "nt" else "bin")
     python = bin_dir / ("python.exe" if os.name == "nt" else "python")
     if uv.is_file():
-        installer = [str(uv), "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python)]
+        installer = [str(uv), "pip", "install", "--quiet", "--python", str(python)]
     else:
         installer = [*pip, "--python", str(python), "install", "--quiet"]
     install = subprocess.run(
