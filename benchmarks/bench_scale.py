@@ -63,6 +63,7 @@ TICK = 0.01
 OPEN_CONCURRENCY = 50
 STALL = 0.05
 FREEZE = True
+THRESHOLD: tuple[int, ...] | None = None  # gc.set_threshold() after the freeze (--gc-threshold)
 CENSUS = True
 PROBE_TEXT = "This sentence is interrupted as soon as the avatar starts to speak it back. " * 2
 
@@ -265,6 +266,9 @@ async def measure(
         rss_open = rss_bytes()
         if FREEZE:
             gc.freeze()  # the sessions' long-lived objects leave the collector's generations
+        threshold = gc.get_threshold()
+        if THRESHOLD is not None:
+            gc.set_threshold(*THRESHOLD)
         collections, callback = _gc_watch(CENSUS)
         gc.callbacks.append(callback)
         turns0 = counters.turns
@@ -284,6 +288,7 @@ async def measure(
         usage1 = resource.getrusage(resource.RUSAGE_SELF)
         turns = counters.turns - turns0
         gc.callbacks.remove(callback)
+        gc.set_threshold(*threshold)
         stop.set()
     gc.unfreeze()
     ms = [lag * 1000 for _, lag in lags]
@@ -376,6 +381,14 @@ async def run_emulator_process(n: int, seconds: float) -> dict[str, float]:
     return result
 
 
+def _settings() -> str:
+    """The collector settings the run applied once the sessions were open."""
+    applied = ["gc.freeze() after open"] if FREEZE else []
+    if THRESHOLD is not None:
+        applied.append(f"gc.set_threshold{THRESHOLD}")
+    return ", ".join(applied)
+
+
 def _versions() -> str:
     """The versions of the dependencies the benchmark runs through."""
     from importlib.metadata import PackageNotFoundError, version
@@ -402,7 +415,7 @@ async def main_async(args: argparse.Namespace) -> None:
     for kind, n, runner in plans:
         r = await runner(n, args.seconds)
         target = "target p99 < 10 ms, max < 50 ms" if n >= 1000 else ""
-        rows.append((f"{kind} {n}: opened in", f"{r['open_s']:.1f} s", "gc.freeze() after open" if FREEZE else ""))
+        rows.append((f"{kind} {n}: opened in", f"{r['open_s']:.1f} s", _settings()))
         rows.append(
             (
                 f"{kind} {n}: loop lag p50 / p99 / max",
@@ -487,9 +500,14 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30.0, help="measurement window per run")
     parser.add_argument("--no-freeze", action="store_true", help="do not gc.freeze() once the sessions are open")
     parser.add_argument(
+        "--gc-threshold", default="", help="gc.set_threshold(...) once the sessions are open, e.g. 700,10,10"
+    )
+    parser.add_argument(
         "--no-census", action="store_true", help="do not count the objects of each gen1/gen2 collection"
     )
     arguments = parser.parse_args()
     FREEZE = not arguments.no_freeze
+    if arguments.gc_threshold:
+        THRESHOLD = tuple(int(x) for x in arguments.gc_threshold.split(","))
     CENSUS = not arguments.no_census
     anyio.run(main_async, arguments)
