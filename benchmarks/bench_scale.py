@@ -16,7 +16,13 @@ process calls ``gc.freeze()`` (what a server should do after start-up: see "Garb
 ``--no-freeze`` skips it). Measured over ``--seconds``: event-loop lag (a ticker sleeping 10 ms; p50/p99/max, and
 stalls over 50 ms), the garbage collections in the window (count and longest per generation, in CPU ms), the probe's
 interrupt-to-wire (``interrupt()`` call -> its frame handed to the socket; p50/p99), CPU (cores), turns per second,
-failures, and memory per session (``tracemalloc`` growth while the sessions open / N).
+failures, and memory per session (``tracemalloc`` growth while the sessions open / N). Also per run (issue 24): the
+collections' total CPU per generation, the objects each gen1/gen2 collection walked (``--no-census`` skips counting
+them), GC-tracked objects per session, the emulator process's CPU and the whole machine's (busy, steal, load
+average), this process's preemptions and page faults, and a "saturated" line when the emulator process used its
+core, the machine its cores, or fewer turns were served than asked: such a run measures the machine, not the client.
+``--gc-threshold a,b,c`` applies ``gc.set_threshold`` after the freeze (to compare; docs/performance.md says what to
+configure).
 Targets (issue 14), 1000 sessions, emulator in its own process: lag p99 < 10 ms, worst stall < 50 ms,
 interrupt-to-wire p99 < 20 ms; memory < 100 KB a session.
 """
@@ -381,6 +387,19 @@ async def run_emulator_process(n: int, seconds: float) -> dict[str, float]:
     return result
 
 
+def _saturation(r: dict[str, float], n: int) -> str:
+    """Why the run measured a machine out of CPU rather than the client ('' when it did not)."""
+    cores = os.cpu_count() or 1
+    reasons = []
+    if r["emulator_cpu"] >= 0.9:
+        reasons.append(f"the emulator process used {r['emulator_cpu']:.2f} of its one core")
+    if r["machine_busy"] + r["steal"] >= 0.9 * cores:
+        reasons.append(f"the machine was {r['machine_busy'] + r['steal']:.2f} of {cores} cores busy")
+    if r["turns_per_s"] < 0.97 * n:
+        reasons.append(f"{r['turns_per_s']:.0f} of {n} turns/s were served")
+    return "; ".join(reasons)
+
+
 def _settings() -> str:
     """The collector settings the run applied once the sessions were open."""
     applied = ["gc.freeze() after open"] if FREEZE else []
@@ -476,6 +495,9 @@ async def main_async(args: argparse.Namespace) -> None:
                 "involuntary context switches, minor faults in the window",
             )
         )
+        saturated = _saturation(r, n)
+        if saturated:
+            rows.append((f"{kind} {n}: NOT A MEASURE OF THE CLIENT", "saturated", saturated))
         note = "target < 100 KB" + (" (includes the emulator's per-session state)" if kind == "emulator" else "")
         rows.append((f"{kind} {n}: memory per session (tracemalloc / N)", f"{r['kb_per_session']:.1f} KB", note))
         rows.append(
