@@ -16,7 +16,13 @@ process calls ``gc.freeze()`` (what a server should do after start-up: see "Garb
 ``--no-freeze`` skips it). Measured over ``--seconds``: event-loop lag (a ticker sleeping 10 ms; p50/p99/max, and
 stalls over 50 ms), the garbage collections in the window (count and longest per generation, in CPU ms), the probe's
 interrupt-to-wire (``interrupt()`` call -> its frame handed to the socket; p50/p99), CPU (cores), turns per second,
-failures, and memory per session (``tracemalloc`` growth while the sessions open / N).
+failures, and memory per session (``tracemalloc`` growth while the sessions open / N). Also per run (issue 24): the
+collections' total CPU per generation, the objects each gen1/gen2 collection walked (``--no-census`` skips counting
+them), GC-tracked objects per session, the emulator process's CPU and the whole machine's (busy, steal, load
+average), this process's preemptions and page faults, and a "saturated" line when the emulator process used its
+core, the machine its cores, or fewer turns were served than asked: such a run measures the machine, not the client.
+``--gc-threshold a,b,c`` applies ``gc.set_threshold`` after the freeze (to compare; docs/performance.md says what to
+configure).
 Targets (issue 14), 1000 sessions, emulator in its own process: lag p99 < 10 ms, worst stall < 50 ms,
 interrupt-to-wire p99 < 20 ms; memory < 100 KB a session.
 """
@@ -26,7 +32,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import os
+import platform
 import random
+import resource
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -34,7 +43,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 import anyio
-from _common import FakeClient, emulator_process, percentile, print_table, rss_bytes
+from _common import FakeClient, emulator_process, machine, percentile, print_table, rss_bytes
 
 from streamclient.api import AsyncAkoolClient
 from streamclient.codec import (
@@ -60,6 +69,8 @@ TICK = 0.01
 OPEN_CONCURRENCY = 50
 STALL = 0.05
 FREEZE = True
+THRESHOLD: tuple[int, ...] | None = None  # gc.set_threshold() after the freeze (--gc-threshold)
+CENSUS = True
 PROBE_TEXT = "This sentence is interrupted as soon as the avatar starts to speak it back. " * 2
 
 
@@ -137,17 +148,62 @@ async def probe(session: AvatarSession, stop: anyio.Event, wire: list[float]) ->
             await stop.wait()
 
 
-def _gc_watch() -> tuple[list[tuple[int, float]], Callable[[str, dict[str, int]], None]]:
-    collections: list[tuple[int, float]] = []  # (generation, CPU seconds)
-    started = [0.0]
+@dataclass
+class Collection:
+    """One garbage collection in the window."""
+
+    generation: int
+    cpu: float  # CPU seconds
+    start: float  # perf_counter
+    end: float
+    objects: int  # objects in the generations it collected (counted at its start)
+
+
+def _gc_watch(census: bool) -> tuple[list[Collection], Callable[[str, dict[str, int]], None]]:
+    collections: list[Collection] = []
+    started = [0.0, 0.0, 0.0]
 
     def callback(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            started[0] = time.process_time()
+            generation = info["generation"]
+            # Counting the generations' objects allocates a list (~0.1 ms for 25,000): done before the clock starts.
+            objects = sum(len(gc.get_objects(g)) for g in range(generation + 1)) if census and generation else 0
+            started[0], started[1], started[2] = time.process_time(), time.perf_counter(), objects
         else:
-            collections.append((info["generation"], time.process_time() - started[0]))
+            cpu = time.process_time() - started[0]
+            collections.append(Collection(info["generation"], cpu, started[1], time.perf_counter(), int(started[2])))
 
     return collections, callback
+
+
+def _children_pids() -> list[int]:
+    """This process's child processes (Linux)."""
+    pids: list[int] = []
+    with contextlib.suppress(OSError):
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children", encoding="ascii") as children:
+                pids.extend(int(x) for x in children.read().split())
+    return pids
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 if it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_ticks() -> tuple[int, int, int]:
+    """(busy, steal, total) CPU ticks of the whole machine so far, from /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        values = [int(x) for x in stat.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    steal = values[7] if len(values) > 7 else 0
+    total = sum(values[:8])
+    return total - idle - steal, steal, total
 
 
 async def measure(
@@ -161,10 +217,11 @@ async def measure(
     all_open = anyio.Event()
     wire: list[float] = []
     gc.collect()
+    objects_before = len(gc.get_objects())
     rss_before = rss_bytes()
     tracemalloc.start()
     traced_before, _ = tracemalloc.get_traced_memory()
-    lags: list[float] = []
+    lags: list[tuple[float, float]] = []  # (tick end, lag)
     rng = random.Random(n)
 
     gate = anyio.Semaphore(OPEN_CONCURRENCY)  # opening and closing in waves: the API client's pool is bounded
@@ -196,7 +253,8 @@ async def measure(
         while not stop.is_set():
             t0 = time.perf_counter()
             await anyio.sleep(TICK)
-            lags.append(time.perf_counter() - t0 - TICK)
+            t1 = time.perf_counter()
+            lags.append((t1, t1 - t0 - TICK))
 
     t_open = time.perf_counter()
     async with anyio.create_task_group() as tg:
@@ -210,34 +268,64 @@ async def measure(
         gc.collect()
         traced_open, _ = tracemalloc.get_traced_memory()
         tracemalloc.stop()  # not during the lag window
+        objects_open = len(gc.get_objects())
         rss_open = rss_bytes()
         if FREEZE:
             gc.freeze()  # the sessions' long-lived objects leave the collector's generations
-        collections, callback = _gc_watch()
+        threshold = gc.get_threshold()
+        if THRESHOLD is not None:
+            gc.set_threshold(*THRESHOLD)
+        collections, callback = _gc_watch(CENSUS)
         gc.callbacks.append(callback)
         turns0 = counters.turns
         wire.clear()
+        children = _children_pids()
+        usage0 = resource.getrusage(resource.RUSAGE_SELF)
+        machine0 = _machine_ticks()
+        others0 = sum(_cpu_seconds(pid) for pid in children)
+        load0 = os.getloadavg()[0]
         cpu0, wall0 = time.process_time(), time.perf_counter()
         tg.start_soon(ticker)
         await anyio.sleep(seconds)
         cpu = time.process_time() - cpu0
         wall = time.perf_counter() - wall0
+        others = sum(_cpu_seconds(pid) for pid in children) - others0
+        machine1 = _machine_ticks()
+        usage1 = resource.getrusage(resource.RUSAGE_SELF)
         turns = counters.turns - turns0
         gc.callbacks.remove(callback)
+        gc.set_threshold(*threshold)
         stop.set()
     gc.unfreeze()
-    ms = [x * 1000 for x in lags]
+    ms = [lag * 1000 for _, lag in lags]
+    # A tick whose sleep overlapped a collection: the collection is (part of) its lag.
+    slow = [(end - TICK - lag, end) for end, lag in lags if lag > 0.01]
+    slow_in_gc = sum(1 for a, b in slow if any(c.start < b and c.end > a for c in collections))
+    ticks = os.sysconf("SC_CLK_TCK")
     if counters.errors:
         print(f"  ({n} sessions: {len(counters.errors)} errors, first: {counters.errors[0]})")
     wire_ms = [x * 1000 for x in wire] or [float("nan")]
-    by_generation = {g: [c * 1000 for gen, c in collections if gen == g] for g in (0, 1, 2)}
+    by_generation = {g: [c.cpu * 1000 for c in collections if c.generation == g] for g in (0, 1, 2)}
+    census = {g: [c.objects for c in collections if c.generation == g] for g in (1, 2)}
     return {
-        "stalls": float(sum(1 for x in lags if x > STALL)),
+        "stalls": float(sum(1 for _, lag in lags if lag > STALL)),
         "wire_p50": percentile(wire_ms, 50),
         "wire_p99": percentile(wire_ms, 99),
         "wire_n": float(len(wire)),
         **{f"gc{g}_n": float(len(v)) for g, v in by_generation.items()},
         **{f"gc{g}_max": max(v, default=0.0) for g, v in by_generation.items()},
+        **{f"gc{g}_total": sum(v) for g, v in by_generation.items()},
+        **{f"gc{g}_objects": sum(v) / len(v) if v else 0.0 for g, v in census.items()},
+        "slow_ticks": float(len(slow)),
+        "slow_in_gc": float(slow_in_gc),
+        "objects_per_session": (objects_open - objects_before) / n,
+        "emulator_cpu": others / wall,
+        "machine_busy": (machine1[0] - machine0[0]) / ticks / wall,
+        "steal": (machine1[1] - machine0[1]) / ticks / wall,
+        "load": max(load0, os.getloadavg()[0]),
+        "preempted": float(usage1.ru_nivcsw - usage0.ru_nivcsw),
+        "faults": float(usage1.ru_minflt - usage0.ru_minflt),
+        "major_faults": float(usage1.ru_majflt - usage0.ru_majflt),
         "open_s": open_seconds,
         "lag_p50": percentile(ms, 50),
         "lag_p99": percentile(ms, 99),
@@ -299,6 +387,38 @@ async def run_emulator_process(n: int, seconds: float) -> dict[str, float]:
     return result
 
 
+def _saturation(r: dict[str, float], n: int) -> str:
+    """Why the run measured a machine out of CPU rather than the client ('' when it did not)."""
+    cores = os.cpu_count() or 1
+    reasons = []
+    if r["emulator_cpu"] >= 0.9:
+        reasons.append(f"the emulator process used {r['emulator_cpu']:.2f} of its one core")
+    if r["machine_busy"] + r["steal"] >= 0.9 * cores:
+        reasons.append(f"the machine was {r['machine_busy'] + r['steal']:.2f} of {cores} cores busy")
+    if r["turns_per_s"] < 0.97 * n:
+        reasons.append(f"{r['turns_per_s']:.0f} of {n} turns/s were served")
+    return "; ".join(reasons)
+
+
+def _settings() -> str:
+    """The collector settings the run applied once the sessions were open."""
+    applied = ["gc.freeze() after open"] if FREEZE else []
+    if THRESHOLD is not None:
+        applied.append(f"gc.set_threshold{THRESHOLD}")
+    return ", ".join(applied)
+
+
+def _versions() -> str:
+    """The versions of the dependencies the benchmark runs through."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("anyio", "websockets", "uvicorn", "starlette", "httpx", "pydantic"):
+        with contextlib.suppress(PackageNotFoundError):
+            found.append(f"{name} {version(name)}")
+    return ", ".join(found)
+
+
 def _counts(value: str) -> list[int]:
     return [int(x) for x in value.split(",") if x]
 
@@ -314,7 +434,7 @@ async def main_async(args: argparse.Namespace) -> None:
     for kind, n, runner in plans:
         r = await runner(n, args.seconds)
         target = "target p99 < 10 ms, max < 50 ms" if n >= 1000 else ""
-        rows.append((f"{kind} {n}: opened in", f"{r['open_s']:.1f} s", "gc.freeze() after open" if FREEZE else ""))
+        rows.append((f"{kind} {n}: opened in", f"{r['open_s']:.1f} s", _settings()))
         rows.append(
             (
                 f"{kind} {n}: loop lag p50 / p99 / max",
@@ -331,6 +451,28 @@ async def main_async(args: argparse.Namespace) -> None:
         )
         rows.append(
             (
+                f"{kind} {n}: GC CPU in the window gen0 / gen1 / gen2",
+                f"{r['gc0_total']:.0f} / {r['gc1_total']:.0f} / {r['gc2_total']:.0f} ms",
+                f"{r['slow_in_gc']:.0f} of {r['slow_ticks']:.0f} ticks late > 10 ms overlapped a collection",
+            )
+        )
+        if CENSUS:
+            rows.append(
+                (
+                    f"{kind} {n}: objects walked by a gen1 / gen2 collection (mean)",
+                    f"{r['gc1_objects']:.0f} / {r['gc2_objects']:.0f}",
+                    f"{r['gc1_objects'] / n:.1f} / {r['gc2_objects'] / n:.1f} per session",
+                )
+            )
+        rows.append(
+            (
+                f"{kind} {n}: GC-tracked objects per session (open)",
+                f"{r['objects_per_session']:.0f}",
+                "gc.get_objects() growth while the sessions open / N",
+            )
+        )
+        rows.append(
+            (
                 f"{kind} {n}: probe interrupt() -> frame to the socket p50 / p99",
                 f"{r['wire_p50']:.2f} / {r['wire_p99']:.2f} ms",
                 f"{r['wire_n']:.0f} interrupts" + ("; target p99 < 20 ms" if n >= 1000 else ""),
@@ -339,6 +481,23 @@ async def main_async(args: argparse.Namespace) -> None:
         rows.append(
             (f"{kind} {n}: CPU", f"{r['cpu']:.2f} cores", f"{r['turns_per_s']:.0f} turns/s, {r['failures']:.0f} failed")
         )
+        rows.append(
+            (
+                f"{kind} {n}: CPU of the emulator process / whole machine",
+                f"{r['emulator_cpu']:.2f} / {r['machine_busy']:.2f} cores",
+                f"steal {r['steal']:.2f} cores; load average {r['load']:.2f}; {os.cpu_count()} cores",
+            )
+        )
+        rows.append(
+            (
+                f"{kind} {n}: this process preempted / page faults (major)",
+                f"{r['preempted']:.0f} / {r['faults']:.0f} ({r['major_faults']:.0f})",
+                "involuntary context switches, minor faults in the window",
+            )
+        )
+        saturated = _saturation(r, n)
+        if saturated:
+            rows.append((f"{kind} {n}: NOT A MEASURE OF THE CLIENT", "saturated", saturated))
         note = "target < 100 KB" + (" (includes the emulator's per-session state)" if kind == "emulator" else "")
         rows.append((f"{kind} {n}: memory per session (tracemalloc / N)", f"{r['kb_per_session']:.1f} KB", note))
         rows.append(
@@ -349,6 +508,7 @@ async def main_async(args: argparse.Namespace) -> None:
             )
         )
     print(f"{args.seconds:g} s per run; a message a second per session; 'emulator' shares the client's process")
+    print(f"{machine()}; {platform.platform()}; gc thresholds {gc.get_threshold()}; {_versions()}")
     print_table(rows)
 
 
@@ -361,6 +521,15 @@ if __name__ == "__main__":
     )
     parser.add_argument("--seconds", type=float, default=30.0, help="measurement window per run")
     parser.add_argument("--no-freeze", action="store_true", help="do not gc.freeze() once the sessions are open")
+    parser.add_argument(
+        "--gc-threshold", default="", help="gc.set_threshold(...) once the sessions are open, e.g. 700,10,10"
+    )
+    parser.add_argument(
+        "--no-census", action="store_true", help="do not count the objects of each gen1/gen2 collection"
+    )
     arguments = parser.parse_args()
     FREEZE = not arguments.no_freeze
+    if arguments.gc_threshold:
+        THRESHOLD = tuple(int(x) for x in arguments.gc_threshold.split(","))
+    CENSUS = not arguments.no_census
     anyio.run(main_async, arguments)

@@ -373,3 +373,9 @@ class TurnTracker:
         # A finished turn is not kept alive by its reply's key: later chunks of that reply belong to no turn.
         if turn.reply_key is not None and turn.reply_key in self._owners:
             self._owners[turn.reply_key] = None
+        # Nor by the reply in progress, which stays until the next one starts (about a second per session under
+        # load): the turn, its result and its events would survive into the collector's older generations. The
+        # reply keeps who asked (a turn-less request of ours: what a finished turn's reply already claimed).
+        reply = self._reply
+        if reply is not None and reply.owner is not None and reply.owner.turn is turn:
+            reply.owner = Request("ours", turn.message_id, "")

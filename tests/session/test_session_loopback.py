@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -371,6 +373,24 @@ async def test_finished_turns_are_not_kept_alive_by_the_session() -> None:
         alive = [t for t in tracker._owners.values() if t is not None]
         assert alive == []
         assert len(tracker._owners) <= 64
+
+
+async def test_a_finished_turn_dropped_by_the_app_is_freed_at_once() -> None:
+    # The reply in progress kept its finished turn (with its result and events) until the next reply started,
+    # about a second per session under load: long enough to survive into the collector's older generations.
+    async with avatar_session() as (session, _, _):
+        turn = session.say("one message")
+        await turn
+        gone = anyio.Event()
+        weakref.finalize(turn, gone.set)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # freed by reference counting, not by a collection
+        try:
+            del turn
+            assert gone.is_set()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
 
 
 async def test_a_frame_that_moves_no_deadline_earlier_does_not_wake_the_timer() -> None:
