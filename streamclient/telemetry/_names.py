@@ -47,6 +47,10 @@ class Attr:
     INTERRUPTED = "streamclient.turn.interrupted"
     INCOMPLETE = "streamclient.turn.incomplete"
     OUTCOME = "streamclient.turn.outcome"
+    SENT = "streamclient.turn.sent"
+    FIRST_CHUNK = "streamclient.turn.first_chunk"
+    AUDIO_START = "streamclient.turn.audio_start"
+    AUDIO_END = "streamclient.turn.audio_end"
     COMMAND = "streamclient.command.name"
     ACK_CODE = "streamclient.command.ack_code"
     ERROR_TYPE = "error.type"
@@ -54,7 +58,8 @@ class Attr:
     HTTP_METHOD = "http.request.method"
 
 
-#: The stages of a turn, recorded as span events at the time they happened.
+#: The stages of a turn. The span starts when the turn was queued; the others are attributes of the turn span, in
+#: seconds after its start (``Attr.SENT`` ...); also span events with ``configure(stage_events=True)``.
 TURN_EVENTS = ("queued", "sent", "first_chunk", "audio_start", "audio_end")
 
 
@@ -88,7 +93,9 @@ METRICS: dict[str, MetricSpec] = {
             (),
             "Seconds of session duration asked for at create (AKOOL charges the duration up front).",
         ),
-        MetricSpec("streamclient.turns", "counter", "{turn}", (Attr.OUTCOME,), "Turns resolved, by outcome."),
+        MetricSpec(
+            "streamclient.turns", "observable_counter", "{turn}", (Attr.OUTCOME,), "Turns resolved, by outcome."
+        ),
         MetricSpec(
             "streamclient.turn.first_chunk.latency",
             "histogram",
@@ -103,10 +110,10 @@ METRICS: dict[str, MetricSpec] = {
             (),
             "From a turn's last frame sent to the avatar's audio_start.",
         ),
-        MetricSpec("streamclient.interrupts", "counter", "{interrupt}", (), "Interrupts sent."),
+        MetricSpec("streamclient.interrupts", "observable_counter", "{interrupt}", (), "Interrupts sent."),
         MetricSpec(
             "streamclient.replies.incomplete",
-            "counter",
+            "observable_counter",
             "{message}",
             (),
             "Received messages that never completed (chunks lost, or cut by an interrupt).",

@@ -75,17 +75,13 @@ async def test_a_scripted_conversation_yields_the_span_tree_and_the_metrics(otel
     assert second["streamclient.turn.incomplete"] is True
     assert third["streamclient.turn.interrupted"] is True
     assert int(str(third["streamclient.turn.frames"])) > 1
-    stages = [e.name for e in turns[0].events]
-    assert stages == ["queued", "sent", "first_chunk", "audio_start", "audio_end"] or stages == [
-        "queued",
-        "sent",
-        "audio_start",
-        "first_chunk",
-        "audio_end",
-    ]
-    assert [e.name for e in turns[0].events] == sorted(
-        (e.name for e in turns[0].events), key=lambda n: next(e.timestamp for e in turns[0].events if e.name == n)
-    )
+    assert not turns[0].events  # the stages are attributes (events only with stage_events=True)
+    stages = [first[f"streamclient.turn.{stage}"] for stage in ("sent", "first_chunk", "audio_start", "audio_end")]
+    assert all(isinstance(at, float) and at >= 0 for at in stages), stages
+    assert stages[0] <= min(stages[1], stages[2]) <= stages[3]  # seconds after queued (the span's start), in order
+    assert turns[0].end_time is not None
+    assert turns[0].start_time is not None
+    assert stages[3] * 1e9 <= turns[0].end_time - turns[0].start_time + 1000  # within the span
 
     (interrupt,) = children("streamclient.command interrupt")
     assert (interrupt.attributes or {})["streamclient.command.ack_code"] == 1000
@@ -207,3 +203,24 @@ async def test_a_refused_create_is_recorded_with_its_typed_class(otel: Otel) -> 
     points = otel.metric_points()
     assert "streamclient.sessions.created" not in points or points["streamclient.sessions.created"] == [({}, 0)]
     assert points["streamclient.sessions.closed"] == [({"streamclient.session.close_reason": "error"}, 1)]
+
+
+async def test_stage_events_on_request_are_the_stages_at_their_times(otel: Otel) -> None:
+    from streamclient import telemetry
+
+    telemetry.configure(tracer_provider=otel.tracer_provider, stage_events=True)
+    try:
+        config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=3000.0)
+        async with Emulator(config) as emu, AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
+            async with connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=OPTIONS) as session:
+                await session.say(FIRST)
+    finally:
+        telemetry.configure(stage_events=False)
+    turn = _one(otel.finished(), "streamclient.turn say")
+    names = [e.name for e in turn.events]
+    assert names[:2] == ["queued", "sent"], names
+    assert names[-1] == "audio_end", names
+    assert set(names) == {"queued", "sent", "first_chunk", "audio_start", "audio_end"}
+    times = [e.timestamp for e in turn.events]
+    assert times == sorted(times)
+    assert times[0] == turn.start_time
