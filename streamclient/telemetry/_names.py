@@ -23,6 +23,8 @@ class Span:
     TURN_SAY = "streamclient.turn say"
     TURN_STREAM = "streamclient.turn say_stream"
     COMMAND = "streamclient.command"  # + " <cmd>": "streamclient.command set-params"
+    RECONNECT = "streamclient.session.reconnect"
+    SWEEP = "streamclient.sweep"
 
 
 class Attr:
@@ -53,6 +55,13 @@ class Attr:
     AUDIO_END = "streamclient.turn.audio_end"
     COMMAND = "streamclient.command.name"
     ACK_CODE = "streamclient.command.ack_code"
+    RECONNECT_OUTCOME = "streamclient.reconnect.outcome"
+    CONNECTION_REASON = "streamclient.connection.reason"
+    BUDGET_LIMIT = "streamclient.budget.limit"
+    SWEEP_DRY_RUN = "streamclient.sweep.dry_run"
+    SWEEP_FOUND = "streamclient.sweep.found"
+    SWEEP_CLOSED = "streamclient.sweep.closed"
+    SWEEP_OUTCOME = "streamclient.sweep.outcome"
     ERROR_TYPE = "error.type"
     DIRECTION = "network.io.direction"
     HTTP_METHOD = "http.request.method"
@@ -167,6 +176,48 @@ METRICS: dict[str, MetricSpec] = {
             (Attr.HTTP_METHOD, Attr.ERROR_TYPE),
             "REST requests retried (rate limit, 5xx, network), by method and error class.",
         ),
+        MetricSpec(
+            "streamclient.reconnects",
+            "counter",
+            "{reconnect}",
+            (Attr.RECONNECT_OUTCOME,),
+            "Channel reconnects (the transport's SDK lost the connection and retried), by outcome.",
+        ),
+        MetricSpec(
+            "streamclient.budget.refusals",
+            "counter",
+            "{create}",
+            (Attr.BUDGET_LIMIT,),
+            "Session creates refused before the network by a budget limit, by limit.",
+        ),
+        MetricSpec(
+            "streamclient.sweeps",
+            "counter",
+            "{sweep}",
+            (Attr.SWEEP_DRY_RUN, Attr.ERROR_TYPE),
+            "Sweeps run (dry runs too), and those that failed (error type).",
+        ),
+        MetricSpec(
+            "streamclient.sweep.sessions",
+            "counter",
+            "{session}",
+            (Attr.SWEEP_OUTCOME,),
+            "Sessions a sweep closed, found already closed, or failed to close.",
+        ),
+        MetricSpec(
+            "streamclient.ledger.lease.renewals",
+            "counter",
+            "{renewal}",
+            (),
+            "Renewals of this process's lease on the fleet ledger (PostgreSQL).",
+        ),
+        MetricSpec(
+            "streamclient.ledger.lease.lapses",
+            "counter",
+            "{lapse}",
+            (),
+            "Renewals that found the lease lapsed (the process was paused or cut off: its sessions may be swept).",
+        ),
     )
 }
 
@@ -177,4 +228,6 @@ SPANS: dict[str, str] = {
     Span.TURN_SAY: "One say/ask: characters, frames, interrupted, incomplete; its stages as events.",
     Span.TURN_STREAM: "One say_stream answer: characters, pieces, frames, interrupted; its stages as events.",
     Span.COMMAND + " <cmd>": "One command and its ack: set-params, set-action, interrupt (ack code).",
+    Span.RECONNECT: "The channel lost and retried by the transport's SDK, until connected again, failed or closed.",
+    Span.SWEEP: "One sweep (dry run or closing): sessions found and closed.",
 }

@@ -28,7 +28,8 @@ class Otel:
         """Every metric's data points as (attributes, value); a histogram's value is its count."""
         data = self.metrics.get_metrics_data()
         found: dict[str, list[tuple[dict[str, object], object]]] = {}
-        assert data is not None
+        if data is None:  # nothing recorded yet
+            return found
         for resource in data.resource_metrics:
             for scope in resource.scope_metrics:
                 if scope.scope.name != "streamclient":
