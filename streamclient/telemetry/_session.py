@@ -76,6 +76,7 @@ class SessionTelemetry:
         self._recording = False
         self._offset = 0
         self._offset_read = -1e9
+        self._reconnecting: Any = None  # the reconnect span, while the transport's SDK retries
         self._stats_key: int | None = None
         self._counted_open = False
         self._counted_created = False
@@ -155,12 +156,40 @@ class SessionTelemetry:
             self._span.add_event("avatar_ready")
         elif isinstance(event, ConnectionChanged):
             self._span.add_event("connection_changed", {"state": event.state, "reason": event.reason})
+            self._reconnect(event.state, event.reason)
         elif isinstance(event, SessionClosed):
             self._finish(event.reason)
+
+    def _reconnect(self, state: str, reason: int) -> None:
+        """The transport's SDK lost the channel and retries (``RECONNECTING``) until ``CONNECTED`` or ``FAILED``.
+
+        Outcomes: ``reconnected``, ``failed`` (status ERROR), ``disconnected`` (the channel was left meanwhile),
+        ``closed`` (the session ended meanwhile).
+
+        streamclient has no reconnect of its own: this span is the SDK's reconnect as the session sees it.
+        """
+        rt = self._rt
+        if state == "RECONNECTING":
+            if self._reconnecting is None:
+                self._reconnecting = rt.tracer.start_span(
+                    Span.RECONNECT, context=self._context, attributes={Attr.CONNECTION_REASON: reason}
+                )
+        elif self._reconnecting is not None and state in ("CONNECTED", "FAILED", "DISCONNECTED"):
+            self._end_reconnect({"CONNECTED": "reconnected", "FAILED": "failed"}.get(state, "disconnected"))
+
+    def _end_reconnect(self, outcome: str) -> None:
+        span, self._reconnecting = self._reconnecting, None
+        span.set_attribute(Attr.RECONNECT_OUTCOME, outcome)
+        if outcome == "failed":
+            span.set_status(self._rt.StatusCode.ERROR, "reconnect failed")
+        span.end()
+        self._rt.add("streamclient.reconnects", 1, {Attr.RECONNECT_OUTCOME: outcome})
 
     def _finish(self, reason: str) -> None:
         rt, span, session = self._rt, self._span, self._session
         self._created()  # (a session whose join failed)
+        if self._reconnecting is not None:
+            self._end_reconnect("closed")
         if self._stats_key is not None:
             rt.unregister(self._stats_key)
             self._stats_key = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
@@ -10,6 +12,7 @@ from streamclient.api import AsyncAkoolClient
 from streamclient.emulator import Emulator, EmulatorConfig, Fault, FaultPlan
 from streamclient.errors import CommandError
 from streamclient.session import SessionOptions, connect
+from streamclient.session.events import ConnectionChanged
 from tests.telemetry.conftest import Otel
 
 AVATAR = "dvp_Tristan_cloth2_1080P"
@@ -226,3 +229,32 @@ async def test_stage_events_on_request_are_the_stages_at_their_times(otel: Otel)
     times = [e.timestamp for e in turn.events]
     assert times == sorted(times)
     assert times[0] == turn.start_time
+
+
+async def test_a_reconnect_of_the_transport_is_a_span_and_is_counted(otel: Otel) -> None:
+    """The library has no reconnect of its own: the transport's SDK reconnects, and says so (ConnectionChanged)."""
+    from streamclient.transport.base import ConnectionState, ConnectionStateChanged
+
+    config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=3000.0)
+    async with Emulator(config) as emu, AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
+        async with connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=OPTIONS) as session:
+            events = session.events()
+            transport: Any = session.transport
+            for state in (ConnectionState.RECONNECTING, ConnectionState.CONNECTED, ConnectionState.RECONNECTING):
+                transport._post(ConnectionStateChanged(state, 0))  # what the Agora SDK's callbacks post
+            with anyio.fail_after(10):
+                seen = 0
+                async for event in events:
+                    seen += isinstance(event, ConnectionChanged)
+                    if seen == 3:
+                        break
+    reconnects = sorted(
+        (s for s in otel.finished() if s.name == "streamclient.session.reconnect"), key=lambda s: s.start_time or 0
+    )
+    session_span = _one(otel.finished(), "streamclient.session")
+    outcomes = [(s.attributes or {})["streamclient.reconnect.outcome"] for s in reconnects]
+    assert outcomes == ["reconnected", "disconnected"]  # the second: still reconnecting when the session left
+    assert all(s.parent is not None and s.parent.span_id == session_span.context.span_id for s in reconnects)
+    assert [s.status.status_code.name for s in reconnects] == ["UNSET", "UNSET"]
+    counted = {str(a["streamclient.reconnect.outcome"]): v for a, v in otel.metric_points()["streamclient.reconnects"]}
+    assert counted == {"reconnected": 1, "disconnected": 1}
