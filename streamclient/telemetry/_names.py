@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ("INSTRUMENTATION_SCOPE", "METRICS", "SPANS", "Attr", "MetricSpec", "Span")
+__all__ = ("EMULATOR_METRICS", "INSTRUMENTATION_SCOPE", "METRICS", "SPANS", "Attr", "MetricSpec", "Span")
 
 INSTRUMENTATION_SCOPE = "streamclient"
 
@@ -62,6 +62,7 @@ class Attr:
     SWEEP_FOUND = "streamclient.sweep.found"
     SWEEP_CLOSED = "streamclient.sweep.closed"
     SWEEP_OUTCOME = "streamclient.sweep.outcome"
+    REFUSAL_CODE = "streamclient.emulator.refusal.code"
     ERROR_TYPE = "error.type"
     DIRECTION = "network.io.direction"
     HTTP_METHOD = "http.request.method"
@@ -230,4 +231,35 @@ SPANS: dict[str, str] = {
     Span.COMMAND + " <cmd>": "One command and its ack: set-params, set-action, interrupt (ack code).",
     Span.RECONNECT: "The channel lost and retried by the transport's SDK, until connected again, failed or closed.",
     Span.SWEEP: "One sweep (dry run or closing): sessions found and closed.",
+}
+
+#: The emulator's own view (``streamclient emulator`` with the ``OTEL_*`` variables set), by what it reads.
+EMULATOR_METRICS: dict[str, MetricSpec] = {
+    "rooms": MetricSpec(
+        "streamclient.emulator.rooms.open", "observable_updown_counter", "{room}", (), "Rooms open in the emulator."
+    ),
+    "sessions": MetricSpec(
+        "streamclient.emulator.sessions.open",
+        "observable_updown_counter",
+        "{session}",
+        (),
+        "Emulated sessions neither closed nor expired.",
+    ),
+    "refused": MetricSpec(
+        "streamclient.emulator.frames.refused",
+        "observable_counter",
+        "{frame}",
+        (Attr.REFUSAL_CODE,),
+        "Frames the emulated channel refused (rate limits, not in the channel), by the SDK-style code.",
+    ),
+    "dropped": MetricSpec(
+        "streamclient.emulator.frames.dropped",
+        "observable_counter",
+        "{frame}",
+        (),
+        "Frames dropped by the emulator's fault injection.",
+    ),
+    "billed": MetricSpec(
+        "streamclient.emulator.billed_duration", "observable_counter", "s", (), "Seconds billed by the emulator."
+    ),
 }
