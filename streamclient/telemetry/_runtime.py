@@ -52,6 +52,8 @@ class Runtime:
         trace = importlib.import_module("opentelemetry.trace")
         metrics = importlib.import_module("opentelemetry.metrics")
         self.trace = trace
+        self.metrics = metrics
+        self._given = tracer_provider is not None or meter_provider is not None
         self.context = importlib.import_module("opentelemetry.context")
         self.Observation = metrics.Observation
         self.Link = trace.Link
@@ -97,6 +99,20 @@ class Runtime:
             )
         self.first_chunk_latency = self.instruments["streamclient.turn.first_chunk.latency"]
         self.audio_start_latency = self.instruments["streamclient.turn.audio_start.latency"]
+
+    def active(self) -> bool:
+        """Whether anything records: providers were given to :func:`configure`, or a global one is set (an SDK).
+
+        With the API alone (its proxy and no-op providers) a session takes the no-op telemetry: nothing per turn.
+        """
+        if self._given:
+            return True
+        tracer_provider = self.trace.get_tracer_provider()
+        meter_provider = self.metrics.get_meter_provider()
+        return not (
+            isinstance(tracer_provider, (self.trace.ProxyTracerProvider, self.trace.NoOpTracerProvider))
+            and type(meter_provider).__name__ in ("_ProxyMeterProvider", "NoOpMeterProvider")
+        )
 
     def add(self, name: str, value: float, attributes: dict[str, Any] | None = None) -> None:
         """Add to a counter (or an up-down counter)."""

@@ -338,9 +338,9 @@ def _record_error(rt: Runtime, span: Any, exc: BaseException) -> None:
 
 
 def session_telemetry(session: AvatarSession) -> SessionTelemetry | _NoopTelemetry:
-    """The telemetry of ``session``: a no-op when the OpenTelemetry API is not installed."""
+    """The telemetry of ``session``: a no-op without the OpenTelemetry API, or with the API and no SDK set up."""
     rt = runtime()
-    return NOOP if rt is None else SessionTelemetry(rt, session)
+    return NOOP if rt is None or not rt.active() else SessionTelemetry(rt, session)
 
 
 def traced_command(method: _F) -> _F:
