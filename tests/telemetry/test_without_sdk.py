@@ -82,9 +82,7 @@ trace.set_tracer_provider(provider)  # the global provider, as opentelemetry-ins
 
 
 def test_with_a_global_sdk_set_up_sessions_record() -> None:
-    out = _run(
-        GLOBAL_SDK + CONVERSATION + "\nprint('spans:', sorted({s.name for s in exported.get_finished_spans()}))\n"
-    )
+    out = _run(GLOBAL_SDK, "\nprint('spans:', sorted({s.name for s in exported.get_finished_spans()}))\n")
     assert "telemetry: SessionTelemetry" in out
     assert "'streamclient.session'" in out
     assert "'streamclient.turn say'" in out
