@@ -15,7 +15,9 @@ Modes, alternated (off, on, batch, api, off, ...) to spread the machine's drift:
 * ``on``: the real SDK, every span exported synchronously (``SimpleSpanProcessor``) to an ``InMemorySpanExporter``,
   metrics to an ``InMemoryMetricReader`` read at the end;
 * ``batch``: the same with a ``BatchSpanProcessor`` (the production set-up: spans exported from its own thread);
-* ``api``: the API alone, no SDK configured (what an application that installed the extra and set nothing up pays).
+* ``api``: the API alone, no SDK configured (what an application that installed the extra and set nothing up pays);
+* ``sampled``: as ``batch``, with one session in ten traced (``ParentBased(TraceIdRatioBased(0.1))``, what
+  ``OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.1`` sets up); metrics are complete.
 
 The in-memory exporter is emptied every second (as an exporter ships spans and forgets them; kept, 100 sessions'
 spans pile up and every garbage collection walks them, a cost no real exporter has).
@@ -69,8 +71,13 @@ def set_mode(mode: str) -> Any:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     spans = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    processor = BatchSpanProcessor(spans) if mode == "batch" else SimpleSpanProcessor(spans)
+    sampler = None
+    if mode == "sampled":  # docs/observability.md, Overhead: OTEL_TRACES_SAMPLER=parentbased_traceidratio, arg 0.1
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+        sampler = ParentBased(TraceIdRatioBased(0.1))
+    tracer_provider = TracerProvider(sampler=sampler)
+    processor = SimpleSpanProcessor(spans) if mode == "on" else BatchSpanProcessor(spans)
     tracer_provider.add_span_processor(processor)
     reader = InMemoryMetricReader()
     telemetry.configure(tracer_provider=tracer_provider, meter_provider=MeterProvider(metric_readers=[reader]))
@@ -150,9 +157,14 @@ async def hooks_alone(modes: list[str], turns: int) -> dict[str, list[float]]:
     for _ in range(3):
         for mode in dict.fromkeys(modes):
             sdk = set_mode(mode)
-            session = AvatarSession(cast(Any, None), create={"avatar_id": AVATAR_ID, "duration": 60, "mode_type": 1})
-            session._session_id = "bench"
-            session._telemetry.start()
+            sessions = []
+            for i in range(100):  # turns go round 100 sessions (each its own trace: sampling decides per session)
+                session = AvatarSession(
+                    cast(Any, None), create={"avatar_id": AVATAR_ID, "duration": 60, "mode_type": 1}
+                )
+                session._session_id = f"bench-{i}"
+                session._telemetry.start()
+                sessions.append(session)
             text = "Session 12 says a short sentence."
             cpu = 0.0
             for k in range(-200, turns):  # 200 to warm up
@@ -160,7 +172,7 @@ async def hooks_alone(modes: list[str], turns: int) -> dict[str, list[float]]:
                     cpu = time.process_time()
                 now = anyio.current_time()
                 turn = Turn(message_id=f"m{k}", text=text, queued=now, default_timeout=10)
-                turn = session._telemetry.turn(turn)
+                turn = sessions[k % 100]._telemetry.turn(turn)
                 turn.sent_at, turn.first_chunk_at, turn.audio_start_at = now + 0.001, now + 0.002, now + 0.002
                 turn.audio_end_at, turn.reply_complete = now + 0.003, True
                 turn.reply_parts.append(text)
@@ -249,7 +261,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--talking-seconds", type=float, default=12.0)
     parser.add_argument("--hook-turns", type=int, default=20000, help="synthetic turns per mode (0: skip)")
-    parser.add_argument("--modes", default="off,on,batch,api,off,on,batch,api", help="runs in order: off|on|batch|api")
+    parser.add_argument(
+        "--modes",
+        default="off,on,batch,sampled,api,off,on,batch,sampled,api",
+        help="runs in order: off|on|batch|sampled|api",
+    )
     parser.add_argument("--workloads", default="short,talking", help="short (the worst case) and/or talking")
     anyio.run(main_async, parser.parse_args())
 

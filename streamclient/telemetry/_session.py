@@ -245,6 +245,8 @@ class SessionTelemetry:
         else:
             outcome = "failed"
         rt.tally("streamclient.turns", (outcome,))
+        if not self._recording and links is None:
+            return  # the session's trace is not sampled: its turn's span would not be either (no span made)
         queued = turn.queued_at
         to_ns = self._clock()
         name = Span.TURN_SAY if getattr(turn, "pieces", None) is None else Span.TURN_STREAM

@@ -258,3 +258,22 @@ async def test_a_reconnect_of_the_transport_is_a_span_and_is_counted(otel: Otel)
     assert [s.status.status_code.name for s in reconnects] == ["UNSET", "UNSET"]
     counted = {str(a["streamclient.reconnect.outcome"]): v for a, v in otel.metric_points()["streamclient.reconnects"]}
     assert counted == {"reconnected": 1, "disconnected": 1}
+
+
+async def test_a_session_not_sampled_makes_no_turn_spans_and_its_turns_still_count(otel: Otel) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    from streamclient import telemetry
+
+    unsampled = TracerProvider(sampler=ALWAYS_OFF)
+    unsampled.add_span_processor(SimpleSpanProcessor(otel.spans))
+    telemetry.configure(tracer_provider=unsampled, meter_provider=otel.metrics_provider)
+    config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=3000.0)
+    async with Emulator(config) as emu, AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
+        async with connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=OPTIONS) as session:
+            await session.say(FIRST)
+            await session.say(FIRST)
+    assert otel.finished() == []
+    assert otel.metric_points()["streamclient.turns"] == [({"streamclient.turn.outcome": "completed"}, 2)]
