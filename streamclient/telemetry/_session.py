@@ -250,9 +250,7 @@ class SessionTelemetry:
         queued = turn.queued_at
         to_ns = self._clock()
         name = Span.TURN_SAY if getattr(turn, "pieces", None) is None else Span.TURN_STREAM
-        # The attributes are built only when the span will record (an SDK is configured and samples the session, or
-        # the turn has a parent of its own): with the API alone a turn costs a no-op span.
-        attributes = _turn_attributes(self._session, turn, result, outcome) if self._recording or links else None
+        attributes = _turn_attributes(self._session, turn, result, outcome)
         span = rt.tracer.start_span(name, context=parent, links=links, start_time=to_ns(queued), attributes=attributes)
         if result is not None and _runtime.stage_events() and span.is_recording():
             stages = [(at, stage) for stage in TURN_EVENTS if (at := getattr(result.timings, stage)) is not None]
