@@ -45,7 +45,9 @@ _ENDPOINTS = {
 def _wanted(environ: dict[str, str] | os._Environ[str]) -> bool:
     if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
-    return any(environ.get(name, "").strip() for name in (*_EXPORTERS, *_ENDPOINTS["traces"], *_ENDPOINTS["metrics"]))
+    if any(environ.get(name, "").strip().lower() not in ("", "none") for name in _EXPORTERS):
+        return True
+    return any(environ.get(name, "").strip() for name in (*_ENDPOINTS["traces"], *_ENDPOINTS["metrics"]))
 
 
 def from_environment() -> list[Any]:

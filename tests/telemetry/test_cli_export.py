@@ -119,3 +119,31 @@ def test_the_emulator_exports_its_own_view() -> None:
     assert live["streamclient.emulator.billed_duration"] > 0
     last = _values(_reports(out.decode())[-1])  # the final export, at exit: the rooms are closed by then
     assert last["streamclient.emulator.rooms.open"] == 0
+
+
+def test_which_variables_ask_for_export() -> None:
+    from streamclient.cli._telemetry import _wanted
+
+    assert not _wanted({})
+    assert not _wanted({"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"})
+    assert not _wanted({"OTEL_SERVICE_NAME": "bot"})
+    assert _wanted({"OTEL_TRACES_EXPORTER": "console"})
+    assert _wanted({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"})
+    assert not _wanted({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317", "OTEL_SDK_DISABLED": "true"})
+
+
+def test_an_exporter_that_is_not_installed_is_said_once_and_nothing_is_set_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from opentelemetry import trace
+
+    from streamclient.cli._telemetry import from_environment
+
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "no-such-exporter")
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)  # as in a fresh process (another test may have set one)
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, trace.ProxyTracerProvider)
+    with caplog.at_level("WARNING"):
+        assert from_environment() == []
+    assert trace.get_tracer_provider() is provider
+    assert [r.getMessage() for r in caplog.records if "OTEL_" in r.getMessage()] != []
