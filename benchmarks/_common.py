@@ -252,14 +252,16 @@ def official_wait(frame: bytes, bytes_per_second: int = STRICT_BYTES) -> float:
 
 
 @asynccontextmanager
-async def emulator_process(api_key: str = "bench-key") -> AsyncIterator[str]:
+async def emulator_process(api_key: str = "bench-key", speech_cps: float = 4000.0) -> AsyncIterator[str]:
     """The local emulator in its own process (its own core), fast avatar and speech; yields its base URL.
+
+    ``speech_cps``: the avatar's speaking speed (characters a second; 4000 is instant, 40 the emulator's default).
 
     Stopped with SIGINT on exit (killed if it does not end within 10 s).
     """
     command = [
         sys.executable, "-c", "from streamclient.cli import main; main()", "emulator",
-        "--port", "0", "--api-key", api_key, "--join-delay", "0.05", "--speech-cps", "4000",
+        "--port", "0", "--api-key", api_key, "--join-delay", "0.05", "--speech-cps", f"{speech_cps:g}",
     ]  # fmt: skip
     process = await anyio.open_process(command, stderr=subprocess.DEVNULL)
     try:

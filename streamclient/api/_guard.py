@@ -30,7 +30,7 @@ from typing import Any
 import anyio
 import httpx
 
-from streamclient import _inflight
+from streamclient import _inflight, telemetry
 from streamclient.errors import (
     AkoolError,
     APIConnectionError,
@@ -186,6 +186,7 @@ class CreateGuard:
     def __repr__(self) -> str:
         return f"CreateGuard({self.ledger!r}, {self.budget!r})"
 
+    @telemetry.budget_refusals  # telemetry: refusals counted by limit
     def _check_duration(self, body: dict[str, Any]) -> None:
         limit = self.budget.max_duration
         if limit is None:

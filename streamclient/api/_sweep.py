@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from streamclient import telemetry
 from streamclient.api._guard import Budget, CreateGuard
 from streamclient.api.models import Session, SessionStatus
 from streamclient.api.sessions import Sessions
@@ -134,6 +135,7 @@ async def _open_on_service(client: AsyncAkoolClient) -> dict[str, tuple[Session,
     return found
 
 
+@telemetry.traced_sweep  # telemetry: a span per sweep; sweeps and sessions swept counted
 async def sweep(
     client: AsyncAkoolClient,
     *,

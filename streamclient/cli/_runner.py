@@ -21,6 +21,7 @@ import anyio
 import typer
 
 from streamclient import _inflight
+from streamclient.cli import _telemetry
 from streamclient.cli._visible import visible
 from streamclient.errors import (
     APIConnectionError,
@@ -120,6 +121,7 @@ def run_async(main: Callable[[], Awaitable[T]], *, stop_on_ctrl_c: bool = False)
         return None  # type: ignore[unreachable]  # reached when a signal cancelled main()
 
     saved = _signal_handlers()
+    runner = _telemetry.exported(runner)  # telemetry: OTEL_* variables + the SDK: export, flushed at the end
     try:
         outcome = anyio.run(runner)
     except Exception as exc:

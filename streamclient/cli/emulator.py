@@ -24,6 +24,7 @@ import anyio
 import typer
 
 from streamclient.api._auth import credential
+from streamclient.cli import _telemetry
 from streamclient.cli._emulator_variants import (
     HELP,
     KnowledgeListShape,
@@ -184,6 +185,7 @@ async def _run(config: EmulatorConfig) -> None:
     from streamclient.emulator import Emulator
 
     async with Emulator(config) as emu:
+        _telemetry.watch_emulator(emu)  # telemetry: rooms, sessions, refused frames (when OTEL_* asks for export)
         typer.echo(f"AKOOL emulator running (Ctrl-C to stop)\n  base URL: {emu.base_url}")
         typer.echo(f"  room URL: {emu.room_url}\n  API key:  {emu.api_key}")
         if emu.inspector_url is not None:

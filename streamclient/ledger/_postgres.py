@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
+from streamclient import telemetry
 from streamclient.errors import BudgetExceededError, ConfigurationError, LedgerUnavailableError
 from streamclient.ledger._sqlite import DEFAULT_BILLED_WINDOW, LONGEST_SESSION, LedgerEntry, check_billed
 
@@ -433,6 +434,7 @@ class PostgresLedger:
         return [LedgerEntry(*r) for r in rows]
 
     def _learn(self, lapsed: float | None, told: list[LedgerEntry]) -> None:
+        telemetry.lease_renewed(lapsed)  # telemetry: renewals and lapses
         if lapsed is not None:
             self.lapses += 1
             logger.warning(
@@ -510,6 +512,7 @@ class PostgresLedger:
 
     # ------------------------------------------------------------------------------------------ the three steps
 
+    @telemetry.budget_refusals  # telemetry: refusals counted by limit
     async def record_intent(
         self,
         *,

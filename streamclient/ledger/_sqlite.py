@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from streamclient import telemetry
 from streamclient.errors import BudgetExceededError, LedgerUnavailableError
 
 __all__ = (
@@ -259,6 +260,7 @@ class SessionLedger:
 
     # ------------------------------------------------------------------------------------------ the three steps
 
+    @telemetry.budget_refusals  # telemetry: refusals counted by limit
     def record_intent(
         self,
         *,

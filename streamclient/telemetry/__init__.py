@@ -7,7 +7,8 @@ streamclient then records through the global providers, or those given to :func:
 
 from __future__ import annotations
 
-from streamclient.telemetry._names import METRICS, SPANS, TURN_EVENTS, Attr, MetricSpec, Span
+from streamclient.telemetry._fleet import budget_refusals, lease_renewed, traced_sweep
+from streamclient.telemetry._names import EMULATOR_METRICS, METRICS, SPANS, TURN_EVENTS, Attr, MetricSpec, Span
 from streamclient.telemetry._runtime import configure, runtime
 from streamclient.telemetry._session import (
     NOOP,
@@ -19,6 +20,7 @@ from streamclient.telemetry._session import (
 )
 
 __all__ = (
+    "EMULATOR_METRICS",
     "METRICS",
     "NOOP",
     "SPANS",
@@ -28,9 +30,12 @@ __all__ = (
     "SessionTelemetry",
     "Span",
     "api_retry",
+    "budget_refusals",
     "configure",
+    "lease_renewed",
     "runtime",
     "session_telemetry",
     "traced_command",
+    "traced_sweep",
     "turn_context",
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ("INSTRUMENTATION_SCOPE", "METRICS", "SPANS", "Attr", "MetricSpec", "Span")
+__all__ = ("EMULATOR_METRICS", "INSTRUMENTATION_SCOPE", "METRICS", "SPANS", "Attr", "MetricSpec", "Span")
 
 INSTRUMENTATION_SCOPE = "streamclient"
 
@@ -23,6 +23,8 @@ class Span:
     TURN_SAY = "streamclient.turn say"
     TURN_STREAM = "streamclient.turn say_stream"
     COMMAND = "streamclient.command"  # + " <cmd>": "streamclient.command set-params"
+    RECONNECT = "streamclient.session.reconnect"
+    SWEEP = "streamclient.sweep"
 
 
 class Attr:
@@ -47,14 +49,27 @@ class Attr:
     INTERRUPTED = "streamclient.turn.interrupted"
     INCOMPLETE = "streamclient.turn.incomplete"
     OUTCOME = "streamclient.turn.outcome"
+    SENT = "streamclient.turn.sent"
+    FIRST_CHUNK = "streamclient.turn.first_chunk"
+    AUDIO_START = "streamclient.turn.audio_start"
+    AUDIO_END = "streamclient.turn.audio_end"
     COMMAND = "streamclient.command.name"
     ACK_CODE = "streamclient.command.ack_code"
+    RECONNECT_OUTCOME = "streamclient.reconnect.outcome"
+    CONNECTION_REASON = "streamclient.connection.reason"
+    BUDGET_LIMIT = "streamclient.budget.limit"
+    SWEEP_DRY_RUN = "streamclient.sweep.dry_run"
+    SWEEP_FOUND = "streamclient.sweep.found"
+    SWEEP_CLOSED = "streamclient.sweep.closed"
+    SWEEP_OUTCOME = "streamclient.sweep.outcome"
+    REFUSAL_CODE = "streamclient.emulator.refusal.code"
     ERROR_TYPE = "error.type"
     DIRECTION = "network.io.direction"
     HTTP_METHOD = "http.request.method"
 
 
-#: The stages of a turn, recorded as span events at the time they happened.
+#: The stages of a turn. The span starts when the turn was queued; the others are attributes of the turn span, in
+#: seconds after its start (``Attr.SENT`` ...); also span events with ``configure(stage_events=True)``.
 TURN_EVENTS = ("queued", "sent", "first_chunk", "audio_start", "audio_end")
 
 
@@ -88,7 +103,9 @@ METRICS: dict[str, MetricSpec] = {
             (),
             "Seconds of session duration asked for at create (AKOOL charges the duration up front).",
         ),
-        MetricSpec("streamclient.turns", "counter", "{turn}", (Attr.OUTCOME,), "Turns resolved, by outcome."),
+        MetricSpec(
+            "streamclient.turns", "observable_counter", "{turn}", (Attr.OUTCOME,), "Turns resolved, by outcome."
+        ),
         MetricSpec(
             "streamclient.turn.first_chunk.latency",
             "histogram",
@@ -103,10 +120,10 @@ METRICS: dict[str, MetricSpec] = {
             (),
             "From a turn's last frame sent to the avatar's audio_start.",
         ),
-        MetricSpec("streamclient.interrupts", "counter", "{interrupt}", (), "Interrupts sent."),
+        MetricSpec("streamclient.interrupts", "observable_counter", "{interrupt}", (), "Interrupts sent."),
         MetricSpec(
             "streamclient.replies.incomplete",
-            "counter",
+            "observable_counter",
             "{message}",
             (),
             "Received messages that never completed (chunks lost, or cut by an interrupt).",
@@ -160,6 +177,48 @@ METRICS: dict[str, MetricSpec] = {
             (Attr.HTTP_METHOD, Attr.ERROR_TYPE),
             "REST requests retried (rate limit, 5xx, network), by method and error class.",
         ),
+        MetricSpec(
+            "streamclient.reconnects",
+            "counter",
+            "{reconnect}",
+            (Attr.RECONNECT_OUTCOME,),
+            "Channel reconnects (the transport's SDK lost the connection and retried), by outcome.",
+        ),
+        MetricSpec(
+            "streamclient.budget.refusals",
+            "counter",
+            "{create}",
+            (Attr.BUDGET_LIMIT,),
+            "Session creates refused before the network by a budget limit, by limit.",
+        ),
+        MetricSpec(
+            "streamclient.sweeps",
+            "counter",
+            "{sweep}",
+            (Attr.SWEEP_DRY_RUN, Attr.ERROR_TYPE),
+            "Sweeps run (dry runs too), and those that failed (error type).",
+        ),
+        MetricSpec(
+            "streamclient.sweep.sessions",
+            "counter",
+            "{session}",
+            (Attr.SWEEP_OUTCOME,),
+            "Sessions a sweep closed, found already closed, or failed to close.",
+        ),
+        MetricSpec(
+            "streamclient.ledger.lease.renewals",
+            "counter",
+            "{renewal}",
+            (),
+            "Renewals of this process's lease on the fleet ledger (PostgreSQL).",
+        ),
+        MetricSpec(
+            "streamclient.ledger.lease.lapses",
+            "counter",
+            "{lapse}",
+            (),
+            "Renewals that found the lease lapsed (the process was paused or cut off: its sessions may be swept).",
+        ),
     )
 }
 
@@ -167,7 +226,40 @@ SPANS: dict[str, str] = {
     Span.SESSION: "The session's life: create, join, avatar ready, close (close reason, billed duration).",
     Span.CREATE: "The create request (child of the session).",
     Span.JOIN: "Joining the channel (child of the session).",
-    Span.TURN_SAY: "One say/ask: characters, frames, interrupted, incomplete; its stages as events.",
-    Span.TURN_STREAM: "One say_stream answer: characters, pieces, frames, interrupted; its stages as events.",
+    Span.TURN_SAY: "One say/ask: characters, frames, interrupted, incomplete, outcome; its stages as attributes.",
+    Span.TURN_STREAM: "One say_stream answer: characters, pieces, frames, interrupted; its stages as attributes.",
     Span.COMMAND + " <cmd>": "One command and its ack: set-params, set-action, interrupt (ack code).",
+    Span.RECONNECT: "The channel lost and retried by the transport's SDK, until connected again, failed or closed.",
+    Span.SWEEP: "One sweep (dry run or closing): sessions found and closed.",
+}
+
+#: The emulator's own view (``streamclient emulator`` with the ``OTEL_*`` variables set), by what it reads.
+EMULATOR_METRICS: dict[str, MetricSpec] = {
+    "rooms": MetricSpec(
+        "streamclient.emulator.rooms.open", "observable_updown_counter", "{room}", (), "Rooms open in the emulator."
+    ),
+    "sessions": MetricSpec(
+        "streamclient.emulator.sessions.open",
+        "observable_updown_counter",
+        "{session}",
+        (),
+        "Emulated sessions neither closed nor expired.",
+    ),
+    "refused": MetricSpec(
+        "streamclient.emulator.frames.refused",
+        "observable_counter",
+        "{frame}",
+        (Attr.REFUSAL_CODE,),
+        "Frames the emulated channel refused (rate limits, not in the channel), by the SDK-style code.",
+    ),
+    "dropped": MetricSpec(
+        "streamclient.emulator.frames.dropped",
+        "observable_counter",
+        "{frame}",
+        (),
+        "Frames dropped by the emulator's fault injection.",
+    ),
+    "billed": MetricSpec(
+        "streamclient.emulator.billed_duration", "observable_counter", "s", (), "Seconds billed by the emulator."
+    ),
 }

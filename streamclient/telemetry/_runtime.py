@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import itertools
@@ -21,6 +22,7 @@ _UNSET: Any = object()
 _lock = threading.Lock()
 _state: Runtime | None = _UNSET
 _record_text = False
+_stage_events = False
 _providers: dict[str, Any] = {}
 
 
@@ -50,6 +52,8 @@ class Runtime:
         trace = importlib.import_module("opentelemetry.trace")
         metrics = importlib.import_module("opentelemetry.metrics")
         self.trace = trace
+        self.metrics = metrics
+        self._given = tracer_provider is not None or meter_provider is not None
         self.context = importlib.import_module("opentelemetry.context")
         self.Observation = metrics.Observation
         self.Link = trace.Link
@@ -59,6 +63,9 @@ class Runtime:
         meter = metrics.get_meter(INSTRUMENTATION_SCOPE, version, meter_provider=meter_provider)
         self.live: dict[int, SessionStats] = {}
         self.totals = _Totals()
+        #: Counts kept here and read by observable counters at collection: ``{name: {attribute values: count}}``
+        #: (a dict increment per event instead of the SDK's measurement path; see :meth:`tally`).
+        self.tallies: dict[str, dict[tuple[Any, ...], int]] = {}
         self._ids = itertools.count()
         self.instruments: dict[str, Any] = {}
         for spec in METRICS.values():
@@ -81,11 +88,31 @@ class Runtime:
             "streamclient.send.retries": lambda: [self.Observation(self._total("send_retries"))],
             "streamclient.send.failures": lambda: [self.Observation(self._total("send_failures"))],
         }
+        for spec in METRICS.values():
+            if spec.kind == "observable_counter" and spec.name not in observed:
+                self.tallies[spec.name] = {}
+                observed[spec.name] = functools.partial(self._tallied, spec.name, spec.attributes)
         for name, read in observed.items():
             spec = METRICS[name]
             meter.create_observable_counter(
                 name, callbacks=[_callback(read)], unit=spec.unit, description=spec.description
             )
+        self.first_chunk_latency = self.instruments["streamclient.turn.first_chunk.latency"]
+        self.audio_start_latency = self.instruments["streamclient.turn.audio_start.latency"]
+
+    def active(self) -> bool:
+        """Whether anything records: providers were given to :func:`configure`, or a global one is set (an SDK).
+
+        With the API alone (its proxy and no-op providers) a session takes the no-op telemetry: nothing per turn.
+        """
+        if self._given:
+            return True
+        tracer_provider = self.trace.get_tracer_provider()
+        meter_provider = self.metrics.get_meter_provider()
+        return not (
+            isinstance(tracer_provider, (self.trace.ProxyTracerProvider, self.trace.NoOpTracerProvider))
+            and type(meter_provider).__name__ in ("_ProxyMeterProvider", "NoOpMeterProvider")
+        )
 
     def add(self, name: str, value: float, attributes: dict[str, Any] | None = None) -> None:
         """Add to a counter (or an up-down counter)."""
@@ -94,6 +121,15 @@ class Runtime:
     def record(self, name: str, value: float) -> None:
         """Record a histogram value."""
         self.instruments[name].record(value)
+
+    def tally(self, name: str, key: tuple[Any, ...] = ()) -> None:
+        """Count one event of an observable counter (``key``: its attribute values, in the spec's order)."""
+        counts = self.tallies[name]
+        counts[key] = counts.get(key, 0) + 1
+
+    def _tallied(self, name: str, attributes: tuple[str, ...]) -> list[Any]:
+        counts = list(self.tallies[name].items())  # (one C call: safe against the loop adding a key meanwhile)
+        return [self.Observation(value, dict(zip(attributes, key, strict=True))) for key, value in counts]
 
     def register(self, stats: SessionStats) -> int:
         """Follow a live session's stats; returns the key to :meth:`unregister` it with."""
@@ -140,7 +176,13 @@ def runtime() -> Runtime | None:
     return state
 
 
-def configure(*, tracer_provider: Any = None, meter_provider: Any = None, record_text: bool | None = None) -> None:
+def configure(
+    *,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+    record_text: bool | None = None,
+    stage_events: bool | None = None,
+) -> None:
     """Set where streamclient's spans and metrics go, and whether user text may be recorded.
 
     Without this, the global providers are used (``opentelemetry.trace.set_tracer_provider`` and
@@ -152,8 +194,11 @@ def configure(*, tracer_provider: Any = None, meter_provider: Any = None, record
         meter_provider: a ``MeterProvider`` to use instead of the global one.
         record_text: put the turn's text and the avatar's reply on turn spans (off by default: only their length
             and a SHA-256 prefix of the text are recorded). Turn it on only where traces may hold user data.
+        stage_events: also record a turn's stages (queued, sent, first_chunk, audio_start, audio_end) as span
+            events at their times, for trace views that draw events on the timeline (off by default: the stages
+            are always turn-span attributes, in seconds after the turn was queued; five events cost more).
     """
-    global _state, _record_text
+    global _state, _record_text, _stage_events
     with _lock:
         _providers.clear()
         if tracer_provider is not None:
@@ -162,7 +207,14 @@ def configure(*, tracer_provider: Any = None, meter_provider: Any = None, record
             _providers["meter_provider"] = meter_provider
         if record_text is not None:
             _record_text = record_text
+        if stage_events is not None:
+            _stage_events = stage_events
         _state = _UNSET
+
+
+def stage_events() -> bool:
+    """Whether turn stages are also recorded as span events (:func:`configure`)."""
+    return _stage_events
 
 
 def text_attributes(text: str, *, key: str, length_key: str, hash_key: str | None = None) -> dict[str, Any]:

@@ -15,19 +15,17 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 
+from streamclient.telemetry import _runtime
 from streamclient.telemetry._names import TURN_EVENTS, Attr, Span
 from streamclient.telemetry._runtime import Runtime, runtime, text_attributes
 
 if TYPE_CHECKING:
     from streamclient.session import AvatarSession
     from streamclient.session.events import SessionEvent
-    from streamclient.session.turns import Turn
+    from streamclient.session.turns import Turn, TurnResult
 
 __all__ = ("NOOP", "SessionTelemetry", "session_telemetry", "traced_command", "turn_context")
 
-import os
-
-_NO_FRAMES = bool(os.environ.get("NOFRAMES"))
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
@@ -60,12 +58,6 @@ class _NoopTelemetry:
 NOOP = _NoopTelemetry()
 
 
-def _now_ns() -> Callable[[float | None], int | None]:
-    """A converter from the event loop's clock (seconds) to epoch nanoseconds, as of now."""
-    offset = time.time_ns() - int(anyio.current_time() * 1e9)
-    return lambda t: None if t is None else int(t * 1e9) + offset
-
-
 class SessionTelemetry:
     """The spans and metrics of one session."""
 
@@ -76,6 +68,15 @@ class SessionTelemetry:
         self._session = session
         self._span: Any = None
         self._outer_span_id = 0
+        # Made once at start, reused by every turn: the session span's context, its span id, a link to it, and
+        # whether it records (an SDK is configured and sampled it).
+        self._context: Any = None
+        self._session_span_id = 0
+        self._links: list[Any] = []
+        self._recording = False
+        self._offset = 0
+        self._offset_read = -1e9
+        self._reconnecting: Any = None  # the reconnect span, while the transport's SDK retries
         self._stats_key: int | None = None
         self._counted_open = False
         self._counted_created = False
@@ -96,7 +97,11 @@ class SessionTelemetry:
             attributes[Attr.DURATION] = duration
         if session.session_id is not None:
             attributes[Attr.SESSION_ID] = session.session_id
-        self._span = rt.tracer.start_span(Span.SESSION, attributes=attributes)
+        span = self._span = rt.tracer.start_span(Span.SESSION, attributes=attributes)
+        self._context = rt.trace.set_span_in_context(span)
+        self._session_span_id = span.get_span_context().span_id
+        self._links = [rt.Link(span.get_span_context())]
+        self._recording = span.is_recording()
         self._stats_key = rt.register(session.stats)
         from streamclient.session.events import AvatarJoined, ConnectionChanged, MessageIncomplete, SessionClosed
 
@@ -110,8 +115,7 @@ class SessionTelemetry:
         name = Span.CREATE if kind == "create" else Span.JOIN
         if kind == "join":
             self._created()
-        parent = rt.trace.set_span_in_context(self._span)
-        with rt.tracer.start_as_current_span(name, context=parent, record_exception=False) as span:
+        with rt.tracer.start_as_current_span(name, context=self._context, record_exception=False) as span:
             try:
                 yield
             except BaseException as exc:
@@ -147,17 +151,45 @@ class SessionTelemetry:
         from streamclient.session.events import AvatarJoined, ConnectionChanged, MessageIncomplete, SessionClosed
 
         if isinstance(event, MessageIncomplete):
-            self._rt.add("streamclient.replies.incomplete", 1)
+            self._rt.tally("streamclient.replies.incomplete")
         elif isinstance(event, AvatarJoined):
             self._span.add_event("avatar_ready")
         elif isinstance(event, ConnectionChanged):
             self._span.add_event("connection_changed", {"state": event.state, "reason": event.reason})
+            self._reconnect(event.state, event.reason)
         elif isinstance(event, SessionClosed):
             self._finish(event.reason)
+
+    def _reconnect(self, state: str, reason: int) -> None:
+        """The transport's SDK lost the channel and retries (``RECONNECTING``) until ``CONNECTED`` or ``FAILED``.
+
+        Outcomes: ``reconnected``, ``failed`` (status ERROR), ``disconnected`` (the channel was left meanwhile),
+        ``closed`` (the session ended meanwhile).
+
+        streamclient has no reconnect of its own: this span is the SDK's reconnect as the session sees it.
+        """
+        rt = self._rt
+        if state == "RECONNECTING":
+            if self._reconnecting is None:
+                self._reconnecting = rt.tracer.start_span(
+                    Span.RECONNECT, context=self._context, attributes={Attr.CONNECTION_REASON: reason}
+                )
+        elif self._reconnecting is not None and state in ("CONNECTED", "FAILED", "DISCONNECTED"):
+            self._end_reconnect({"CONNECTED": "reconnected", "FAILED": "failed"}.get(state, "disconnected"))
+
+    def _end_reconnect(self, outcome: str) -> None:
+        span, self._reconnecting = self._reconnecting, None
+        span.set_attribute(Attr.RECONNECT_OUTCOME, outcome)
+        if outcome == "failed":
+            span.set_status(self._rt.StatusCode.ERROR, "reconnect failed")
+        span.end()
+        self._rt.add("streamclient.reconnects", 1, {Attr.RECONNECT_OUTCOME: outcome})
 
     def _finish(self, reason: str) -> None:
         rt, span, session = self._rt, self._span, self._session
         self._created()  # (a session whose join failed)
+        if self._reconnecting is not None:
+            self._end_reconnect("closed")
         if self._stats_key is not None:
             rt.unregister(self._stats_key)
             self._stats_key = None
@@ -176,76 +208,96 @@ class SessionTelemetry:
     # -- turns
 
     def turn(self, turn: _TurnT) -> _TurnT:
-        """A turn was queued (``say``, ``ask``, ``say_stream``): its span starts at its ``queued`` time."""
-        from streamclient.session._speech import StreamTurn
+        """A turn was queued (``say``, ``ask``, ``say_stream``): note its parent; its span is made when it resolves.
 
-        rt = self._rt
+        The span is started then, at the turn's ``queued`` time, with every attribute at once: one attribute set
+        cleaned by the SDK per turn, no lock taken per attribute, nothing done while the turn is in flight.
+        """
         self._turns += 1
+        rt = self._rt
         current = rt.trace.get_current_span().get_span_context()
-        session_context = self._span.get_span_context()
-        links = None
-        if current.is_valid and current.span_id not in (self._outer_span_id, session_context.span_id):
+        if current.is_valid and current.span_id not in (self._outer_span_id, self._session_span_id):
             # A span newer than the session's (pipecat's turn, the application's request) is current: the turn
             # belongs to it, and links to the session.
-            parent = rt.context.get_current()
-            links = [rt.Link(session_context)]
+            turn.observer = functools.partial(self._turn_done_safely, rt.context.get_current(), self._links)
         else:
-            parent = rt.trace.set_span_in_context(self._span)
-        name = Span.TURN_STREAM if isinstance(turn, StreamTurn) else Span.TURN_SAY
-        to_ns = _now_ns()
-        span = rt.tracer.start_span(
-            name,
-            context=parent,
-            links=links,
-            start_time=to_ns(turn.queued_at),
-            attributes={Attr.MESSAGE_ID: turn.message_id},
-        )
-        turn.observer = functools.partial(self._turn_done_safely, span)
+            turn.observer = functools.partial(self._turn_done_safely, self._context, None)
         return turn
 
-    def _turn_done_safely(self, span: Any, turn: Turn) -> None:
+    def _turn_done_safely(self, parent: Any, links: Any, turn: Turn) -> None:
         try:
-            self._turn_done(span, turn)
+            self._turn_done(parent, links, turn)
         except Exception:  # telemetry never breaks a session
             logger.exception("streamclient telemetry: recording turn %s failed", turn.message_id)
 
-    def _turn_done(self, span: Any, turn: Turn) -> None:
-        from streamclient.session._speech import StreamTurn
-
+    def _turn_done(self, parent: Any, links: Any, turn: Turn) -> None:
         rt = self._rt
-        to_ns = _now_ns()
         result, error = turn.outcome()
         if result is not None:
             timings = result.timings
             outcome = "interrupted" if result.interrupted else "incomplete" if result.incomplete else "completed"
-            if timings.sent is not None and timings.first_chunk is not None:
-                rt.record("streamclient.turn.first_chunk.latency", timings.first_chunk - timings.sent)
-            if timings.sent is not None and timings.audio_start is not None:
-                rt.record("streamclient.turn.audio_start.latency", timings.audio_start - timings.sent)
+            sent = timings.sent
+            if sent is not None:
+                if timings.first_chunk is not None:
+                    rt.first_chunk_latency.record(timings.first_chunk - sent)
+                if timings.audio_start is not None:
+                    rt.audio_start_latency.record(timings.audio_start - sent)
         else:
             outcome = "failed"
-        rt.add("streamclient.turns", 1, {Attr.OUTCOME: outcome})
-        if span.is_recording():
-            span.set_attributes(
-                text_attributes(turn.text, key=Attr.TEXT, length_key=Attr.TEXT_LENGTH, hash_key=Attr.TEXT_HASH)
-            )
-            pieces = turn.pieces if isinstance(turn, StreamTurn) else [turn]
-            frames = _frames(self._session, pieces)
-            if frames is not None:
-                span.set_attribute(Attr.FRAMES, frames)
-            if isinstance(turn, StreamTurn):
-                span.set_attribute(Attr.PIECES, len(pieces))
-            span.set_attribute(Attr.OUTCOME, outcome)
-            if result is not None:
-                span.set_attributes(text_attributes(result.reply, key=Attr.REPLY, length_key=Attr.REPLY_LENGTH))
-                span.set_attribute(Attr.INTERRUPTED, result.interrupted)
-                span.set_attribute(Attr.INCOMPLETE, result.incomplete)
-                stages = [(at, stage) for stage in TURN_EVENTS if (at := getattr(result.timings, stage)) is not None]
-                for at, stage in sorted(stages):
-                    span.add_event(stage, timestamp=to_ns(at))
-            if error is not None:
-                _record_error(rt, span, error)
+        rt.tally("streamclient.turns", (outcome,))
+        if not self._recording and links is None:
+            return  # the session's trace is not sampled: its turn's span would not be either (no span made)
+        queued = turn.queued_at
+        to_ns = self._clock()
+        name = Span.TURN_SAY if getattr(turn, "pieces", None) is None else Span.TURN_STREAM
+        attributes = _turn_attributes(self._session, turn, result, outcome)
+        span = rt.tracer.start_span(name, context=parent, links=links, start_time=to_ns(queued), attributes=attributes)
+        if result is not None and _runtime.stage_events() and span.is_recording():
+            stages = [(at, stage) for stage in TURN_EVENTS if (at := getattr(result.timings, stage)) is not None]
+            for at, stage in sorted(stages):
+                span.add_event(stage, timestamp=to_ns(at))
+        if error is not None:
+            _record_error(rt, span, error)
         span.end(end_time=to_ns(result.timings.done) if result is not None else None)
+
+    def _clock(self) -> Callable[[float], int]:
+        """A converter from the event loop's clock (seconds) to epoch nanoseconds (its offset re-read every 10 s)."""
+        now = time.monotonic()
+        if now - self._offset_read > 10.0:
+            self._offset = time.time_ns() - int(anyio.current_time() * 1e9)
+            self._offset_read = now
+        offset = self._offset
+        return lambda t: int(t * 1e9) + offset
+
+
+def _turn_attributes(session: AvatarSession, turn: Turn, result: TurnResult | None, outcome: str) -> dict[str, Any]:
+    """The turn span's attributes: lengths, a hash prefix, frames, outcome, the stages (seconds after queued)."""
+    pieces: list[Turn] | None = getattr(turn, "pieces", None)
+    attributes: dict[str, Any] = {
+        Attr.MESSAGE_ID: turn.message_id,
+        Attr.OUTCOME: outcome,
+        **text_attributes(turn.text, key=Attr.TEXT, length_key=Attr.TEXT_LENGTH, hash_key=Attr.TEXT_HASH),
+    }
+    frames = _frames(session, [turn] if pieces is None else pieces)
+    if frames is not None:
+        attributes[Attr.FRAMES] = frames
+    if pieces is not None:
+        attributes[Attr.PIECES] = len(pieces)
+    if result is not None:
+        attributes.update(text_attributes(result.reply, key=Attr.REPLY, length_key=Attr.REPLY_LENGTH))
+        attributes[Attr.INTERRUPTED] = result.interrupted
+        attributes[Attr.INCOMPLETE] = result.incomplete
+        timings = result.timings
+        queued = timings.queued
+        for key, at in (
+            (Attr.SENT, timings.sent),
+            (Attr.FIRST_CHUNK, timings.first_chunk),
+            (Attr.AUDIO_START, timings.audio_start),
+            (Attr.AUDIO_END, timings.audio_end),
+        ):
+            if at is not None:
+                attributes[key] = round(at - queued, 6)
+    return attributes
 
 
 def _seconds(value: object) -> float | None:
@@ -263,14 +315,17 @@ def _frames(session: AvatarSession, pieces: list[Any]) -> int | None:
     if conn is None:
         return None
     total = 0
-    limit = conn.max_frame_bytes
+    limit = conn.max_frame_bytes - _ENVELOPE_BYTES
     for piece in pieces:
-        if not piece.text:
+        text = piece.text
+        if not text:
             continue
-        if len(piece.text) * 6 + _ENVELOPE_BYTES <= limit:  # fits one frame, whatever its characters (\uXXXX: 6 B)
+        if len(text) * 6 <= limit:  # fits one frame, whatever its characters (\uXXXX: 6 B)
             total += 1
+        elif text.isascii() and text.isprintable() and len(text) + text.count('"') + text.count("\\") <= limit:
+            total += 1  # printable ASCII: 1 B a character, 2 B for " and \\ (exact)
         else:
-            total += len(split_text(piece.text, mid=piece.message_id, max_frame_bytes=limit))
+            total += len(split_text(text, mid=piece.message_id, max_frame_bytes=conn.max_frame_bytes))
     return total
 
 
@@ -283,9 +338,9 @@ def _record_error(rt: Runtime, span: Any, exc: BaseException) -> None:
 
 
 def session_telemetry(session: AvatarSession) -> SessionTelemetry | _NoopTelemetry:
-    """The telemetry of ``session``: a no-op when the OpenTelemetry API is not installed."""
+    """The telemetry of ``session``: a no-op without the OpenTelemetry API, or with the API and no SDK set up."""
     rt = runtime()
-    return NOOP if rt is None else SessionTelemetry(rt, session)
+    return NOOP if rt is None or not rt.active() else SessionTelemetry(rt, session)
 
 
 def traced_command(method: _F) -> _F:
@@ -298,11 +353,9 @@ def traced_command(method: _F) -> _F:
             return await method(session, mid, cmd, *args, **kwargs)
         rt: Runtime = observer._rt
         if cmd == "interrupt":
-            rt.add("streamclient.interrupts", 1)
+            rt.tally("streamclient.interrupts")
         attributes: dict[str, Any] = {Attr.COMMAND: cmd}
-        parent = (
-            rt.trace.set_span_in_context(observer._span) if not rt.trace.get_current_span().is_recording() else None
-        )
+        parent = observer._context if not rt.trace.get_current_span().is_recording() else None
         with rt.tracer.start_as_current_span(
             f"{Span.COMMAND} {cmd}",
             context=parent,

@@ -20,6 +20,7 @@ class Otel:
     tracer_provider: TracerProvider
     spans: InMemorySpanExporter
     metrics: InMemoryMetricReader
+    metrics_provider: MeterProvider
 
     def finished(self) -> list[ReadableSpan]:
         return list(self.spans.get_finished_spans())
@@ -28,7 +29,8 @@ class Otel:
         """Every metric's data points as (attributes, value); a histogram's value is its count."""
         data = self.metrics.get_metrics_data()
         found: dict[str, list[tuple[dict[str, object], object]]] = {}
-        assert data is not None
+        if data is None:  # nothing recorded yet
+            return found
         for resource in data.resource_metrics:
             for scope in resource.scope_metrics:
                 if scope.scope.name != "streamclient":
@@ -52,7 +54,7 @@ def otel() -> Iterator[Otel]:
     meter_provider = MeterProvider(metric_readers=[reader])
     telemetry.configure(tracer_provider=tracer_provider, meter_provider=meter_provider)
     try:
-        yield Otel(tracer_provider, spans, reader)
+        yield Otel(tracer_provider, spans, reader, meter_provider)
     finally:
         telemetry.configure(record_text=False)
         meter_provider.shutdown()

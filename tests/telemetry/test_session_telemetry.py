@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
@@ -10,6 +12,7 @@ from streamclient.api import AsyncAkoolClient
 from streamclient.emulator import Emulator, EmulatorConfig, Fault, FaultPlan
 from streamclient.errors import CommandError
 from streamclient.session import SessionOptions, connect
+from streamclient.session.events import ConnectionChanged
 from tests.telemetry.conftest import Otel
 
 AVATAR = "dvp_Tristan_cloth2_1080P"
@@ -75,17 +78,15 @@ async def test_a_scripted_conversation_yields_the_span_tree_and_the_metrics(otel
     assert second["streamclient.turn.incomplete"] is True
     assert third["streamclient.turn.interrupted"] is True
     assert int(str(third["streamclient.turn.frames"])) > 1
-    stages = [e.name for e in turns[0].events]
-    assert stages == ["queued", "sent", "first_chunk", "audio_start", "audio_end"] or stages == [
-        "queued",
-        "sent",
-        "audio_start",
-        "first_chunk",
-        "audio_end",
-    ]
-    assert [e.name for e in turns[0].events] == sorted(
-        (e.name for e in turns[0].events), key=lambda n: next(e.timestamp for e in turns[0].events if e.name == n)
-    )
+    assert not turns[0].events  # the stages are attributes (events only with stage_events=True)
+    raw = [first[f"streamclient.turn.{stage}"] for stage in ("sent", "first_chunk", "audio_start", "audio_end")]
+    assert all(isinstance(at, float) for at in raw), raw
+    stages = [float(str(at)) for at in raw]
+    assert min(stages) >= 0, stages
+    assert stages[0] <= min(stages[1], stages[2]) <= stages[3]  # seconds after queued (the span's start), in order
+    assert turns[0].end_time is not None
+    assert turns[0].start_time is not None
+    assert stages[3] * 1e9 <= turns[0].end_time - turns[0].start_time + 1000  # within the span
 
     (interrupt,) = children("streamclient.command interrupt")
     assert (interrupt.attributes or {})["streamclient.command.ack_code"] == 1000
@@ -207,3 +208,72 @@ async def test_a_refused_create_is_recorded_with_its_typed_class(otel: Otel) -> 
     points = otel.metric_points()
     assert "streamclient.sessions.created" not in points or points["streamclient.sessions.created"] == [({}, 0)]
     assert points["streamclient.sessions.closed"] == [({"streamclient.session.close_reason": "error"}, 1)]
+
+
+async def test_stage_events_on_request_are_the_stages_at_their_times(otel: Otel) -> None:
+    from streamclient import telemetry
+
+    telemetry.configure(tracer_provider=otel.tracer_provider, stage_events=True)
+    try:
+        config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=3000.0)
+        async with Emulator(config) as emu, AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
+            async with connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=OPTIONS) as session:
+                await session.say(FIRST)
+    finally:
+        telemetry.configure(stage_events=False)
+    turn = _one(otel.finished(), "streamclient.turn say")
+    names = [e.name for e in turn.events]
+    assert names[:2] == ["queued", "sent"], names
+    assert names[-1] == "audio_end", names
+    assert set(names) == {"queued", "sent", "first_chunk", "audio_start", "audio_end"}
+    times = [e.timestamp for e in turn.events]
+    assert times == sorted(times)
+    assert times[0] == turn.start_time
+
+
+async def test_a_reconnect_of_the_transport_is_a_span_and_is_counted(otel: Otel) -> None:
+    """The library has no reconnect of its own: the transport's SDK reconnects, and says so (ConnectionChanged)."""
+    from streamclient.transport.base import ConnectionState, ConnectionStateChanged
+
+    config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=3000.0)
+    async with Emulator(config) as emu, AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
+        async with connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=OPTIONS) as session:
+            events = session.events()
+            transport: Any = session.transport
+            for state in (ConnectionState.RECONNECTING, ConnectionState.CONNECTED, ConnectionState.RECONNECTING):
+                transport._post(ConnectionStateChanged(state, 0))  # what the Agora SDK's callbacks post
+            with anyio.fail_after(10):
+                seen = 0
+                async for event in events:
+                    seen += isinstance(event, ConnectionChanged)
+                    if seen == 3:
+                        break
+    reconnects = sorted(
+        (s for s in otel.finished() if s.name == "streamclient.session.reconnect"), key=lambda s: s.start_time or 0
+    )
+    session_span = _one(otel.finished(), "streamclient.session")
+    outcomes = [(s.attributes or {})["streamclient.reconnect.outcome"] for s in reconnects]
+    assert outcomes == ["reconnected", "disconnected"]  # the second: still reconnecting when the session left
+    assert all(s.parent is not None and s.parent.span_id == session_span.context.span_id for s in reconnects)
+    assert [s.status.status_code.name for s in reconnects] == ["UNSET", "UNSET"]
+    counted = {str(a["streamclient.reconnect.outcome"]): v for a, v in otel.metric_points()["streamclient.reconnects"]}
+    assert counted == {"reconnected": 1, "disconnected": 1}
+
+
+async def test_a_session_not_sampled_makes_no_turn_spans_and_its_turns_still_count(otel: Otel) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    from streamclient import telemetry
+
+    unsampled = TracerProvider(sampler=ALWAYS_OFF)
+    unsampled.add_span_processor(SimpleSpanProcessor(otel.spans))
+    telemetry.configure(tracer_provider=unsampled, meter_provider=otel.metrics_provider)
+    config = EmulatorConfig(avatar_join_delay=0.05, speech_chars_per_second=3000.0)
+    async with Emulator(config) as emu, AsyncAkoolClient(api_key=emu.api_key, base_url=emu.base_url) as client:
+        async with connect(client, avatar_id=AVATAR, mode_type=1, duration=60, options=OPTIONS) as session:
+            await session.say(FIRST)
+            await session.say(FIRST)
+    assert otel.finished() == []
+    assert otel.metric_points()["streamclient.turns"] == [({"streamclient.turn.outcome": "completed"}, 2)]

@@ -46,8 +46,8 @@ print("sdk:", any(m.startswith("opentelemetry.sdk") for m in sys.modules))
 """
 
 
-def _run(prelude: str) -> str:
-    code = textwrap.dedent(prelude) + textwrap.dedent(CONVERSATION)
+def _run(prelude: str, epilogue: str = "") -> str:
+    code = textwrap.dedent(prelude) + textwrap.dedent(CONVERSATION) + epilogue
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
     )
@@ -63,6 +63,26 @@ def test_without_opentelemetry_installed_every_hook_is_a_no_op() -> None:
 
 def test_with_the_api_alone_nothing_is_recorded_and_nothing_breaks() -> None:
     out = _run(BLOCK.format(prefix="opentelemetry.sdk"))
-    assert "telemetry: SessionTelemetry" in out
+    assert "telemetry: _NoopTelemetry" in out  # no SDK set up: the session pays nothing per turn
     assert "otel: True" in out
     assert "sdk: False" in out
+
+
+GLOBAL_SDK = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+exported = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exported))
+trace.set_tracer_provider(provider)  # the global provider, as opentelemetry-instrument or an application sets it
+"""
+
+
+def test_with_a_global_sdk_set_up_sessions_record() -> None:
+    out = _run(GLOBAL_SDK, "\nprint('spans:', sorted({s.name for s in exported.get_finished_spans()}))\n")
+    assert "telemetry: SessionTelemetry" in out
+    assert "'streamclient.session'" in out
+    assert "'streamclient.turn say'" in out
