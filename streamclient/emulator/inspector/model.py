@@ -111,6 +111,8 @@ class _Room:
     frames: deque[dict[str, Any]] = field(default_factory=deque)
     frame_count: int = 0
     dropped_frames: int = 0
+    #: The number of the last frame fed (the frames before it that never came are counted as dropped).
+    last_n: int = 0
     peers: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     bots: set[str] = field(default_factory=set)
     own: set[str] = field(default_factory=set)
@@ -327,8 +329,8 @@ class InspectorModel:
     def count_frame(self, channel: str, *, refused: bool) -> int | None:
         """Count a frame of the room (its number, from 1) without keeping it; ``None`` for an unknown room.
 
-        The live inspector counts every frame as it comes and keeps (:meth:`frame`) only those of the rooms a page
-        watches; the others wait in its bounded backlog until one does.
+        (:meth:`frame` calls it when given no number: a recording's frames are counted here; the live inspector
+        counts on its tapes and gives the numbers.)
         """
         r = self._rooms.get(channel)
         if r is None:
@@ -340,18 +342,41 @@ class InspectorModel:
         self._dirty_rooms[channel] = r.item
         return r.frame_count
 
+    def room_counts(self, channel: str, *, frames: int, refused: int, oldest: int) -> None:
+        """Set the room's counters as its feeder keeps them.
+
+        ``frames`` and ``refused``: so far; ``oldest``: the number of the oldest frame the feeder still holds (the
+        ones before it that were never fed are dropped for the page).
+        """
+        r = self._rooms.get(channel)
+        if r is None:
+            return
+        r.frame_count = max(r.frame_count, frames)
+        dropped = r.dropped_frames + max(0, oldest - 1 - r.last_n)
+        item = r.item
+        if (item["frames"], item["refused"], item["dropped"]) != (r.frame_count, refused, dropped):
+            item.update(frames=r.frame_count, refused=refused, dropped=dropped)
+            self._dirty_rooms[channel] = item
+
     def frame(
         self, channel: str, *, t: float, uid: str, role: str, data: bytes, code: int, n: int | None = None
     ) -> None:
         """The room delivered (``code`` 0) or refused (``code`` < 0) ``data`` from ``uid``.
 
-        ``n``: the number :meth:`count_frame` gave it (the frame is then not counted again).
+        ``n``: the frame's number as its feeder counted it (the counters are then the feeder's:
+        :meth:`room_counts`); frames numbered in between that never came are counted as dropped.
         """
         if n is None:
             n = self.count_frame(channel, refused=code != 0)
         r = self._rooms.get(channel)
         if r is None or n is None:
             return
+        if n > r.last_n + 1:
+            r.dropped_frames += n - r.last_n - 1
+            r.item["dropped"] = r.dropped_frames
+        r.last_n = max(r.last_n, n)
+        if n > r.frame_count:
+            r.frame_count = r.item["frames"] = n
         if role == "avatar":
             r.avatars.add(uid)
         elif not role:

@@ -5,9 +5,9 @@ Routes (under ``prefix``, ``/inspector`` by default):
 * ``GET /`` the page; ``GET /app.js``, ``GET /app.css`` its assets (shipped in the package: no CDN, no build);
 * ``GET /api/snapshot?room=CH``: every kept item for the rooms list and, with ``room``, that room in full;
 * ``GET /api/events?room=CH&after=SEQ``: ``text/event-stream`` of the items logged after ``SEQ`` (default: from
-  now on; batches of at
-  most ``BATCH`` items, at most one batch every ``THROTTLE_SECONDS``); an ``event: reset`` tells the page it fell
-  behind the bounded log and must reload the snapshot;
+  now on; batches of at most ``BATCH`` items, at most one batch every ``THROTTLE_SECONDS``); an ``event: reset``
+  tells the page it fell behind the bounded log and must reload the snapshot. While a stream lasts the inspector
+  follows its room (decodes its frames at every tick); with no stream connected it decodes nothing;
 * ``POST /api/rooms/CH/speak | chat | interrupt`` (JSON ``{"text": ...}``; ``application/json`` only, so another
   site's form cannot post): act in the room (a recording answers 409);
 * ``GET /api/rooms/CH/recording.jsonl``: the room's kept frames in the recording format.
@@ -75,8 +75,7 @@ def inspector_routes(inspector: Inspector, prefix: str = "/inspector") -> list[B
 
     async def snapshot(request: Request) -> Response:
         room = request.query_params.get("room")
-        if room is not None:
-            await inspector.watch(room)
+        await inspector.watch(room)
         snap = model.snapshot(room)
         snap["lost"] = inspector.lost
         return Response(_json(snap), media_type="application/json", headers={"Cache-Control": "no-store"})
@@ -88,25 +87,27 @@ def inspector_routes(inspector: Inspector, prefix: str = "/inspector") -> list[B
         except ValueError:
             return JSONResponse({"error": "after must be an integer"}, status_code=400)
 
-        if room is not None:
-            await inspector.watch(room)
-
         async def stream() -> AsyncIterator[str]:
             cursor = after
-            yield ": inspector\n\n"
-            while not inspector.closed:
-                items, cursor, reset = model.items_after(cursor, room=room, limit=BATCH)
-                if reset:
-                    yield "event: reset\ndata: {}\n\n"
-                    return
-                if items:
-                    yield f"data: {_json(items)}\n\n"
-                    if cursor >= model.seq:  # caught up: the next batch waits (throttled)
-                        await anyio.sleep(THROTTLE_SECONDS)
-                    continue
-                await inspector.wait_changed(KEEPALIVE_SECONDS)
-                if cursor >= model.seq and not inspector.closed:
-                    yield ": keepalive\n\n"
+            inspector.page_opened(room)  # the inspector follows the room while the stream lasts
+            try:
+                await inspector.watch(room)
+                yield ": inspector\n\n"
+                while not inspector.closed:
+                    items, cursor, reset = model.items_after(cursor, room=room, limit=BATCH)
+                    if reset:
+                        yield "event: reset\ndata: {}\n\n"
+                        return
+                    if items:
+                        yield f"data: {_json(items)}\n\n"
+                        if cursor >= model.seq:  # caught up: the next batch waits (throttled)
+                            await anyio.sleep(THROTTLE_SECONDS)
+                        continue
+                    await inspector.wait_changed(KEEPALIVE_SECONDS)
+                    if cursor >= model.seq and not inspector.closed:
+                        yield ": keepalive\n\n"
+            finally:
+                inspector.page_closed(room)
 
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
