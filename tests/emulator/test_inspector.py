@@ -265,3 +265,72 @@ async def test_a_room_nobody_watches_is_counted_and_decoded_only_when_a_page_ask
     assert room.send(BOT, chat("m9", "live")) == 0
     inspector.drain_now()
     assert [f["n"] for f in items_of(model, "frame")][-1] == 9
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, obj: object, names: tuple[str, ...]) -> dict[str, int]:
+    calls = dict.fromkeys(names, 0)
+    for name in names:
+        method = getattr(obj, name)
+
+        def counted(*args: Any, _name: str = name, _method: Any = method, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return _method(*args, **kwargs)
+
+        monkeypatch.setattr(obj, name, counted)
+    return calls
+
+
+async def test_no_frame_reaches_the_model_until_a_page_asks_and_then_the_page_sees_the_recent_frames(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with Emulator(fast_config()) as emu:
+        inspector = emu.inspector
+        assert inspector is not None
+        calls = _count_calls(monkeypatch, inspector.model, ("frame", "count_frame"))
+        async with client_peer(emu) as peer, httpx.AsyncClient(base_url=emu.base_url, timeout=10) as http:
+            await peer.say("nobody is watching yet")
+            await peer.wait_for(lambda: len(peer.messages()) == 1)
+            inspector.drain_now()  # whatever the inspector's task would do by now, done
+            assert calls == {"frame": 0, "count_frame": 0}  # taped raw, never decoded or counted per frame
+            tape = inspector.tape(peer.room.channel)
+            assert tape is not None
+            assert tape.count >= 3  # the bot's frame, audio start, the reply...
+            assert inspector.frames_fed == 0
+            snap = (await http.get("/inspector/api/snapshot")).json()  # a page connects: the rooms list
+            [room_item] = [i for i in snap["items"] if i["k"] == "room"]
+            assert (room_item["room"], room_item["frames"]) == (peer.room.channel, tape.count)
+            assert {i["role"] for i in snap["items"] if i["k"] == "peer"} == {"bot", "avatar"}
+            assert calls == {"frame": 0, "count_frame": 0}
+            snap = (await http.get("/inspector/api/snapshot", params={"room": peer.room.channel})).json()
+            frames = [i for i in snap["items"] if i["k"] == "frame"]
+            assert [f["n"] for f in frames] == list(range(1, tape.count + 1))
+            says = {i["who"]: i["text"] for i in snap["items"] if i["k"] == "say"}
+            assert (says["bot"], set(says)) == ("nobody is watching yet", {"bot", "avatar"})
+            assert calls["frame"] == tape.count
+
+
+async def test_a_page_stream_follows_its_room_while_it_is_connected_and_no_longer() -> None:
+    async with Emulator(fast_config()) as emu:
+        inspector = emu.inspector
+        assert inspector is not None
+        async with client_peer(emu) as peer, httpx.AsyncClient(base_url=emu.base_url, timeout=10) as http:
+            params = {"room": peer.room.channel, "after": "0"}
+            async with http.stream("GET", "/inspector/api/events", params=params) as response:
+                assert inspector.pages == 1
+                await peer.say("followed live")
+                seen: list[dict[str, Any]] = []
+                with anyio.fail_after(10):
+                    async for line in response.aiter_lines():
+                        if line.startswith("data: "):
+                            seen.extend(json.loads(line.removeprefix("data: ")))
+                        if any(i["k"] == "say" and i["who"] == "avatar" and i["fin"] for i in seen):
+                            break
+            with anyio.fail_after(10):  # the server sees the page hang up
+                while inspector.pages:
+                    await anyio.sleep(0.01)
+            fed = inspector.frames_fed
+            assert fed > 0
+            await peer.say("after the page left")
+            await peer.wait_for(lambda: len(peer.messages()) == 2)
+            await inspector._tick()
+            assert inspector.frames_fed == fed
