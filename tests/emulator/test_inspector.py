@@ -309,10 +309,20 @@ async def test_no_frame_reaches_the_model_until_a_page_asks_and_then_the_page_se
             assert calls["frame"] == tape.count
 
 
-async def test_a_page_stream_follows_its_room_while_it_is_connected_and_no_longer() -> None:
+async def test_a_page_stream_follows_its_room_while_it_is_connected_and_no_longer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async with Emulator(fast_config()) as emu:
         inspector = emu.inspector
         assert inspector is not None
+        hung_up = anyio.Event()
+        page_closed = inspector.page_closed
+
+        def closed(channel: str | None) -> None:
+            page_closed(channel)
+            hung_up.set()
+
+        monkeypatch.setattr(inspector, "page_closed", closed)
         async with client_peer(emu) as peer, httpx.AsyncClient(base_url=emu.base_url, timeout=10) as http:
             params = {"room": peer.room.channel, "after": "0"}
             async with http.stream("GET", "/inspector/api/events", params=params) as response:
@@ -326,8 +336,8 @@ async def test_a_page_stream_follows_its_room_while_it_is_connected_and_no_longe
                         if any(i["k"] == "say" and i["who"] == "avatar" and i["fin"] for i in seen):
                             break
             with anyio.fail_after(10):  # the server sees the page hang up
-                while inspector.pages:
-                    await anyio.sleep(0.01)
+                await hung_up.wait()
+            assert inspector.pages == 0
             fed = inspector.frames_fed
             assert fed > 0
             await peer.say("after the page left")
