@@ -147,7 +147,7 @@ def test_a_page_behind_the_bounded_log_is_told_to_reload(monkeypatch: pytest.Mon
     items, last, reset = model.items_after(model.seq - 5, room="c")
     assert (len(items), last, reset) == (5, model.seq, False)
     other, _, _ = model.items_after(model.seq - 5, room="elsewhere")
-    assert all(i["k"] in ("room", "session", "peer") for i in other)
+    assert all(i["k"] in ("room", "counts", "session", "peer") for i in other)
 
 
 async def test_the_page_sees_a_live_session_and_acts_in_it(tmp_path: Path) -> None:

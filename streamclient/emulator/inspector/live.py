@@ -37,7 +37,13 @@ from anyio.abc import TaskGroup
 
 from streamclient.codec import Pacer, encode_frame, interrupt, new_mid, split_text
 from streamclient.emulator.avatar_room import AvatarRoom
-from streamclient.emulator.inspector.model import KEEP_REFUSED_BYTES, MAX_ROOMS, InspectorModel, Limits
+from streamclient.emulator.inspector.model import (
+    KEEP_REFUSED_BYTES,
+    MAX_ROOMS,
+    ROOM_ITEMS_EVERY,
+    InspectorModel,
+    Limits,
+)
 from streamclient.emulator.room import OK, PeerRole, Room, RoomEventKind, RoomPeer
 from streamclient.errors import InvalidArgumentError
 
@@ -150,6 +156,7 @@ class Inspector:
         self._followed: Counter[str] = Counter()
         self._pages = 0
         self._synced: dict[str, tuple[int, int, int]] = {}
+        self._synced_at = -float("inf")
         #: Frame bytes on all tapes.
         self.tape_bytes = 0
         #: Room events dropped because the queue was full (the page shows the count).
@@ -265,7 +272,10 @@ class Inspector:
                 tape = self._tapes.get(channel)
                 if tape is not None and tape.fed < tape.count:
                     await self._feed(tape)
-            self._sync_counts()
+            now = self._t()
+            if now - self._synced_at >= ROOM_ITEMS_EVERY:  # the model sends them no more often anyway
+                self._synced_at = now
+                self._sync_counts()
         self.model.flush(self._t())
         if self.model.seq != seq:
             self._publish()

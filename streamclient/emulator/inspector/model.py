@@ -5,6 +5,8 @@ Fed by the live emulator (:mod:`streamclient.emulator.inspector.live`) or by a r
 small dicts the page applies by key (a later item with the same key replaces the earlier one). Kinds (``k``):
 
 * ``room`` (by ``room``): channel, session id, the room's limits, open or closed;
+* ``counts`` (by ``room``): the room's frame, refusal and dropped counts, updating its ``room`` item (at most once a
+  second per room: ``ROOM_ITEMS_EVERY``);
 * ``session`` (by ``id``): avatar, mode, status. Never a token or a key;
 * ``peer`` (by ``room`` + ``uid``): role (``avatar``, ``bot``, ``viewer``, ``page``), in or out, when;
 * ``frame`` (by ``room`` + ``n``): direction, sender, size, decoded type/mid/idx/fin, the room's verdict
@@ -215,7 +217,7 @@ class InspectorModel:
             item = log[i]
             last = item["seq"]
             kind = item["k"]
-            if kind in ("room", "session", "peer") or item.get("room") == room:
+            if kind in ("room", "counts", "session", "peer") or item.get("room") == room:
                 out.append(item)
                 if len(out) >= limit:
                     break
@@ -413,8 +415,9 @@ class InspectorModel:
     def flush(self, now: float | None = None) -> None:
         """Log the rate bins changed since the last flush (call it after a batch of frames), and the rooms' counters.
 
-        The rooms' changed counters are logged when ``now`` is ``None``, or ``ROOM_ITEMS_EVERY`` seconds after they
-        were last logged (with many busy rooms they would otherwise flood every page's stream).
+        The rooms' changed counters are logged (as ``counts`` items: the page updates its room with them) when
+        ``now`` is ``None``, or ``ROOM_ITEMS_EVERY`` seconds after they were last logged (with many busy rooms they
+        would otherwise flood every page's stream).
         """
         rates, self._dirty_rates = self._dirty_rates, {}
         for item in rates.values():
@@ -422,8 +425,10 @@ class InspectorModel:
         if now is None or now - self._rooms_flushed >= ROOM_ITEMS_EVERY:
             self._rooms_flushed = -float("inf") if now is None else now
             rooms, self._dirty_rooms = self._dirty_rooms, {}
-            for item in rooms.values():
-                self._emit(item)
+            for channel, item in rooms.items():  # the counters alone (the room's item is sent whole when it changes)
+                counts = {"k": "counts", "room": channel, "frames": item["frames"], "refused": item["refused"]}
+                counts["dropped"] = item["dropped"]
+                self._emit(counts)
 
     # ------------------------------------------------------------------------------------------- internals
 
