@@ -25,7 +25,8 @@ order each round, so neither the machine's background load nor the garbage colle
   ``EmulatorConfig(inspector=False)`` runs);
 * **on, page closed**: every room event reaches the inspector (its tape: one tuple appended per frame);
 * **on, page open**: as above, plus a page in another process (so its parsing is not charged to the emulator)
-  reading ``/inspector/api/events`` for one room, and fetching that room's snapshot every second.
+  opening one room as the page does (its snapshot, then ``/inspector/api/events`` from there) and reading the
+  stream.
 
 Per state: the delivery latency (p50, p99, max), the garbage collections by generation (count, longest, total
 pause), the tracked objects allocated per delivered frame that implies (``700`` per generation-0 collection), and
@@ -70,15 +71,14 @@ PROBE_UID = "3999999999"
 TARGET_MS = 1.0
 STATES = ("off", "closed", "open")
 LABELS = {"off": "off", "closed": "on, page closed", "open": "on, page open"}
-#: The page, in its own process for the whole run (its CPU is not the emulator's): "open PATH SNAPSHOT_PATH"
-#: connects to the event stream and reads it in a thread (timing each client frame of the room: its text carries
-#: its send time, and perf_counter is the system's monotonic clock, the same in both processes) and fetches the
-#: snapshot every second in another; "close" hangs up and answers with the timings as JSON.
+#: The page, in its own process for the whole run (its CPU is not the emulator's): "open EVENTS SNAPSHOT" does what
+#: the page does as it opens: fetches the room's snapshot (timed), then reads the event stream from there in a thread
+#: (timing each client frame of the room: its text carries its send time, and perf_counter is the system's monotonic
+#: clock, the same in both processes); "close" hangs up and answers with the timings as JSON.
 SSE_CLIENT = r"""
 import http.client, json, socket, sys, threading, time
 host, port = sys.argv[1], int(sys.argv[2])
 sock = None
-stop = threading.Event()
 lags, snaps = [], []
 opened = 0.0
 def drain(s):
@@ -101,26 +101,26 @@ def drain(s):
                             lags.append(now - sent)
     except (OSError, ValueError):
         pass
-def snapshots(path):
-    while not stop.wait(1.0):
-        start = time.perf_counter()
-        connection = http.client.HTTPConnection(host, port, timeout=30)
-        connection.request("GET", path)
-        connection.getresponse().read()
-        connection.close()
-        snaps.append(time.perf_counter() - start)
+def snapshot(path):
+    start = time.perf_counter()
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    connection.request("GET", path)
+    body = connection.getresponse().read()
+    connection.close()
+    snaps.append(time.perf_counter() - start)
+    return json.loads(body)["seq"]
 for line in sys.stdin:
     command, *paths = line.split()
     if command == "open":
-        lags.clear(); snaps.clear(); stop.clear(); opened = time.perf_counter()
+        lags.clear(); snaps.clear(); opened = time.perf_counter()
+        seq = snapshot(paths[1])  # as the page does: the snapshot, then the stream from there
         sock = socket.create_connection((host, port))
-        sock.sendall(f"GET {paths[0]} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        request = f"GET {paths[0]}&after={seq} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n"
+        sock.sendall(request.encode())
         threading.Thread(target=drain, args=(sock,), daemon=True).start()
-        poller = threading.Thread(target=snapshots, args=(paths[1],), daemon=True)
-        poller.start()
         print("ok", flush=True)
     elif command == "close" and sock is not None:
-        stop.set(); poller.join(); sock.close()
+        sock.close()
         print("ok " + json.dumps({"lags": lags, "snapshots": snaps}), flush=True)
 """
 
@@ -349,7 +349,7 @@ async def main_async(args: argparse.Namespace) -> list[tuple[str, str, str]]:
             await anyio.sleep(2.0)  # warm up
             host, port = emu.base_url.removeprefix("http://").split(":")
             watched = rooms[0].channel
-            events_path = f"/inspector/api/events?room={watched}"  # from now on
+            events_path = f"/inspector/api/events?room={watched}"
             snapshot_path = f"/inspector/api/snapshot?room={watched}"
             page = await anyio.open_process([sys.executable, "-c", SSE_CLIENT, host, port])
             assert page.stdin is not None
@@ -448,7 +448,7 @@ async def main_async(args: argparse.Namespace) -> list[tuple[str, str, str]]:
     if snaps:
         rows.append(
             (
-                "page: a snapshot of the watched room",
+                "page: opening the room (its snapshot)",
                 f"p99 {percentile(snaps, 99):.1f} ms",
                 f"p50 {percentile(snaps, 50):.1f} ms, max {max(snaps):.1f} ms, {len(snaps)} requests",
             )

@@ -29,7 +29,7 @@ import json
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 from streamclient.codec import ChatFrame, CommandAck, CommandFrame, EventFrame, Frame, RawFrame, decode_frame
 from streamclient.errors import RemoteProtocolError
@@ -223,11 +223,16 @@ class InspectorModel:
                     break
         return out, last, False
 
-    def recording_lines(self, room: str) -> Iterator[str]:
+    @overload
+    def recording_lines(self, room: str) -> Iterator[str]: ...
+    @overload
+    def recording_lines(self, room: str, *, encode: Literal[False]) -> Iterator[dict[str, Any]]: ...
+    def recording_lines(self, room: str, *, encode: bool = True) -> Iterator[str] | Iterator[dict[str, Any]]:
         """The room's kept frames as recording lines (``streamclient.emulator.recording``'s JSONL format).
 
         Delivered frames are frame records; frames the room refused are refusal lines (``"by": "room"``, the
-        reason ``room:<code>``), which :func:`~streamclient.emulator.recording.replay` skips.
+        reason ``room:<code>``), which :func:`~streamclient.emulator.recording.replay` skips. ``encode=False``
+        yields the lines' objects (the caller encodes them).
         """
         detail = self._rooms.get(room)
         if detail is None:
@@ -250,7 +255,7 @@ class InspectorModel:
                     "excerpt": item["text"][:80],
                     "channel": room,
                 }
-            yield json.dumps(obj, separators=(",", ":"))
+            yield json.dumps(obj, separators=(",", ":")) if encode else obj
 
     # ------------------------------------------------------------------------------------------- feeding
 
