@@ -344,3 +344,16 @@ async def test_a_page_stream_follows_its_room_while_it_is_connected_and_no_longe
             await peer.wait_for(lambda: len(peer.messages()) == 2)
             await inspector._tick()
             assert inspector.frames_fed == fed
+
+
+def test_a_rooms_counters_are_sent_as_a_small_counts_item_at_most_once_a_second() -> None:
+    model = opened()
+    seq = model.seq
+    model.room_counts("c", frames=1500, refused=2, oldest=501)  # the feeder holds frames 501-1500
+    model.flush(now=10.0)
+    model.room_counts("c", frames=1501, refused=2, oldest=502)
+    model.flush(now=10.5)  # within the second: not re-sent yet
+    items, _, _ = model.items_after(seq, room=None)
+    assert items == [{"k": "counts", "room": "c", "frames": 1500, "refused": 2, "dropped": 500, "seq": seq + 1}]
+    [room] = items_of(model, "room")  # the snapshot's room item is always current
+    assert (room["frames"], room["dropped"]) == (1501, 501)
