@@ -258,7 +258,7 @@ async def test_a_room_nobody_watches_is_counted_and_decoded_only_when_a_page_ask
     assert items_of(model, "room")[0]["frames"] == 8
     tape = inspector.tape("c")
     assert tape is not None
-    assert (len(tape.frames), inspector.frames_fed) == (5, 0)  # bounded, and nothing decoded
+    assert (tape.kept, inspector.frames_fed) == (5, 0)  # bounded, and nothing decoded
     await inspector.watch("c")
     assert [f["n"] for f in items_of(model, "frame")] == [4, 5, 6, 7, 8]
     assert items_of(model, "room")[0]["dropped"] == 3

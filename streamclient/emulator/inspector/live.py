@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from array import array
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -79,19 +80,42 @@ class InspectorActionError(Exception):
 
 
 class Tape:
-    """One room's observer: its frames, raw and bounded, counted; everything else goes to the inspector's queue.
+    """One room's observer: its newest frames, raw, in a bounded ring; everything else goes to the inspector's queue.
 
-    ``count`` numbers the frames (from 1): the oldest frame on the tape is ``count - len(frames) + 1``.
+    The ring is five parallel arrays (times, senders, roles, data, codes), filled by appending and then
+    overwritten in place, so taping a frame allocates no object the garbage collector tracks: not even a tuple.
+    Frames are numbered from 1 (``count`` is the newest); the tape holds the numbers ``first`` to ``count``.
     """
 
-    __slots__ = ("_clock", "_owner", "channel", "count", "fed", "feeding", "frames", "refused")
+    __slots__ = (
+        "_clock",
+        "_owner",
+        "capacity",
+        "channel",
+        "codes",
+        "count",
+        "data",
+        "fed",
+        "feeding",
+        "first",
+        "refused",
+        "roles",
+        "times",
+        "uids",
+    )
 
     def __init__(self, owner: Inspector, channel: str, clock: Callable[[], float]) -> None:
         self._owner = owner
         self._clock = clock
         self.channel = channel
-        self.frames: deque[_Taped] = deque()
+        self.capacity = FRAMES_PER_ROOM
+        self.times = array("d")
+        self.uids: list[str] = []
+        self.roles: list[str] = []
+        self.data: list[bytes] = []
+        self.codes = array("i")
         self.count = 0
+        self.first = 1
         self.refused = 0
         #: The number of the last frame fed to the model (0: none yet).
         self.fed = 0
@@ -99,35 +123,80 @@ class Tape:
         self.feeding: anyio.Event | None = None
 
     def __repr__(self) -> str:
-        return f"Tape(channel={self.channel!r}, count={self.count}, kept={len(self.frames)}, fed={self.fed})"
+        return f"Tape(channel={self.channel!r}, count={self.count}, kept={self.kept}, fed={self.fed})"
+
+    @property
+    def kept(self) -> int:
+        """Frames on the tape."""
+        return self.count - self.first + 1
 
     def room_event(
         self, room: Room, kind: RoomEventKind, uid: str, *, role: str = "", data: bytes = b"", code: int = 0
     ) -> None:
-        """In line on the room's path: a frame is appended and counted; the rest is queued (see the module)."""
+        """In line on the room's path: a frame is taped and counted; the rest is queued (see the module)."""
         if kind == "frame" or kind == "refused":
-            frames = self.frames
             owner = self._owner
             if code:
                 self.refused += 1
                 if len(data) > KEEP_REFUSED_BYTES:
                     data = data[:KEEP_REFUSED_BYTES]
-            if len(frames) >= FRAMES_PER_ROOM:
-                owner.tape_bytes -= len(frames.popleft()[3])
-            frames.append((self._clock(), uid, role, data, code))
-            self.count += 1
+            n = self.count
+            if n < self.capacity:  # filling up
+                self.times.append(self._clock())
+                self.uids.append(uid)
+                self.roles.append(role)
+                self.data.append(data)
+                self.codes.append(code)
+            else:  # full: the oldest frame's place
+                i = n % self.capacity
+                owner.tape_bytes -= len(self.data[i])
+                self.times[i] = self._clock()
+                self.uids[i] = uid
+                self.roles[i] = role
+                self.data[i] = data
+                self.codes[i] = code
+                if self.first < n - self.capacity + 2:  # (trimming may have dropped more)
+                    self.first = n - self.capacity + 2
+            self.count = n + 1
             owner.tape_bytes += len(data)
             if owner.tape_bytes > MAX_TAPE_BYTES:
                 owner._trim_tapes()
         else:
             self._owner._push((self._clock(), room.channel, kind, uid, role, code, None))
 
+    def drop_oldest(self) -> int:
+        """Forget the oldest frame on the tape; returns its size (0: the tape is empty)."""
+        if self.first > self.count:
+            return 0
+        i = (self.first - 1) % self.capacity
+        size = len(self.data[i])
+        self.data[i] = b""
+        self.first += 1
+        return size
+
+    def clear(self) -> int:
+        """Forget every frame on the tape (the count stays); returns their size."""
+        size = sum(map(len, self.data))
+        self.data = [b""] * len(self.data)
+        self.first = self.count + 1
+        return size
+
     def unfed(self) -> tuple[int, list[_Taped]]:
         """The frames not yet fed to the model that are still on the tape, and the number of the first of them."""
-        frames = self.frames
-        first = self.count - len(frames) + 1
-        start = max(self.fed + 1, first)
-        return start, list(itertools.islice(frames, start - first, None))
+        start = max(self.fed + 1, self.first)
+        capacity, times, uids, roles, data, codes = (
+            self.capacity,
+            self.times,
+            self.uids,
+            self.roles,
+            self.data,
+            self.codes,
+        )
+        taped = []
+        for n in range(start, self.count + 1):
+            i = (n - 1) % capacity
+            taped.append((times[i], uids[i], roles[i], data[i], codes[i]))
+        return start, taped
 
 
 class Inspector:
@@ -222,8 +291,7 @@ class Inspector:
 
     def _drop_tape(self, tape: Tape) -> None:
         self._synced.pop(tape.channel, None)
-        self.tape_bytes -= sum(len(taped[3]) for taped in tape.frames)
-        tape.frames.clear()
+        self.tape_bytes -= tape.clear()
         room = self._rooms.get(tape.channel)
         if room is not None and tape in room.observers:
             room.observers.remove(tape)
@@ -231,9 +299,8 @@ class Inspector:
     def _trim_tapes(self) -> None:
         """Over ``MAX_TAPE_BYTES``: the oldest rooms' oldest frames go (rare: 24 MiB is 24,000 full frames)."""
         for tape in self._tapes.values():
-            frames = tape.frames
-            while frames and self.tape_bytes > MAX_TAPE_BYTES:
-                self.tape_bytes -= len(frames.popleft()[3])
+            while tape.kept and self.tape_bytes > MAX_TAPE_BYTES:
+                self.tape_bytes -= tape.drop_oldest()
             if self.tape_bytes <= MAX_TAPE_BYTES:
                 return
 
@@ -296,10 +363,10 @@ class Inspector:
         model = self.model
         synced = self._synced
         for channel, tape in self._tapes.items():
-            counts = (tape.count, tape.refused, len(tape.frames))
+            counts = (tape.count, tape.refused, tape.kept)
             if synced.get(channel) != counts:
                 synced[channel] = counts
-                model.room_counts(channel, frames=tape.count, refused=tape.refused, oldest=counts[0] - counts[2] + 1)
+                model.room_counts(channel, frames=tape.count, refused=tape.refused, oldest=tape.first)
 
     def drain_now(self) -> None:
         """Apply everything queued and feed every room a page has asked for, at once (tests)."""
