@@ -3,6 +3,7 @@ snapshot, the event stream, the controls, the download), secrets kept out, and t
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -357,3 +358,50 @@ def test_a_rooms_counters_are_sent_as_a_small_counts_item_at_most_once_a_second(
     assert items == [{"k": "counts", "room": "c", "frames": 1500, "refused": 2, "dropped": 500, "seq": seq + 1}]
     [room] = items_of(model, "room")  # the snapshot's room item is always current
     assert (room["frames"], room["dropped"]) == (1501, 501)
+
+
+def test_taping_a_frame_on_the_rooms_path_allocates_no_tracked_object() -> None:
+    inspector = Inspector()
+    room = Room("c")
+    inspector.attach(room)
+    [observer] = room.observers
+    data = chat("m", "hello")
+    observer.room_event(room, "frame", BOT, role="client", data=data)  # warm (first-call caches)
+    gc.collect()
+    gc.disable()
+    ballast: list[list[int]] = [[] for _ in range(10_000)]  # the collector's count never goes below 0
+    try:
+        gc.get_count()  # (its first call allocates its answer)
+        before = gc.get_count()[0]
+        for _ in range(5000):  # beyond the tape's 1,000: filling, then overwriting the oldest
+            observer.room_event(room, "frame", BOT, role="client", data=data)
+        allocated = gc.get_count()[0] - before
+    finally:
+        gc.enable()
+    del ballast
+    assert allocated == 0  # not even a tuple: nothing for the collector to count, trace or promote
+    tape = inspector.tape("c")
+    assert tape is not None
+    assert (tape.count, tape.kept, tape.first) == (5001, 1000, 4002)
+    start, frames = tape.unfed()
+    assert (start, len(frames), frames[-1][1:]) == (4002, 1000, (BOT, "client", data, 0))
+    assert inspector.tape_bytes == 1000 * len(data)
+
+
+def test_the_tapes_hold_at_most_their_bytes_the_oldest_rooms_oldest_frames_going_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(live_module, "MAX_TAPE_BYTES", 10_000)
+    inspector = Inspector()
+    rooms = [Room(f"r{k}") for k in range(2)]
+    for room in rooms:
+        inspector.attach(room)
+    for room in rooms:
+        for _i in range(60):
+            room.observers[0].room_event(room, "frame", BOT, role="client", data=b"x" * 100)
+    first, second = inspector.tape("r0"), inspector.tape("r1")
+    assert first is not None
+    assert second is not None
+    assert inspector.tape_bytes <= 10_000
+    assert (second.kept, first.kept) == (60, 40)  # the first room gave up its oldest 20 frames
+    assert first.unfed()[0] == 21
