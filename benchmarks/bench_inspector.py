@@ -28,6 +28,10 @@ order each round, so neither the machine's background load nor the garbage colle
   opening one room as the page does (its snapshot, then ``/inspector/api/events`` from there) and reading the
   stream.
 
+Once the sessions are open the process calls ``gc.freeze()``, as docs/performance.md advises a process holding many
+sessions to do (``--no-freeze`` to compare): otherwise a full collection of the emulator's own objects (tens of
+milliseconds, once a minute or so) lands in one window of one state and decides that state's p99.
+
 Per state: the delivery latency (p50, p99, max), the garbage collections by generation (count, longest, total
 pause), the tracked objects allocated per delivered frame that implies (``700`` per generation-0 collection), and
 the inspector's own CPU time on the loop's thread (its feed, its publishing, the page stream's work; the in-line
@@ -371,6 +375,9 @@ async def main_async(args: argparse.Namespace) -> list[tuple[str, str, str]]:
             await emu.wait_until(
                 lambda: all(r.avatar is not None and r.avatar.joined.is_set() for r in rooms), timeout=60
             )
+            if args.freeze:  # what docs/performance.md tells a process holding many sessions to do once they are open
+                gc.collect()
+                gc.freeze()
             tapes: dict[str, Tape] = {}
             for room in rooms:
                 tape = inspector.tape(room.channel)
@@ -520,6 +527,12 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--per-frame-only", action="store_true", help="part 1 only")
+    parser.add_argument(
+        "--no-freeze",
+        dest="freeze",
+        action="store_false",
+        help="do not call gc.freeze() once the sessions are open (docs/performance.md advises it)",
+    )
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load_before = os.getloadavg()
@@ -528,7 +541,8 @@ def main() -> None:
         rows += anyio.run(main_async, args)
     print(f"{started}; {machine()}")
     print(
-        f"part 2: {args.sessions} sessions, {args.rounds} rounds of 3 x {args.window:g} s windows; load average "
+        f"part 2: {args.sessions} sessions, {args.rounds} rounds of 3 x {args.window:g} s windows, "
+        f"{'gc.freeze() once they are open' if args.freeze else 'no gc.freeze()'}; load average "
         f"(1/5/15 min) {'/'.join(f'{v:.2f}' for v in load_before)} before, "
         f"{'/'.join(f'{v:.2f}' for v in os.getloadavg())} after"
     )
