@@ -1,10 +1,11 @@
 """The inspector of a running emulator: watches its rooms and sessions, feeds the page's model, acts in a room.
 
 What the room pays, per frame, on its delivery path (issue 25: the page must cost the room nothing): every room has
-a :class:`Tape` among its observers, which appends one tuple of atoms ``(time, sender, role, data, code)`` to the
-room's bounded deque (``FRAMES_PER_ROOM`` frames; ``MAX_TAPE_BYTES`` of frame bytes over all rooms, the oldest
-rooms' oldest frames going first) and counts it. No decoding, no dict, no model, no wake-up: the tuple leaves the
-garbage collector's tracking at its first collection and the data is the frame's own ``bytes``, shared, not copied.
+a :class:`Tape` among its observers, which writes the frame's time, sender, role, data and verdict into five
+parallel arrays, a ring of the room's newest ``FRAMES_PER_ROOM`` frames (``MAX_TAPE_BYTES`` of frame bytes over all
+rooms, the oldest rooms' oldest frames going first), and counts it. No decoding, no dict, no tuple, no model, no
+wake-up: not one object the garbage collector tracks is allocated, and the data is the frame's own ``bytes``, shared,
+not copied.
 Joins, leaves, opens, closes and sessions (a few per session, not per frame) go to a bounded queue (``MAX_PENDING``;
 beyond it the oldest entry is dropped and counted in :attr:`Inspector.lost`) that :meth:`Inspector.run` applies to
 the model at most every ``TICK_SECONDS``, so the rooms list and the participants are always there.
