@@ -508,6 +508,23 @@ async def main_async(args: argparse.Namespace) -> list[tuple[str, str, str]]:
                 + (f"; target < {TARGET_MS} ms" if state == "open" else ""),
             )
         )
+    for state in STATES:  # how much the p99 of one window varies, with the same code and state
+        windows = sorted(percentile(r, 99) * 1000 for r in samples.by_state[state] if r)
+        rows.append(
+            (
+                f"p99 of one window, inspector {LABELS[state]}",
+                f"{windows[len(windows) // 2]:.2f} ms median",
+                "range " + " ".join(f"{w:.1f}" for w in windows),
+            )
+        )
+    longest = max(meter.longest.get(state, (0.0, ""))[0] for state in ("closed", "open")) * 1000
+    rows.append(
+        (
+            "bound: the inspector's longest hold on the loop",
+            f"{longest:.3f} ms",
+            "the most a delivery can wait behind the inspector's own work (plus its in-line write, part 1)",
+        )
+    )
     added = p99["open"] - p99["off"]
     rows.append(
         (
