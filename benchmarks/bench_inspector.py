@@ -517,11 +517,11 @@ async def main_async(args: argparse.Namespace) -> list[tuple[str, str, str]]:
                 "range " + " ".join(f"{w:.1f}" for w in windows),
             )
         )
-    longest = max(meter.longest.get(state, (0.0, ""))[0] for state in ("closed", "open")) * 1000
+    hold_ms = max(meter.longest.get(s, (0.0, ""))[0] for s in ("closed", "open")) * 1000
     rows.append(
         (
             "bound: the inspector's longest hold on the loop",
-            f"{longest:.3f} ms",
+            f"{hold_ms:.3f} ms",
             "the most a delivery can wait behind the inspector's own work (plus its in-line write, part 1)",
         )
     )
