@@ -285,7 +285,7 @@ class Meter:
 
         timed(inspector, "_feed_slice", "decoding a slice of frames")
         timed(inspector, "_apply", "applying a room event")
-        timed(inspector, "_sync_counts", "copying the rooms' counters")
+        timed(inspector, "_sync_tapes", "copying the rooms' counters")
         timed(inspector.model, "flush", "a flush of the model")
         timed(inspector.model, "items_after", "reading the log for the stream")
         timed(web, "_json", "encoding a batch for the stream")

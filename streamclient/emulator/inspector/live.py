@@ -59,7 +59,9 @@ logger = logging.getLogger(__name__)
 #: Joins, leaves, opens, closes and sessions waiting for the next tick.
 MAX_PENDING = 200_000
 TICK_SECONDS = 0.1
-SLICE = 16
+SLICE = 8
+#: Rooms whose counters are copied between two checkpoints.
+SYNC_SLICE = 25
 #: The page's viewer uids (Agora uids are 32-bit; the emulator's sessions use far smaller ones).
 PAGE_UID_BASE = 4_000_000_000
 #: The longest text the page may speak or chat.
@@ -343,7 +345,7 @@ class Inspector:
             now = self._t()
             if now - self._synced_at >= ROOM_ITEMS_EVERY:  # the model sends them no more often anyway
                 self._synced_at = now
-                self._sync_counts()
+                await self._sync_counts_sliced()
         self.model.flush(self._t())
         if self.model.seq != seq:
             self._publish()
@@ -361,13 +363,23 @@ class Inspector:
 
     def _sync_counts(self) -> None:
         """Copy the tapes' counters to the rooms' items (the model re-sends changed ones at most once a second)."""
+        self._sync_tapes(list(self._tapes.values()))
+
+    async def _sync_counts_sliced(self) -> None:
+        """:meth:`_sync_counts` in slices, with a checkpoint between them (the room's deliveries go first)."""
+        tapes = list(self._tapes.values())
+        for start in range(0, len(tapes), SYNC_SLICE):
+            self._sync_tapes(tapes[start : start + SYNC_SLICE])
+            await anyio.lowlevel.checkpoint()
+
+    def _sync_tapes(self, tapes: list[Tape]) -> None:
         model = self.model
         synced = self._synced
-        for channel, tape in self._tapes.items():
+        for tape in tapes:
             counts = (tape.count, tape.refused, tape.kept)
-            if synced.get(channel) != counts:
-                synced[channel] = counts
-                model.room_counts(channel, frames=tape.count, refused=tape.refused, oldest=tape.first)
+            if synced.get(tape.channel) != counts:
+                synced[tape.channel] = counts
+                model.room_counts(tape.channel, frames=tape.count, refused=tape.refused, oldest=tape.first)
 
     def drain_now(self) -> None:
         """Apply everything queued and feed every room a page has asked for, at once (tests)."""
@@ -410,7 +422,7 @@ class Inspector:
         tape = self._tapes.get(channel) if channel is not None else None
         if tape is not None and self.model.has_room(tape.channel):
             await self._feed(tape)
-        self._sync_counts()
+        await self._sync_counts_sliced()
         self.model.flush(self._t())
         if self.model.seq != seq:
             self._publish()
