@@ -450,6 +450,10 @@ async def main_async(args: argparse.Namespace) -> list[tuple[str, str, str]]:
                         timings = json.loads(await tell("close"))
                         page_lags.extend(timings["lags"])
                         page_snapshots.extend(timings["snapshots"])
+                        for _ in range(200):  # the server sees the page hang up before the next window
+                            if not inspector.pages:
+                                break
+                            await anyio.sleep(0.05)
             await page_in.aclose()
             with anyio.fail_after(10):
                 await page.wait()
