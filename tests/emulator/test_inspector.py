@@ -3,6 +3,7 @@ snapshot, the event stream, the controls, the download), secrets kept out, and t
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,7 @@ def test_a_page_behind_the_bounded_log_is_told_to_reload(monkeypatch: pytest.Mon
     items, last, reset = model.items_after(model.seq - 5, room="c")
     assert (len(items), last, reset) == (5, model.seq, False)
     other, _, _ = model.items_after(model.seq - 5, room="elsewhere")
-    assert all(i["k"] in ("room", "session", "peer") for i in other)
+    assert all(i["k"] in ("room", "counts", "session", "peer") for i in other)
 
 
 async def test_the_page_sees_a_live_session_and_acts_in_it(tmp_path: Path) -> None:
@@ -256,10 +257,151 @@ async def test_a_room_nobody_watches_is_counted_and_decoded_only_when_a_page_ask
     model = inspector.model
     assert items_of(model, "frame") == []
     assert items_of(model, "room")[0]["frames"] == 8
-    assert sum(len(q) for q in inspector._backlog.values()) == 5  # bounded
+    tape = inspector.tape("c")
+    assert tape is not None
+    assert (tape.kept, inspector.frames_fed) == (5, 0)  # bounded, and nothing decoded
     await inspector.watch("c")
     assert [f["n"] for f in items_of(model, "frame")] == [4, 5, 6, 7, 8]
+    assert items_of(model, "room")[0]["dropped"] == 3
     assert room.send(BOT, chat("m9", "live")) == 0
     inspector.drain_now()
     assert [f["n"] for f in items_of(model, "frame")][-1] == 9
-    assert inspector._backlog == {}
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, obj: object, names: tuple[str, ...]) -> dict[str, int]:
+    calls = dict.fromkeys(names, 0)
+    for name in names:
+        method = getattr(obj, name)
+
+        def counted(*args: Any, _name: str = name, _method: Any = method, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return _method(*args, **kwargs)
+
+        monkeypatch.setattr(obj, name, counted)
+    return calls
+
+
+async def test_no_frame_reaches_the_model_until_a_page_asks_and_then_the_page_sees_the_recent_frames(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with Emulator(fast_config()) as emu:
+        inspector = emu.inspector
+        assert inspector is not None
+        calls = _count_calls(monkeypatch, inspector.model, ("frame", "count_frame"))
+        async with client_peer(emu) as peer, httpx.AsyncClient(base_url=emu.base_url, timeout=10) as http:
+            await peer.say("nobody is watching yet")
+            await peer.wait_for(lambda: len(peer.messages()) == 1)
+            inspector.drain_now()  # whatever the inspector's task would do by now, done
+            assert calls == {"frame": 0, "count_frame": 0}  # taped raw, never decoded or counted per frame
+            tape = inspector.tape(peer.room.channel)
+            assert tape is not None
+            assert tape.count >= 3  # the bot's frame, audio start, the reply...
+            assert inspector.frames_fed == 0
+            snap = (await http.get("/inspector/api/snapshot")).json()  # a page connects: the rooms list
+            [room_item] = [i for i in snap["items"] if i["k"] == "room"]
+            assert (room_item["room"], room_item["frames"]) == (peer.room.channel, tape.count)
+            assert {i["role"] for i in snap["items"] if i["k"] == "peer"} == {"bot", "avatar"}
+            assert calls == {"frame": 0, "count_frame": 0}
+            snap = (await http.get("/inspector/api/snapshot", params={"room": peer.room.channel})).json()
+            frames = [i for i in snap["items"] if i["k"] == "frame"]
+            assert [f["n"] for f in frames] == list(range(1, tape.count + 1))
+            says = {i["who"]: i["text"] for i in snap["items"] if i["k"] == "say"}
+            assert (says["bot"], set(says)) == ("nobody is watching yet", {"bot", "avatar"})
+            assert calls["frame"] == tape.count
+
+
+async def test_a_page_stream_follows_its_room_while_it_is_connected_and_no_longer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with Emulator(fast_config()) as emu:
+        inspector = emu.inspector
+        assert inspector is not None
+        hung_up = anyio.Event()
+        page_closed = inspector.page_closed
+
+        def closed(channel: str | None) -> None:
+            page_closed(channel)
+            hung_up.set()
+
+        monkeypatch.setattr(inspector, "page_closed", closed)
+        async with client_peer(emu) as peer, httpx.AsyncClient(base_url=emu.base_url, timeout=10) as http:
+            params = {"room": peer.room.channel, "after": "0"}
+            async with http.stream("GET", "/inspector/api/events", params=params) as response:
+                assert inspector.pages == 1
+                await peer.say("followed live")
+                seen: list[dict[str, Any]] = []
+                with anyio.fail_after(10):
+                    async for line in response.aiter_lines():
+                        if line.startswith("data: "):
+                            seen.extend(json.loads(line.removeprefix("data: ")))
+                        if any(i["k"] == "say" and i["who"] == "avatar" and i["fin"] for i in seen):
+                            break
+            with anyio.fail_after(10):  # the server sees the page hang up
+                await hung_up.wait()
+            assert inspector.pages == 0
+            fed = inspector.frames_fed
+            assert fed > 0
+            await peer.say("after the page left")
+            await peer.wait_for(lambda: len(peer.messages()) == 2)
+            await inspector._tick()
+            assert inspector.frames_fed == fed
+
+
+def test_a_rooms_counters_are_sent_as_a_small_counts_item_at_most_once_a_second() -> None:
+    model = opened()
+    seq = model.seq
+    model.room_counts("c", frames=1500, refused=2, oldest=501)  # the feeder holds frames 501-1500
+    model.flush(now=10.0)
+    model.room_counts("c", frames=1501, refused=2, oldest=502)
+    model.flush(now=10.5)  # within the second: not re-sent yet
+    items, _, _ = model.items_after(seq, room=None)
+    assert items == [{"k": "counts", "room": "c", "frames": 1500, "refused": 2, "dropped": 500, "seq": seq + 1}]
+    [room] = items_of(model, "room")  # the snapshot's room item is always current
+    assert (room["frames"], room["dropped"]) == (1501, 501)
+
+
+def test_taping_a_frame_on_the_rooms_path_allocates_no_tracked_object() -> None:
+    inspector = Inspector()
+    room = Room("c")
+    inspector.attach(room)
+    [observer] = room.observers
+    data = chat("m", "hello")
+    observer.room_event(room, "frame", BOT, role="client", data=data)  # warm (first-call caches)
+    gc.collect()
+    gc.disable()
+    ballast: list[list[int]] = [[] for _ in range(10_000)]  # the collector's count never goes below 0
+    try:
+        gc.get_count()  # (its first call allocates its answer)
+        before = gc.get_count()[0]
+        for _ in range(5000):  # beyond the tape's 1,000: filling, then overwriting the oldest
+            observer.room_event(room, "frame", BOT, role="client", data=data)
+        allocated = gc.get_count()[0] - before
+    finally:
+        gc.enable()
+    del ballast
+    assert allocated == 0  # not even a tuple: nothing for the collector to count, trace or promote
+    tape = inspector.tape("c")
+    assert tape is not None
+    assert (tape.count, tape.kept, tape.first) == (5001, 1000, 4002)
+    start, frames = tape.unfed()
+    assert (start, len(frames), frames[-1][1:]) == (4002, 1000, (BOT, "client", data, 0))
+    assert inspector.tape_bytes == 1000 * len(data)
+
+
+def test_the_tapes_hold_at_most_their_bytes_the_oldest_rooms_oldest_frames_going_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(live_module, "MAX_TAPE_BYTES", 10_000)
+    inspector = Inspector()
+    rooms = [Room(f"r{k}") for k in range(2)]
+    for room in rooms:
+        inspector.attach(room)
+    for room in rooms:
+        for _i in range(60):
+            room.observers[0].room_event(room, "frame", BOT, role="client", data=b"x" * 100)
+    first, second = inspector.tape("r0"), inspector.tape("r1")
+    assert first is not None
+    assert second is not None
+    assert inspector.tape_bytes <= 10_000
+    assert (second.kept, first.kept) == (60, 40)  # the first room gave up its oldest 20 frames
+    assert first.unfed()[0] == 21

@@ -5,6 +5,8 @@ Fed by the live emulator (:mod:`streamclient.emulator.inspector.live`) or by a r
 small dicts the page applies by key (a later item with the same key replaces the earlier one). Kinds (``k``):
 
 * ``room`` (by ``room``): channel, session id, the room's limits, open or closed;
+* ``counts`` (by ``room``): the room's frame, refusal and dropped counts, updating its ``room`` item (at most once a
+  second per room: ``ROOM_ITEMS_EVERY``);
 * ``session`` (by ``id``): avatar, mode, status. Never a token or a key;
 * ``peer`` (by ``room`` + ``uid``): role (``avatar``, ``bot``, ``viewer``, ``page``), in or out, when;
 * ``frame`` (by ``room`` + ``n``): direction, sender, size, decoded type/mid/idx/fin, the room's verdict
@@ -27,7 +29,7 @@ import json
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 from streamclient.codec import ChatFrame, CommandAck, CommandFrame, EventFrame, Frame, RawFrame, decode_frame
 from streamclient.errors import RemoteProtocolError
@@ -111,6 +113,8 @@ class _Room:
     frames: deque[dict[str, Any]] = field(default_factory=deque)
     frame_count: int = 0
     dropped_frames: int = 0
+    #: The number of the last frame fed (the frames before it that never came are counted as dropped).
+    last_n: int = 0
     peers: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     bots: set[str] = field(default_factory=set)
     own: set[str] = field(default_factory=set)
@@ -213,17 +217,22 @@ class InspectorModel:
             item = log[i]
             last = item["seq"]
             kind = item["k"]
-            if kind in ("room", "session", "peer") or item.get("room") == room:
+            if kind in ("room", "counts", "session", "peer") or item.get("room") == room:
                 out.append(item)
                 if len(out) >= limit:
                     break
         return out, last, False
 
-    def recording_lines(self, room: str) -> Iterator[str]:
+    @overload
+    def recording_lines(self, room: str) -> Iterator[str]: ...
+    @overload
+    def recording_lines(self, room: str, *, encode: Literal[False]) -> Iterator[dict[str, Any]]: ...
+    def recording_lines(self, room: str, *, encode: bool = True) -> Iterator[str] | Iterator[dict[str, Any]]:
         """The room's kept frames as recording lines (``streamclient.emulator.recording``'s JSONL format).
 
         Delivered frames are frame records; frames the room refused are refusal lines (``"by": "room"``, the
-        reason ``room:<code>``), which :func:`~streamclient.emulator.recording.replay` skips.
+        reason ``room:<code>``), which :func:`~streamclient.emulator.recording.replay` skips. ``encode=False``
+        yields the lines' objects (the caller encodes them).
         """
         detail = self._rooms.get(room)
         if detail is None:
@@ -246,7 +255,7 @@ class InspectorModel:
                     "excerpt": item["text"][:80],
                     "channel": room,
                 }
-            yield json.dumps(obj, separators=(",", ":"))
+            yield json.dumps(obj, separators=(",", ":")) if encode else obj
 
     # ------------------------------------------------------------------------------------------- feeding
 
@@ -327,8 +336,8 @@ class InspectorModel:
     def count_frame(self, channel: str, *, refused: bool) -> int | None:
         """Count a frame of the room (its number, from 1) without keeping it; ``None`` for an unknown room.
 
-        The live inspector counts every frame as it comes and keeps (:meth:`frame`) only those of the rooms a page
-        watches; the others wait in its bounded backlog until one does.
+        (:meth:`frame` calls it when given no number: a recording's frames are counted here; the live inspector
+        counts on its tapes and gives the numbers.)
         """
         r = self._rooms.get(channel)
         if r is None:
@@ -340,18 +349,41 @@ class InspectorModel:
         self._dirty_rooms[channel] = r.item
         return r.frame_count
 
+    def room_counts(self, channel: str, *, frames: int, refused: int, oldest: int) -> None:
+        """Set the room's counters as its feeder keeps them.
+
+        ``frames`` and ``refused``: so far; ``oldest``: the number of the oldest frame the feeder still holds (the
+        ones before it that were never fed are dropped for the page).
+        """
+        r = self._rooms.get(channel)
+        if r is None:
+            return
+        r.frame_count = max(r.frame_count, frames)
+        dropped = r.dropped_frames + max(0, oldest - 1 - r.last_n)
+        item = r.item
+        if (item["frames"], item["refused"], item["dropped"]) != (r.frame_count, refused, dropped):
+            item.update(frames=r.frame_count, refused=refused, dropped=dropped)
+            self._dirty_rooms[channel] = item
+
     def frame(
         self, channel: str, *, t: float, uid: str, role: str, data: bytes, code: int, n: int | None = None
     ) -> None:
         """The room delivered (``code`` 0) or refused (``code`` < 0) ``data`` from ``uid``.
 
-        ``n``: the number :meth:`count_frame` gave it (the frame is then not counted again).
+        ``n``: the frame's number as its feeder counted it (the counters are then the feeder's:
+        :meth:`room_counts`); frames numbered in between that never came are counted as dropped.
         """
         if n is None:
             n = self.count_frame(channel, refused=code != 0)
         r = self._rooms.get(channel)
         if r is None or n is None:
             return
+        if n > r.last_n + 1:
+            r.dropped_frames += n - r.last_n - 1
+            r.item["dropped"] = r.dropped_frames
+        r.last_n = max(r.last_n, n)
+        if n > r.frame_count:
+            r.frame_count = r.item["frames"] = n
         if role == "avatar":
             r.avatars.add(uid)
         elif not role:
@@ -388,8 +420,9 @@ class InspectorModel:
     def flush(self, now: float | None = None) -> None:
         """Log the rate bins changed since the last flush (call it after a batch of frames), and the rooms' counters.
 
-        The rooms' changed counters are logged when ``now`` is ``None``, or ``ROOM_ITEMS_EVERY`` seconds after they
-        were last logged (with many busy rooms they would otherwise flood every page's stream).
+        The rooms' changed counters are logged (as ``counts`` items: the page updates its room with them) when
+        ``now`` is ``None``, or ``ROOM_ITEMS_EVERY`` seconds after they were last logged (with many busy rooms they
+        would otherwise flood every page's stream).
         """
         rates, self._dirty_rates = self._dirty_rates, {}
         for item in rates.values():
@@ -397,8 +430,10 @@ class InspectorModel:
         if now is None or now - self._rooms_flushed >= ROOM_ITEMS_EVERY:
             self._rooms_flushed = -float("inf") if now is None else now
             rooms, self._dirty_rooms = self._dirty_rooms, {}
-            for item in rooms.values():
-                self._emit(item)
+            for channel, item in rooms.items():  # the counters alone (the room's item is sent whole when it changes)
+                counts = {"k": "counts", "room": channel, "frames": item["frames"], "refused": item["refused"]}
+                counts["dropped"] = item["dropped"]
+                self._emit(counts)
 
     # ------------------------------------------------------------------------------------------- internals
 

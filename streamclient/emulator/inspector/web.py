@@ -5,9 +5,9 @@ Routes (under ``prefix``, ``/inspector`` by default):
 * ``GET /`` the page; ``GET /app.js``, ``GET /app.css`` its assets (shipped in the package: no CDN, no build);
 * ``GET /api/snapshot?room=CH``: every kept item for the rooms list and, with ``room``, that room in full;
 * ``GET /api/events?room=CH&after=SEQ``: ``text/event-stream`` of the items logged after ``SEQ`` (default: from
-  now on; batches of at
-  most ``BATCH`` items, at most one batch every ``THROTTLE_SECONDS``); an ``event: reset`` tells the page it fell
-  behind the bounded log and must reload the snapshot;
+  now on; batches of at most ``BATCH`` items, at most one batch every ``THROTTLE_SECONDS``); an ``event: reset``
+  tells the page it fell behind the bounded log and must reload the snapshot. While a stream lasts the inspector
+  follows its room (decodes its frames at every tick); with no stream connected it decodes nothing;
 * ``POST /api/rooms/CH/speak | chat | interrupt`` (JSON ``{"text": ...}``; ``application/json`` only, so another
   site's form cannot post): act in the room (a recording answers 409);
 * ``GET /api/rooms/CH/recording.jsonl``: the room's kept frames in the recording format.
@@ -18,12 +18,13 @@ The page never receives an API key, a token or a certificate: the model holds no
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -34,6 +35,8 @@ from streamclient.errors import InvalidArgumentError
 __all__ = ("BATCH", "THROTTLE_SECONDS", "inspector_routes")
 
 BATCH = 50
+#: Items encoded between two checkpoints for a snapshot or a download (a room's 1,000 frames are ~300 KB of JSON).
+ENCODE_SLICE = 100
 THROTTLE_SECONDS = 0.1
 KEEPALIVE_SECONDS = 15.0
 _ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
@@ -51,6 +54,15 @@ def _asset(name: str) -> bytes:
 def _json(obj: Any) -> str:
     # ASCII escapes: a frame kept with surrogateescape (invalid UTF-8) still encodes
     return json.dumps(obj, separators=(",", ":"))
+
+
+async def _encode_sliced(objects: list[Any], encode: Callable[[Any], str]) -> list[str]:
+    """Encode each of ``objects``, ``ENCODE_SLICE`` at a time with a checkpoint between (the rooms go first)."""
+    out: list[str] = []
+    for start in range(0, len(objects), ENCODE_SLICE):
+        out.extend(map(encode, objects[start : start + ENCODE_SLICE]))
+        await anyio.lowlevel.checkpoint()
+    return out
 
 
 def inspector_routes(inspector: Inspector, prefix: str = "/inspector") -> list[BaseRoute]:
@@ -75,11 +87,13 @@ def inspector_routes(inspector: Inspector, prefix: str = "/inspector") -> list[B
 
     async def snapshot(request: Request) -> Response:
         room = request.query_params.get("room")
-        if room is not None:
-            await inspector.watch(room)
+        await inspector.watch(room)
         snap = model.snapshot(room)
         snap["lost"] = inspector.lost
-        return Response(_json(snap), media_type="application/json", headers={"Cache-Control": "no-store"})
+        items = snap.pop("items")
+        head = _json(snap)[:-1]
+        body = head + ',"items":[' + ",".join(await _encode_sliced(items, _json)) + "]}"
+        return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
     async def events(request: Request) -> Response:
         room = request.query_params.get("room")
@@ -88,25 +102,27 @@ def inspector_routes(inspector: Inspector, prefix: str = "/inspector") -> list[B
         except ValueError:
             return JSONResponse({"error": "after must be an integer"}, status_code=400)
 
-        if room is not None:
-            await inspector.watch(room)
-
         async def stream() -> AsyncIterator[str]:
             cursor = after
-            yield ": inspector\n\n"
-            while not inspector.closed:
-                items, cursor, reset = model.items_after(cursor, room=room, limit=BATCH)
-                if reset:
-                    yield "event: reset\ndata: {}\n\n"
-                    return
-                if items:
-                    yield f"data: {_json(items)}\n\n"
-                    if cursor >= model.seq:  # caught up: the next batch waits (throttled)
-                        await anyio.sleep(THROTTLE_SECONDS)
-                    continue
-                await inspector.wait_changed(KEEPALIVE_SECONDS)
-                if cursor >= model.seq and not inspector.closed:
-                    yield ": keepalive\n\n"
+            inspector.page_opened(room)  # the inspector follows the room while the stream lasts
+            try:
+                await inspector.watch(room)
+                yield ": inspector\n\n"
+                while not inspector.closed:
+                    items, cursor, reset = model.items_after(cursor, room=room, limit=BATCH)
+                    if reset:
+                        yield "event: reset\ndata: {}\n\n"
+                        return
+                    if items:
+                        yield f"data: {_json(items)}\n\n"
+                        if cursor >= model.seq:  # caught up: the next batch waits (throttled)
+                            await anyio.sleep(THROTTLE_SECONDS)
+                        continue
+                    await inspector.wait_changed(KEEPALIVE_SECONDS)
+                    if cursor >= model.seq and not inspector.closed:
+                        yield ": keepalive\n\n"
+            finally:
+                inspector.page_closed(room)
 
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -141,10 +157,11 @@ def inspector_routes(inspector: Inspector, prefix: str = "/inspector") -> list[B
 
     async def recording(request: Request) -> Response:
         channel = request.path_params["room"]
+        await inspector.watch(channel)
         if not model.has_room(channel):
             return JSONResponse({"error": f"no room {channel}"}, status_code=404)
-        await inspector.watch(channel)
-        body = "".join(line + "\n" for line in model.recording_lines(channel))
+        lines = list(model.recording_lines(channel, encode=False))
+        body = "".join(line + "\n" for line in await _encode_sliced(lines, _json))
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in channel)[:80]
         return Response(
             body,

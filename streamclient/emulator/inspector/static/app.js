@@ -55,6 +55,11 @@ function apply(item) {
         if (!cur || !cur.open || item.opened >= cur.opened) select(item.room, false);
       }
       break;
+    case "counts": {
+      const room = state.rooms.get(item.room);
+      if (room) Object.assign(room, { frames: item.frames, refused: item.refused, dropped: item.dropped });
+      break;
+    }
     case "session": state.sessions.set(item.id, item); break;
     case "peer": {
       if (!state.peers.has(item.room)) state.peers.set(item.room, new Map());
