@@ -488,6 +488,11 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"steal {r['steal']:.2f} cores; load average {r['load']:.2f}; {os.cpu_count()} cores",
             )
         )
+        if kind == "emulator-process" and r["turns_per_s"] > 0:
+            per_turn = r["emulator_cpu"] / r["turns_per_s"] * 1000
+            rows.append(
+                (f"{kind} {n}: emulator CPU per turn", f"{per_turn:.2f} ms", "its process's CPU / turns served")
+            )
         rows.append(
             (
                 f"{kind} {n}: this process preempted / page faults (major)",

@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
@@ -480,9 +479,12 @@ class Avatar:
             if not self._reply_chat:
                 self._drained.set()
             waits = [d for d in (conn.send_delay(now), own_delay) if d is not None]
-            self._wake_writer = anyio.Event()
-            with anyio.move_on_after(min(waits) if waits else math.inf):
-                await self._wake_writer.wait()
+            self._wake_writer = wake = anyio.Event()
+            if not waits:  # nothing due: wait for a wake without a timer
+                await wake.wait()
+                continue
+            with anyio.move_on_after(min(waits)):
+                await wake.wait()
 
     def _transmit(self, data: bytes, now: float) -> None:
         if self._peer is None:

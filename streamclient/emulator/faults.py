@@ -142,6 +142,13 @@ class FaultInjector:
         self._rng = random.Random(f"{effective}:{direction}")
         self._index = 0
         self._held: bytes | None = None
+        # The plan is frozen but for its script's mapping: the probabilities are read once, the script every frame.
+        self._no_chance = plan.disconnect_after is None and all(plan.probability(f) == 0.0 for f in _PROBABILISTIC)
+
+    @property
+    def passes_through(self) -> bool:
+        """True when the next frame is delivered unchanged for sure: a no-op plan and nothing held."""
+        return self._no_chance and self._held is None and not self.plan.script
 
     @property
     def holding(self) -> bool:

@@ -506,7 +506,7 @@ class Room:
         if guide is not None and window.window_bytes > guide:
             self._report_over_guide(sender, window.window_bytes, guide)
         injector = self._faults[peer.role]
-        if injector.plan.is_noop and not injector.holding:
+        if injector.passes_through:
             self._deliver(peer.role, sender, data)
             return OK
         was_holding = injector.holding

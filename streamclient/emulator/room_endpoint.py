@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import struct
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 from starlette.routing import WebSocketRoute
+from starlette.types import Message
 from starlette.websockets import WebSocket
 
 from streamclient.emulator.admission import JoinRefused, JoinRequest
@@ -59,6 +61,8 @@ logger = logging.getLogger(__name__)
 JOIN_TIMEOUT = 10.0
 SEND_TIMEOUT = 10.0
 _SEQ = struct.Struct(">I")
+#: A send's verdict, the way ``json.dumps`` writes it with ``separators=(",", ":")`` (one a frame: no encoder).
+_RESULT = '{"op":"result","seq":%d,"code":%d}'
 
 #: Agora reasons used for join refusals.
 REASON_INVALID_CHANNEL_NAME = 7
@@ -99,17 +103,37 @@ class _RoomConnection:
         self._resolve = resolve
         self._check_token = check_token
         self._request: JoinRequest | None = None
-        self._lock = anyio.Lock()
+        #: The joined connection's scope: its deadline bounds the send in progress (see ``_send_deadline``).
+        self._scope: anyio.CancelScope | None = None
+        # fast_acquire: an uncontended send (nearly all of them) takes the lock without a checkpoint.
+        self._lock = anyio.Lock(fast_acquire=True)
 
     async def _send_json(self, obj: dict[str, Any]) -> None:
-        async with self._lock:
-            with anyio.fail_after(SEND_TIMEOUT):
-                await self._ws.send_text(json.dumps(obj, separators=(",", ":")))
+        await self._send_text(json.dumps(obj, separators=(",", ":")))
+
+    async def _send_text(self, text: str) -> None:
+        await self._send({"type": "websocket.send", "text": text})
 
     async def _send_bytes(self, data: bytes) -> None:
+        await self._send({"type": "websocket.send", "bytes": data})
+
+    async def _send(self, message: Message) -> None:
+        """Send one message, bounded by ``SEND_TIMEOUT``.
+
+        Once joined, the send (the lock's holder) moves the deadline of the connection's scope instead of entering
+        a timeout scope of its own (a third of the cost a frame); a send that times out ends the connection.
+        """
         async with self._lock:
-            with anyio.fail_after(SEND_TIMEOUT):
-                await self._ws.send_bytes(data)
+            scope = self._scope
+            if scope is None:
+                with anyio.fail_after(SEND_TIMEOUT):
+                    await self._ws.send(message)
+                return
+            scope.deadline = anyio.current_time() + SEND_TIMEOUT
+            try:
+                await self._ws.send(message)
+            finally:
+                scope.deadline = math.inf
 
     async def serve(self) -> None:
         await self._ws.accept()
@@ -123,13 +147,17 @@ class _RoomConnection:
             await self._close()
             return
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._pump, peer, tg.cancel_scope)
-                await self._read(peer)
-                tg.cancel_scope.cancel()
+            with anyio.CancelScope() as self._scope:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._pump, peer, tg.cancel_scope)
+                    await self._read(peer)
+                    tg.cancel_scope.cancel()
+            if self._scope.cancelled_caught:
+                logger.debug("room socket of %s: a send timed out after %s s", peer.uid, SEND_TIMEOUT)
         except Exception:
             logger.debug("room socket of %s ended with an error", peer.uid, exc_info=True)
         finally:
+            self._scope = None
             peer.leave()
             await self._close()
 
@@ -185,7 +213,7 @@ class _RoomConnection:
                     return
                 (seq,) = _SEQ.unpack_from(data)
                 code = peer.send(data[_SEQ.size :])
-                await self._send_json({"op": "result", "seq": seq, "code": code})
+                await self._send_text(_RESULT % (seq, code))
                 continue
             try:
                 obj = json.loads(message.get("text") or "")

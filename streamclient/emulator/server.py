@@ -198,7 +198,8 @@ class Emulator:
         self._stack: contextlib.AsyncExitStack | None = None
         self._recorder: Recorder | None = None
         self._sessions_changed = anyio.Event()
-        self._changed = anyio.Event()
+        #: Set by the next change; created by a waiter (a change with no one waiting costs no event).
+        self._changed: anyio.Event | None = None
         self._base_url: str | None = None
         #: The inspector page's watcher while running (``None`` when ``config.inspector`` is off).
         self.inspector: Inspector | None = None
@@ -312,6 +313,8 @@ class Emulator:
         try:
             with anyio.fail_after(timeout):
                 while not condition():
+                    if self._changed is None:
+                        self._changed = anyio.Event()
                     changed = self._changed
                     with anyio.move_on_after(_SAFETY_TICK_SECONDS):
                         await changed.wait()
@@ -424,8 +427,9 @@ class Emulator:
         self._notify_changed()
 
     def _notify_changed(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
 
     async def _expiry_loop(self) -> None:
         while True:

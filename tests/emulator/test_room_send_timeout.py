@@ -1,0 +1,62 @@
+"""The room endpoint bounds every send to a joined client: a client that stops reading is dropped."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import pytest
+
+from streamclient.emulator import room_endpoint
+from streamclient.emulator.room import PeerRole, Room
+from streamclient.emulator.room_endpoint import _RoomConnection
+
+
+class _StuckWebSocket:
+    """Accepts the join, answers it, then never takes another message (its peer stopped reading)."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.closed = anyio.Event()
+        self.stuck = anyio.Event()
+        self.answered = anyio.Event()
+        self._joined = False
+
+    async def accept(self) -> None:
+        return None
+
+    async def receive(self) -> dict[str, Any]:
+        if not self._joined:
+            self._joined = True
+            join = {"op": "join", "app_id": "a", "channel": "ch", "uid": "client", "token": ""}
+            return {"type": "websocket.receive", "text": json.dumps(join)}
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+        self.answered.set()
+        if len(self.sent) > 1:  # the join's answer went out; everything after blocks
+            self.stuck.set()
+            await anyio.sleep_forever()
+
+    async def close(self) -> None:
+        self.closed.set()
+
+
+async def test_a_send_that_blocks_past_the_send_timeout_ends_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(room_endpoint, "SEND_TIMEOUT", 0.2)
+    room = Room("ch")
+    avatar = room.join("avatar", role=PeerRole.AVATAR)
+    ws = _StuckWebSocket()
+    connection = _RoomConnection(ws, lambda _request: room, None)  # type: ignore[arg-type]
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(connection.serve)
+            await ws.answered.wait()  # joined
+            assert avatar.send(b"frame") == 0
+            await ws.stuck.wait()
+            await ws.closed.wait()  # serve() gave up on the stuck send and closed the socket
+    assert "client" not in room.peers
+    assert ws.sent[0]["text"] == '{"op":"joined","uid":"client"}'
