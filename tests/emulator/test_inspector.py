@@ -209,13 +209,7 @@ async def test_the_event_stream_sends_batches_and_ends_with_the_emulator() -> No
             params = {"room": peer.room.channel, "after": "0"}
             async with http.stream("GET", "/inspector/api/events", params=params) as response:
                 assert response.headers["content-type"].startswith("text/event-stream")
-                seen: list[dict[str, Any]] = []
-                with anyio.fail_after(10):
-                    async for line in response.aiter_lines():
-                        if line.startswith("data: "):
-                            seen.extend(json.loads(line.removeprefix("data: ")))
-                        if any(i["k"] == "say" and i["who"] == "avatar" and i["fin"] for i in seen):
-                            break
+                seen = await _until_the_avatar_finishes(response)
             assert any(i["k"] == "say" and i["text"] == "streamed" for i in seen)
             assert (await http.get("/inspector/api/events", params={"after": "x"})).status_code == 400
 
@@ -329,13 +323,7 @@ async def test_a_page_stream_follows_its_room_while_it_is_connected_and_no_longe
             async with http.stream("GET", "/inspector/api/events", params=params) as response:
                 assert inspector.pages == 1
                 await peer.say("followed live")
-                seen: list[dict[str, Any]] = []
-                with anyio.fail_after(10):
-                    async for line in response.aiter_lines():
-                        if line.startswith("data: "):
-                            seen.extend(json.loads(line.removeprefix("data: ")))
-                        if any(i["k"] == "say" and i["who"] == "avatar" and i["fin"] for i in seen):
-                            break
+                await _until_the_avatar_finishes(response)
             with anyio.fail_after(10):  # the server sees the page hang up
                 await hung_up.wait()
             assert inspector.pages == 0
@@ -405,3 +393,15 @@ def test_the_tapes_hold_at_most_their_bytes_the_oldest_rooms_oldest_frames_going
     assert inspector.tape_bytes <= 10_000
     assert (second.kept, first.kept) == (60, 40)  # the first room gave up its oldest 20 frames
     assert first.unfed()[0] == 21
+
+
+async def _until_the_avatar_finishes(response: httpx.Response) -> list[dict[str, Any]]:
+    """The items of a page's event stream, read until the avatar's final chunk of a reply arrives."""
+    seen: list[dict[str, Any]] = []
+    with anyio.fail_after(10):
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                seen.extend(json.loads(line.removeprefix("data: ")))
+            if any(i["k"] == "say" and i["who"] == "avatar" and i["fin"] for i in seen):
+                break
+    return seen
