@@ -261,29 +261,37 @@ async def _leave_behind_a_stuck_send(stand_in: StandIn, tmp_path: Path, reported
 # --------------------------------------------------------------------------------- 4. leave() during join()
 
 
+class JoinAttempt:
+    """A ``join()`` run in the background: its outcome (``None`` or the exception) and an event set when it ends."""
+
+    def __init__(self, transport: AgoraTransport) -> None:
+        self.transport = transport
+        self.outcome: list[BaseException | None] = []
+        self.done = anyio.Event()
+
+    async def run(self) -> None:
+        try:
+            await self.transport.join(PARAMS, timeout=20)
+            self.outcome.append(None)
+        except Exception as exc:
+            self.outcome.append(exc)
+        finally:
+            self.done.set()
+
+
 async def test_leave_while_join_waits_for_the_channel_fails_the_join_at_once(stand_in: StandIn, tmp_path: Path) -> None:
     stand_in.set("connect_outcome", 3)  # the SDK never reports
     transport = AgoraTransport(log_dir=tmp_path)
-    outcome: list[BaseException | None] = []
-    done = anyio.Event()
-
-    async def join() -> None:
-        try:
-            await transport.join(PARAMS, timeout=20)
-            outcome.append(None)
-        except Exception as exc:
-            outcome.append(exc)
-        finally:
-            done.set()
+    attempt = JoinAttempt(transport)
 
     async with anyio.create_task_group() as group:
-        group.start_soon(join)
+        group.start_soon(attempt.run)
         await wait_for_call(stand_in, "agora_rtc_conn_connect")
         await transport.leave()
         with anyio.fail_after(5):  # well before the join's own 20 s timeout
-            await done.wait()
-    assert len(outcome) == 1
-    assert isinstance(outcome[0], TransportClosedError)
+            await attempt.done.wait()
+    assert len(attempt.outcome) == 1
+    assert isinstance(attempt.outcome[0], TransportClosedError)
     calls = stand_in.calls()
     assert calls.count("agora_rtc_conn_create") == calls.count("agora_rtc_conn_destroy") == 1
 
@@ -293,31 +301,21 @@ async def test_leave_before_the_connection_exists_fails_the_join_and_nothing_is_
 ) -> None:
     stand_in.set("create_block", 1)  # agora_rtc_conn_create is stuck in native code when leave() comes
     transport = AgoraTransport(log_dir=tmp_path)
-    outcome: list[BaseException | None] = []
-    done = anyio.Event()
-
-    async def join() -> None:
-        try:
-            await transport.join(PARAMS, timeout=20)
-            outcome.append(None)
-        except Exception as exc:
-            outcome.append(exc)
-        finally:
-            done.set()
+    attempt = JoinAttempt(transport)
 
     try:
         async with anyio.create_task_group() as group:
-            group.start_soon(join)
+            group.start_soon(attempt.run)
             await wait_for_call(stand_in, "create_blocked")
             await transport.leave()
             with anyio.move_on_after(5):  # "at once": not held up by the native call in progress
-                await done.wait()
-            assert done.is_set(), "join() did not fail when leave() was called"
+                await attempt.done.wait()
+            assert attempt.done.is_set(), "join() did not fail when leave() was called"
             stand_in.set("create_block", 0)
     finally:
         stand_in.set("create_block", 0)
-    assert len(outcome) == 1
-    assert isinstance(outcome[0], TransportClosedError)
+    assert len(attempt.outcome) == 1
+    assert isinstance(attempt.outcome[0], TransportClosedError)
     await wait_for_call(stand_in, "agora_rtc_conn_destroy")  # what the SDK created late is destroyed at once
     calls = stand_in.calls()
     assert "agora_rtc_conn_connect" not in calls
