@@ -17,7 +17,7 @@ from typing import IO
 import pytest
 
 from streamclient.emulator.handles import EmulatorHandle
-from tests.cli.test_cli_process import TIMEOUT, clean_env
+from tests.cli.test_cli_process import TIMEOUT, clean_env, cli
 
 HOSTILE = "a \x1b]0;pwned\x1b\\ b \x1b[2J c \x9b31m d \x07 e \x7f f"
 
@@ -103,15 +103,7 @@ def test_chat_on_a_terminal_shows_remote_control_characters_as_visible_escapes(t
 
 
 def test_say_json_keeps_remote_text_exact(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "streamclient", "say", "--emulator", "--json", HOSTILE],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    done = cli_run(["say", "--emulator", "--json", HOSTILE], tmp_path)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["reply"] == HOSTILE.strip()
@@ -222,15 +214,7 @@ def test_emulator_port_in_use_or_host_unassignable_is_one_line_naming_the_option
             (["emulator", "--port", str(port)], f"--port {port}"),
             (["emulator", "--host", "192.0.2.1"], "--host 192.0.2.1"),  # TEST-NET-1: never this machine's
         ):
-            done = subprocess.run(
-                [sys.executable, "-m", "streamclient", *args],
-                cwd=tmp_path,
-                env=clean_env(),
-                capture_output=True,
-                text=True,
-                timeout=TIMEOUT,
-                check=False,
-            )
+            done = cli_run(args, tmp_path)
             assert done.returncode == 2, done.stderr
             assert done.stderr.startswith("error: " + option), done.stderr
             assert len(done.stderr.splitlines()) == 1, done.stderr
@@ -275,16 +259,7 @@ def threading_event_wait(seconds: float) -> None:
 
 
 def cli_run(args: list[str], cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streamclient", *args],
-        cwd=cwd,
-        env=clean_env(),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    return cli(*args, cwd=cwd, stdin=stdin)
 
 
 SLOW = "A sentence the avatar says back, slowly. " * 30  # ~1,200 characters: 6 s at say's 200 characters/s
@@ -321,15 +296,7 @@ def test_a_text_that_cannot_be_sent_within_the_duration_is_refused_up_front(tmp_
 
 
 def cli_env_run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streamclient", *args],
-        cwd=cwd,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    return cli(*args, cwd=cwd, env=clean_env(**env))
 
 
 def test_say_names_the_service_it_talks_to(tmp_path: Path) -> None:
