@@ -68,7 +68,8 @@ from streamclient.emulator.avatar_room import AvatarRoom
 from streamclient.emulator.inspector import Inspector
 from streamclient.emulator.inspector.live import FRAMES_PER_ROOM, Tape
 from streamclient.emulator.room import PeerRole, Room, RoomLimits
-from streamclient.transport.base import FrameReceived, JoinParams
+from streamclient.session._transport_factory import join_params_for
+from streamclient.transport.base import FrameReceived
 from streamclient.transport.room import RoomTransport
 
 AVATAR = "dvp_Tristan_cloth2_1080P"
@@ -378,14 +379,7 @@ async def main_async(args: argparse.Namespace) -> list[tuple[str, str, str]]:
                 info = await client.sessions.create(AVATAR, mode_type=1, duration=600)
                 creds: Any = info.credentials
                 transport = RoomTransport(creds.emulator_room_url)
-                await transport.join(
-                    JoinParams(
-                        app_id=creds.agora_app_id,
-                        channel=creds.agora_channel,
-                        uid=str(creds.agora_uid),
-                        token=creds.agora_token.get_secret_value(),
-                    )
-                )
+                await transport.join(join_params_for(info))
                 room = emu.room_for(info.id)
                 assert room is not None
                 transports.append(transport)

@@ -16,7 +16,8 @@ from streamclient.codec.events import AvatarEvent, ChatMessage, CommandResult, E
 from streamclient.codec.frames import CommandFrame
 from streamclient.emulator import Emulator, EmulatorConfig
 from streamclient.emulator.avatar_room import AvatarRoom
-from streamclient.transport.base import FrameReceived, JoinParams, PeerJoined, TransportEvent
+from streamclient.session._transport_factory import join_params_for
+from streamclient.transport.base import FrameReceived, PeerJoined, TransportEvent
 from streamclient.transport.room import RoomTransport
 
 AVATAR_ID = "dvp_Tristan_cloth2_1080P"
@@ -99,14 +100,7 @@ async def client_peer(emu: Emulator, *, wait_avatar: bool = True, **create: Any)
         session = await client.sessions.create(AVATAR_ID, **create)
         creds: Any = session.credentials
         transport = RoomTransport(creds.emulator_room_url)
-        await transport.join(
-            JoinParams(
-                app_id=creds.agora_app_id,
-                channel=creds.agora_channel,
-                uid=str(creds.agora_uid),
-                token=creds.agora_token.get_secret_value(),
-            )
-        )
+        await transport.join(join_params_for(session))
         peer = ClientPeer(emu, session.id, transport)
         try:
             async with anyio.create_task_group() as tg:
