@@ -68,8 +68,8 @@ async def cli_once(emu: Emulator, *args: str) -> subprocess.CompletedProcess[byt
         return await anyio.run_process([sys.executable, "-c", LAUNCH, *args], env=env_for(emu), check=False)
 
 
-def create_arrives(emu: Emulator, path_suffix: str = "session/create") -> anyio.Event:
-    """An event set when a create request (or another, by its path's end) reaches the emulator."""
+def request_arrives(emu: Emulator, path_suffix: str) -> anyio.Event:
+    """An event set when a request to a path ending in ``path_suffix`` reaches the emulator."""
     arrived = anyio.Event()
     take_faults = emu.state.take_faults
 
@@ -142,7 +142,7 @@ async def test_second_signal_says_what_the_close_waits_for_and_the_close_complet
 async def test_third_signal_exits_at_once_naming_the_open_session_then_sweep_closes_it() -> None:
     async with emulator() as emu:
         emu.state.delay_next("session/close", 20.0)  # a close that hangs
-        close_arrived = create_arrives(emu, "session/close")
+        close_arrived = request_arrives(emu, "session/close")
 
         async def script(cli: Cli) -> None:
             await cli.wait_for("speaking_started")
@@ -223,7 +223,7 @@ async def test_sweep_never_closes_a_session_whose_process_still_runs() -> None:
 async def test_ctrl_c_during_a_slow_create_waits_for_it_and_closes_what_it_made() -> None:
     async with emulator() as emu:
         emu.state.delay_next("session/create", 2.0)
-        arrived = create_arrives(emu)
+        arrived = request_arrives(emu, "session/create")
 
         async def script(cli: Cli) -> None:
             await arrived.wait()
@@ -242,7 +242,7 @@ async def test_ctrl_c_during_a_slow_create_waits_for_it_and_closes_what_it_made(
 async def test_ctrl_c_during_a_slow_sessions_create_closes_the_session() -> None:
     async with emulator() as emu:
         emu.state.delay_next("session/create", 1.0)
-        arrived = create_arrives(emu)
+        arrived = request_arrives(emu, "session/create")
 
         async def script(cli: Cli) -> None:
             await arrived.wait()
