@@ -54,10 +54,6 @@ class InstalledEnv:
         )
 
 
-def _check(done: subprocess.CompletedProcess[str], what: str) -> None:
-    assert done.returncode == 0, f"{what} failed:\n{done.stdout}\n{done.stderr}"
-
-
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledEnv:
     """streamclient[cli] + pytest + pytest-asyncio, installed from a freshly built wheel into a new venv.
@@ -81,35 +77,23 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> InstalledEnv:
 def _build(base: Path) -> None:
     """Build the wheel into ``base/dist``, a venv with it into ``base/venv``, and an empty ``base/scratch``."""
     dist = base / "dist"
+    target = base / "venv"
+    python = target / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     uv = Path(sys.executable).with_name("uv")
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     if uv.is_file():
         build_wheel = [str(uv), "build", "--wheel", "--quiet", "--out-dir", str(dist), str(ROOT)]
+        install = [str(uv), "pip", "install", "--quiet", "--python", str(python)]
     else:
+        pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
         build_wheel = [*pip, "wheel", "--no-deps", "--quiet", "--wheel-dir", str(dist), str(ROOT)]
-    build = subprocess.run(
-        build_wheel,
-        capture_output=True,
-        text=True,
-        timeout=INSTALL_TIMEOUT,
-        check=False,
-    )
-    _check(build, "building the wheel")
+        install = [*pip, "--python", str(python), "install", "--quiet"]
+    _run(build_wheel, "building the wheel")
     (wheel,) = dist.glob("streamclient-*.whl")
-    target = base / "venv"
     venv.EnvBuilder(with_pip=False).create(target)
-    bin_dir = target / ("Scripts" if os.name == "nt" else "bin")
-    python = bin_dir / ("python.exe" if os.name == "nt" else "python")
-    if uv.is_file():
-        installer = [str(uv), "pip", "install", "--quiet", "--python", str(python)]
-    else:
-        installer = [*pip, "--python", str(python), "install", "--quiet"]
-    install = subprocess.run(
-        [*installer, f"{wheel}[{EXTRAS}]", *TEST_TOOLS],
-        capture_output=True,
-        text=True,
-        timeout=INSTALL_TIMEOUT,
-        check=False,
-    )
-    _check(install, "installing the wheel")
+    _run([*install, f"{wheel}[{EXTRAS}]", *TEST_TOOLS], "installing the wheel")
     (base / "scratch").mkdir()
+
+
+def _run(argv: list[str], what: str) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False)
+    assert done.returncode == 0, f"{what} failed:\n{done.stdout}\n{done.stderr}"
