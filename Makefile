@@ -27,12 +27,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/streamclient demo --emulator  # never the real service, even with AKOOL_API_KEY set
 
-# The type check runs beside the tests (the tests leave a core idle while they wait on sockets and processes);
-# its report follows theirs, and either failing fails the target.
+# The type check runs beside the tests (its CPU fills the moments the tests wait on sockets and processes); its
+# report follows theirs, and either failing fails the target.
 test: lint
-	@$(BIN)/mypy > $(VENV)/mypy.log 2>&1 & typecheck=$$!; \
+	@$(MAKE) --no-print-directory typecheck > $(VENV)/typecheck.log 2>&1 & typecheck=$$!; \
 	$(MAKE) --no-print-directory unit; unit=$$?; \
-	wait $$typecheck; typed=$$?; echo "$(BIN)/mypy"; cat $(VENV)/mypy.log; \
+	wait $$typecheck; typed=$$?; cat $(VENV)/typecheck.log; \
 	[ $$unit -eq 0 ] && [ $$typed -eq 0 ]
 
 lint: $(STAMP)
