@@ -162,6 +162,20 @@ def test_every_documented_reason_is_reachable() -> None:
     assert {reason for _, reason in BAD} == set(DECODE_ERROR_REASONS)
 
 
+#: A command whose data nests deeper (250) than the fast parser's limit (200) and well within the standard library's.
+DEEP = '{"v":2,"type":"command","mid":"c","pld":{"cmd":"x","data":{"k":' + "[" * 250 + "]" * 250 + "}}}"
+
+
+@pytest.mark.parametrize("data", [DEEP, DEEP.encode()], ids=["text", "bytes"])
+def test_a_frame_too_deep_for_the_fast_parser_is_parsed_by_the_standard_one(data: str | bytes) -> None:
+    frame = decode_frame(data)
+    assert isinstance(frame, CommandFrame)
+    depth, value = 0, frame.data["k"]
+    while value:
+        depth, value = depth + 1, value[0]
+    assert depth == 249
+
+
 def test_max_bytes_is_configurable() -> None:
     with pytest.raises(RemoteProtocolError) as info:
         decode_frame(CHAT, max_bytes=len(CHAT) - 1)
