@@ -170,6 +170,7 @@ DEEP = '{"v":2,"type":"command","mid":"c","pld":{"cmd":"x","data":{"k":' + "[" *
 def test_a_frame_too_deep_for_the_fast_parser_is_parsed_by_the_standard_one(data: str | bytes) -> None:
     frame = decode_frame(data)
     assert isinstance(frame, CommandFrame)
+    assert frame.data is not None
     depth, value = 0, frame.data["k"]
     while value:
         depth, value = depth + 1, value[0]
