@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import coverage
 import pytest
 from hypothesis import settings
 
@@ -45,21 +46,34 @@ def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give every test without its own ``timeout`` marker the default one, unless ``--timeout`` was given; run the
-    property tests without coverage measurement.
-
-    A property test runs its body for hundreds of generated examples: tracing each for coverage (which doubles the
-    CPU of the code it traces) measured lines the suite's example-based tests already cover, at ~25 s of CPU a run.
-    The coverage gates of ``make unit`` hold without them (codec 100 %, the package 85 %).
-    """
-    for item in items:
-        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
-            item.add_marker(pytest.mark.no_cover)
+    """Give every test without its own ``timeout`` marker the default one, unless ``--timeout`` was given."""
     if config.getoption("timeout", None) is not None:  # e.g. make soak: --timeout=1800
         return
     for item in items:
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(DEFAULT_TEST_TIMEOUT))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Run the property tests without coverage measurement.
+
+    A property test runs its body for hundreds of generated examples: tracing each for coverage (which doubles the
+    CPU of the code it traces) measured lines the suite's example-based tests already cover, at ~25 s of CPU a run;
+    the coverage gates of ``make unit`` hold without them (codec 100 %, the package 85 %). Every running coverage
+    instance is paused, not only pytest-cov's: in a pytest-xdist worker pytest-cov 7.1 starts two, and its own
+    ``no_cover`` marker pauses the newer one only (the older then traces in its place).
+    """
+    paused: list[coverage.Coverage] = []
+    if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+        while (running := coverage.Coverage.current()) is not None:
+            running.stop()
+            paused.append(running)
+    try:
+        return (yield)
+    finally:
+        for instance in reversed(paused):
+            instance.start()
 
 
 # Set at import, before any test module computes an environment for its subprocesses: nothing a test runs may write
