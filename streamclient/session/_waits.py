@@ -110,7 +110,7 @@ class Flag:
             if timer is not None:
                 timer.cancel()
             waiters = self._waiters
-            if waiters is not None and not future.done():
+            if waiters is not None and future in waiters:  # timed out or cancelled: not woken by set() or wake()
                 waiters.remove(future)
         return self._set
 
