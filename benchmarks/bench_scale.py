@@ -106,11 +106,20 @@ async def echo_peer(
 
 
 async def talk(session: AvatarSession, counters: Counters, stop: anyio.Event, rng: random.Random) -> None:
-    """Say a message a second until ``stop``."""
-    await anyio.sleep(rng.random())
+    """Say a message a second until ``stop``, on the session's own schedule: phase + k seconds.
+
+    The schedule is the user's, not the server's: a turn that starts late (the loop was busy) does not move the next
+    one. (Scheduling each turn a second after the previous one *started* did: every session whose turn fell inside a
+    stall started at the same instant and stayed in step from then on, so each stall clumped more sessions together
+    and made the next burst, and the next stall, larger.) A slot missed entirely (a turn took over a second) is
+    skipped, as a user waiting for the reply would.
+    """
+    due = anyio.current_time() + rng.random()
     n = 0
-    while not stop.is_set():
-        started = anyio.current_time()
+    while True:
+        await anyio.sleep_until(due)
+        if stop.is_set():
+            return
         try:
             await session.say(f"message {n} from a session under load, hello")
             counters.turns += 1
@@ -118,8 +127,10 @@ async def talk(session: AvatarSession, counters: Counters, stop: anyio.Event, rn
             counters.failures += 1
             counters.errors.append(type(exc).__name__)
         n += 1
-        with anyio.move_on_after(max(0.0, 1.0 - (anyio.current_time() - started))):
-            await stop.wait()
+        now = anyio.current_time()
+        due += 1.0
+        while due < now:
+            due += 1.0
 
 
 async def probe(session: AvatarSession, stop: anyio.Event, wire: list[float]) -> None:

@@ -46,6 +46,13 @@ DEFAULT_BASE_URL = "https://openapi.akool.com"
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
+#: Seconds an idle pooled connection is kept for reuse (httpx's default is 5). Servers close idle keep-alive
+#: connections after their own timeout, commonly 5 s (uvicorn, Node.js, Apache), counted from when they sent the
+#: response; reusing a connection near that limit races the server's close, and the request then meets a reset
+#: (a create that may have billed, never retried). 2 s leaves a margin for a busy client's late bookkeeping.
+KEEPALIVE_EXPIRY = 2.0
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY)
+
 
 def normalize_base_url(base_url: str) -> str:
     """Check and normalise a base URL (scheme http/https, a host, no trailing slash).
@@ -118,7 +125,7 @@ class HttpCore:
         self.retry = retry
         self.timeout = timeout
         self._owns_client = http_client is None
-        self._client = http_client or httpx.AsyncClient(transport=transport, timeout=timeout)
+        self._client = http_client or httpx.AsyncClient(transport=transport, timeout=timeout, limits=_LIMITS)
 
     def __repr__(self) -> str:
         return f"HttpCore(base_url={self.base_url!r}, auth={type(self.auth).__name__})"

@@ -29,9 +29,9 @@ lapses (the room then watches it, see :meth:`~streamclient.emulator.room.Room.se
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import math
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -103,8 +103,10 @@ class _RoomConnection:
         self._resolve = resolve
         self._check_token = check_token
         self._request: JoinRequest | None = None
-        #: The joined connection's scope: its deadline bounds the send in progress (see ``_send_deadline``).
+        #: The joined connection's scope: cancelled by the watchdog when a send takes over ``SEND_TIMEOUT``.
         self._scope: anyio.CancelScope | None = None
+        self._sending_since: float | None = None  # when the send in progress started (loop clock)
+        self._watchdog: asyncio.TimerHandle | None = None
         # fast_acquire: an uncontended send (nearly all of them) takes the lock without a checkpoint.
         self._lock = anyio.Lock(fast_acquire=True)
 
@@ -120,20 +122,36 @@ class _RoomConnection:
     async def _send(self, message: Message) -> None:
         """Send one message, bounded by ``SEND_TIMEOUT``.
 
-        Once joined, the send (the lock's holder) moves the deadline of the connection's scope instead of entering
-        a timeout scope of its own (a third of the cost a frame); a send that times out ends the connection.
+        Once joined, a send only records when it started: the connection's one watchdog timer (armed by the first
+        send after it last fired, so one timer per ``SEND_TIMEOUT`` at most) cancels the connection's scope when a
+        send has taken longer, which ends the connection. A timer or deadline move per send cost a third of a
+        frame's CPU.
         """
         async with self._lock:
-            scope = self._scope
-            if scope is None:
+            if self._scope is None:
                 with anyio.fail_after(SEND_TIMEOUT):
                     await self._ws.send(message)
                 return
-            scope.deadline = anyio.current_time() + SEND_TIMEOUT
+            loop = asyncio.get_running_loop()
+            self._sending_since = now = loop.time()
+            if self._watchdog is None:
+                self._watchdog = loop.call_at(now + SEND_TIMEOUT, self._on_watchdog)
             try:
                 await self._ws.send(message)
             finally:
-                scope.deadline = math.inf
+                self._sending_since = None
+
+    def _on_watchdog(self) -> None:
+        """End the connection if the send in progress is late; else watch it (or stop until the next send)."""
+        self._watchdog = None
+        since, scope = self._sending_since, self._scope
+        if since is None or scope is None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() - since >= SEND_TIMEOUT:
+            scope.cancel()
+        else:
+            self._watchdog = loop.call_at(since + SEND_TIMEOUT, self._on_watchdog)
 
     async def serve(self) -> None:
         await self._ws.accept()
@@ -158,6 +176,9 @@ class _RoomConnection:
             logger.debug("room socket of %s ended with an error", peer.uid, exc_info=True)
         finally:
             self._scope = None
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
             peer.leave()
             await self._close()
 

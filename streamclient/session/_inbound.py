@@ -17,6 +17,7 @@ turn tracker's ledger (see :mod:`streamclient.session._attribution`), and a repl
 from __future__ import annotations
 
 import logging
+from asyncio import get_running_loop
 from collections.abc import Callable
 
 import anyio
@@ -127,7 +128,7 @@ class Inbound:
                 self._stats.bytes_received += len(data)
                 if not self._from_avatar(sender):
                     self._stats.frames_from_others += 1
-                self._conn.receive_data(data, sender=sender, now=anyio.current_time())
+                self._conn.receive_data(data, sender=sender, now=get_running_loop().time())
                 self.dispatch(self._conn.events_received())
             case PeerJoined(uid=uid):
                 self._peer_joined(uid)
@@ -203,7 +204,7 @@ class Inbound:
 
     def dispatch(self, events: list[CodecEvent]) -> None:
         """Handle what the codec decoded (or expired)."""
-        now = anyio.current_time()
+        now = get_running_loop().time()  # anyio.current_time() on asyncio, without its backend lookup
         publish = self._fanout.publish
         for event in events:
             if not self._from_avatar(event.sender):

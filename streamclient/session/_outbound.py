@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import anyio
 
-from streamclient.codec import ChatFrame, ProtocolConnection, decode_frame
+from streamclient.codec import ChatFrame, Frame, ProtocolConnection, decode_frame
 from streamclient.errors import SendError, SendRateLimitedError, TransportClosedError
 from streamclient.session._inbound import Inbound
 from streamclient.session._waits import Wakeup
@@ -87,15 +87,16 @@ class Outbound:
     async def _drain(self) -> None:
         """Send until the outbox is empty, sleeping as long as the pacer asks."""
         conn, wakeup = self._conn, self._wakeup
+        clock = asyncio.get_running_loop().time  # anyio.current_time() on asyncio, without its backend lookup
         try:
             with self._scope:
                 while True:
                     sent_all = True
-                    while batch := conn.data_to_send(anyio.current_time(), limit=1):
+                    while batch := conn.data_to_send(clock(), limit=1):
                         if not await self._send_tracked(batch[0]):
                             sent_all = False
                             break
-                    delay = conn.send_delay(anyio.current_time())
+                    delay = conn.send_delay(clock())
                     if delay is None:
                         return  # nothing queued: the next wake() starts a writer again
                     if delay > 0 or not sent_all:
@@ -112,12 +113,12 @@ class Outbound:
         turns = self._inbound.turns
         turns.in_flight(frame.mid if isinstance(frame, ChatFrame) and frame.fin else None)
         try:
-            return await self._send_one(datagram)
+            return await self._send_one(datagram, frame)
         finally:
             turns.in_flight(None)
 
-    async def _send_one(self, datagram: bytes) -> bool:
-        """Send one datagram; False when the outbox must wait (rate limit)."""
+    async def _send_one(self, datagram: bytes, frame: Frame) -> bool:
+        """Send one datagram (``frame`` decoded); False when the outbox must wait (rate limit)."""
         try:
             await self._transport.send(datagram, timeout=self._send_timeout)
         except SendRateLimitedError as exc:
@@ -135,13 +136,13 @@ class Outbound:
             self._conn.not_sent(datagram)
             self._on_send_failed(datagram, exc)
             return True
-        self._conn.sent(datagram, now=anyio.current_time())
+        now = asyncio.get_running_loop().time()
+        self._conn.sent(datagram, now=now)
         self._backoff = self._initial_backoff
         self._stats.frames_sent += 1
         self._stats.bytes_sent += len(datagram)
-        frame = decode_frame(datagram)
         if isinstance(frame, ChatFrame):
-            self._inbound.turns.frame_sent(frame.mid, final=frame.fin, now=anyio.current_time())
+            self._inbound.turns.frame_sent(frame.mid, final=frame.fin, now=now)
         return True
 
     def _on_send_failed(self, datagram: bytes, exc: SendError) -> None:

@@ -10,10 +10,8 @@ from collections.abc import Callable, Generator, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-
 from streamclient.errors import ReplyTimeoutError
-from streamclient.session._waits import first_of
+from streamclient.session._waits import Flag
 
 __all__ = ("Turn", "TurnResult", "TurnTimings")
 
@@ -81,8 +79,8 @@ class Turn:
         self.reply_complete = False
         self.reply_lost = False  # the reply expired with chunks missing
         self.interrupted = False
-        self._done = anyio.Event()
-        self._reply_started = anyio.Event()
+        self._done = Flag()
+        self._reply_started = Flag()
         self._result: TurnResult | None = None
         self._error: BaseException | None = None
         #: Called once the turn resolves or fails (telemetry: streamclient.telemetry).
@@ -117,8 +115,8 @@ class Turn:
             True if the reply started, False if the turn ended or ``timeout`` passed first.
         """
         limit = self.default_timeout if timeout is None else timeout
-        with anyio.move_on_after(limit):
-            await first_of(self._reply_started, self._done)
+        if not self._done.is_set() and not self._reply_started.is_set():
+            await self._reply_started.wait(limit)  # the turn's end wakes it too (see resolve and fail)
         return self._reply_started.is_set()
 
     def resolve(self, now: float) -> None:
@@ -145,6 +143,7 @@ class Turn:
             gaps=self.reply_gaps,
         )
         self._done.set()
+        self._reply_started.wake()
         if self.observer is not None:  # telemetry
             self.observer(self)
 
@@ -154,6 +153,7 @@ class Turn:
             return
         self._error = error
         self._done.set()
+        self._reply_started.wake()
         if self.observer is not None:  # telemetry
             self.observer(self)
 
@@ -172,9 +172,7 @@ class Turn:
             SessionClosedError: the session closed before the turn finished.
         """
         limit = self.default_timeout if timeout is None else timeout
-        with anyio.move_on_after(limit):
-            await self._done.wait()
-        if not self._done.is_set():
+        if not await self._done.wait(limit):
             raise ReplyTimeoutError(f"no reply to message {self.message_id} within {limit:g} s")
         if self._error is not None:
             raise self._error

@@ -237,7 +237,9 @@ class RoomTransport:
         self._limits = limits if limits is not None else TransportLimits()
         self._ws: Any = None
         self._uid: str | None = None
-        self._pending: dict[int, asyncio.Future[int]] = {}
+        self._pending: dict[int, tuple[asyncio.Future[int], float]] = {}  # seq -> (verdict, deadline)
+        self._watchdog: asyncio.TimerHandle | None = None  # fails the requests whose deadline passed
+        self._watchdog_at = 0.0
         self._seq = 0
         self._events: EventBuffer[TransportEvent] = EventBuffer(max_buffered_events)
         self._consumer_chosen = False
@@ -383,23 +385,62 @@ class RoomTransport:
         return self._seq
 
     async def _request(self, message: str | bytes, *, timeout: float, what: str = "renew", seq: int = -1) -> int:
-        if not self._joined or self._ws is None:
+        """Write ``message`` and wait for the room's verdict on it (``result`` with the same ``seq``).
+
+        The write is synchronous (the websocket protocol's ``send_*`` then the socket's ``write``): it never waits for
+        the socket's buffer to drain, so the only wait is the verdict's, bounded by ``timeout``. The buffer cannot
+        grow without bound: every send waits for its verdict, so a session has at most one frame (and a token
+        renewal) in the buffer. The deadline is kept by the transport's one watchdog timer, not a timer or cancel
+        scope per send: at a thousand sends a second those were a tenth of the client's CPU per turn, and each
+        cancelled timer stayed in the event loop's heap (with its copied context) until pruned.
+        """
+        ws = self._ws
+        if not self._joined or ws is None:
             raise TransportClosedError("not joined to the room (never joined, left, or disconnected)")
         if isinstance(message, bytes):
             (seq,) = _SEQ.unpack_from(message)
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending[seq] = future
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        deadline = loop.time() + timeout
+        self._pending[seq] = (future, deadline)
         try:
-            with anyio.fail_after(timeout):
-                try:
-                    await self._ws.send(message)
-                except Exception as exc:
-                    raise TransportClosedError(f"the room connection is gone ({type(exc).__name__})") from exc
-                return await future
+            try:
+                if isinstance(message, bytes):
+                    ws.protocol.send_binary(message)
+                else:
+                    ws.protocol.send_text(message.encode())
+                ws.send_data()
+            except Exception as exc:
+                raise TransportClosedError(f"the room connection is gone ({type(exc).__name__})") from exc
+            if self._watchdog is None or deadline < self._watchdog_at:
+                self._arm_watchdog(loop, deadline)
+            return await future
         except TimeoutError as exc:
             raise TransportTimeoutError(f"the room did not answer the {what} within {timeout} s") from exc
         finally:
             self._pending.pop(seq, None)
+
+    def _arm_watchdog(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watchdog_at = when
+        self._watchdog = loop.call_at(when, self._on_watchdog)
+
+    def _on_watchdog(self) -> None:
+        """Fail the requests whose deadline passed; re-arm for the earliest one still pending."""
+        self._watchdog = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        earliest: float | None = None
+        for future, deadline in self._pending.values():
+            if future.done():
+                continue
+            if deadline <= now:
+                future.set_exception(TimeoutError())
+            elif earliest is None or deadline < earliest:
+                earliest = deadline
+        if earliest is not None:
+            self._arm_watchdog(loop, earliest)
 
     # --------------------------------------------------------------------------------------- events
 
@@ -527,9 +568,9 @@ class RoomTransport:
         """Handle one control message; True when the room ended our connection."""
         op = obj.get("op")
         if op == "result":
-            future = self._pending.get(int(obj.get("seq", -1)))
-            if future is not None and not future.done():
-                future.set_result(int(obj.get("code", 0)))
+            pending = self._pending.get(int(obj.get("seq", -1)))
+            if pending is not None and not pending[0].done():
+                pending[0].set_result(int(obj.get("code", 0)))
         elif op == "peer_joined":
             self._post(PeerJoined(str(obj["uid"])))
         elif op == "peer_left":
@@ -543,10 +584,13 @@ class RoomTransport:
         return False
 
     def _fail_pending(self) -> None:
-        for future in self._pending.values():
+        for future, _ in self._pending.values():
             if not future.done():
                 future.set_exception(TransportClosedError("the room connection ended while a send was pending"))
         self._pending.clear()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
 
     # ---------------------------------------------------------------------------------------- leave
 

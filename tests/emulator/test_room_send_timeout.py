@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -60,3 +61,39 @@ async def test_a_send_that_blocks_past_the_send_timeout_ends_the_connection(monk
             await ws.closed.wait()  # serve() gave up on the stuck send and closed the socket
     assert "client" not in room.peers
     assert ws.sent[0]["text"] == '{"op":"joined","uid":"client"}'
+
+
+class _ReadingWebSocket(_StuckWebSocket):
+    """Takes every message at once."""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+        self.answered.set()
+
+
+async def test_sends_to_a_reading_client_schedule_no_timer_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    room = Room("ch")
+    avatar = room.join("avatar", role=PeerRole.AVATAR)
+    ws = _ReadingWebSocket()
+    connection = _RoomConnection(ws, lambda _request: room, None)  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    scheduled: list[Any] = []
+    call_at = loop.call_at
+
+    def counting_call_at(when: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        scheduled.append(callback)
+        return call_at(when, callback, *args, **kwargs)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(connection.serve)
+            await ws.answered.wait()  # joined
+            monkeypatch.setattr(loop, "call_at", counting_call_at)
+            for _ in range(20):
+                assert avatar.send(b"frame") == 0
+                await anyio.wait_all_tasks_blocked()
+            monkeypatch.undo()
+            tg.cancel_scope.cancel()
+    assert sum(1 for m in ws.sent if "bytes" in m) == 20
+    # Each send used to move the connection scope's deadline there and back: a timer scheduled and cancelled.
+    assert len(scheduled) <= 1, scheduled
