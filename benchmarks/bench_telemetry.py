@@ -329,7 +329,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=5.0, help="a short (worst-case) run's window")
-    parser.add_argument("--talking-seconds", type=float, default=45.0, help="a talking run's window")
+    parser.add_argument("--talking-seconds", type=float, default=40.0, help="a talking run's window")
     parser.add_argument("--talking-warmup", type=float, default=5.0, help="talking before a run's window opens")
     parser.add_argument(
         "--talking-stagger", type=float, default=3.0, help="the sessions' first turns spread over this many seconds"
