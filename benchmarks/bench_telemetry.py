@@ -43,6 +43,7 @@ pass/fail.
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import os
 import statistics
@@ -147,6 +148,21 @@ async def run(
             lags.append(time.perf_counter() - t0 - TICK)
 
     load0 = os.getloadavg()[0]
+    gc_counts = [0, 0, 0]
+    gc_cpu = [0.0, 0.0, 0.0]
+    gc_started = [0.0]
+    measuring = [False]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:  # the collections in the window, and their CPU
+        if not measuring[0]:
+            return
+        if phase == "start":
+            gc_started[0] = time.process_time()
+        else:
+            gc_counts[info["generation"]] += 1
+            gc_cpu[info["generation"]] += time.process_time() - gc_started[0]
+
+    gc.callbacks.append(on_gc)
     async with anyio.create_task_group() as tg:
         for i in range(n):
             tg.start_soon(one, i)
@@ -156,10 +172,13 @@ async def run(
         tg.start_soon(drain)
         await anyio.sleep(warmup)
         tg.start_soon(ticker)
+        measuring[0] = True
         cpu0, turns0 = time.process_time(), turns
         await anyio.sleep(seconds)
         cpu, done = time.process_time() - cpu0, turns - turns0
+        measuring[0] = False
         stop.set()
+    gc.callbacks.remove(on_gc)
     ms = sorted(x * 1000 for x in lags)
     return {
         "turns": done,
@@ -168,6 +187,8 @@ async def run(
         "lag_p50": percentile(ms, 50),
         "lag_p99": percentile(ms, 99),
         "lag_max": ms[-1],
+        "gc": gc_counts,  # type: ignore[dict-item]
+        "gc_cpu_per_turn_us": [1e6 * x / max(1, done) for x in gc_cpu],  # type: ignore[dict-item]
         "load0": load0,
         "load1": os.getloadavg()[0],
     }
@@ -272,7 +293,9 @@ async def hooks_alone(modes: list[str], turns: int) -> dict[str, list[float]]:
 async def main_async(args: argparse.Namespace) -> None:
     plans = [("short", args.short_modes.split(","), args.seconds), ("talking", args.talking_modes.split(","), 0.0)]
     plans = [(w, [m for m in modes if m], secs) for w, modes, secs in plans]
-    alone_modes = list(dict.fromkeys(m for _, modes, _ in plans for m in modes)) or ["off", "on"]
+    alone_modes = (
+        args.hook_modes.split(",") if args.hook_modes else list(dict.fromkeys(m for _, ms, _ in plans for m in ms))
+    )
     print(
         f"machine: {machine()}; {args.sessions} sessions; short {args.seconds:g} s, talking {args.talking_seconds:g} s"
         f" a run (after {args.talking_warmup:g} s of warm-up); load average at the start "
@@ -298,7 +321,9 @@ async def main_async(args: argparse.Namespace) -> None:
                         f"{workload} #{k + 1} {mode}: turns, CPU, CPU a turn",
                         f"{r['turns']:.0f}, {r['cpu_s']:.2f} s, {r['cpu_per_turn_ms']:.3f} ms",
                         f"lag p50/p99/max {r['lag_p50']:.1f} / {r['lag_p99']:.1f} / {r['lag_max']:.0f} ms; "
-                        f"load {r['load0']:.2f}-{r['load1']:.2f}",
+                        f"load {r['load0']:.2f}-{r['load1']:.2f}; collections gen0/1/2 "
+                        f"{'/'.join(str(x) for x in cast(list[int], r['gc']))}, their CPU a turn "
+                        f"{' / '.join(f'{x:.0f}' for x in cast(list[float], r['gc_cpu_per_turn_us']))} us",
                     )
                     rows.append(row)
                     print("  " + " | ".join(row), flush=True)
@@ -335,6 +360,7 @@ def main() -> None:
         "--talking-stagger", type=float, default=3.0, help="the sessions' first turns spread over this many seconds"
     )
     parser.add_argument("--hook-turns", type=int, default=20000, help="synthetic turns per mode (0: skip)")
+    parser.add_argument("--hook-modes", default="", help="the hooks alone's modes (default: every mode of the runs)")
     parser.add_argument(
         "--short-modes", default="off,on,batch,sampled,api,off", help="short runs in order: off|on|batch|sampled|api"
     )
