@@ -16,7 +16,7 @@ from streamclient.telemetry._names import INSTRUMENTATION_SCOPE, METRICS, Attr
 if TYPE_CHECKING:
     from streamclient.session.stats import SessionStats
 
-__all__ = ("Runtime", "configure", "runtime", "text_attributes")
+__all__ = ("Runtime", "configure", "runtime", "text_hash")
 
 _UNSET: Any = object()
 _lock = threading.Lock()
@@ -217,11 +217,6 @@ def stage_events() -> bool:
     return _stage_events
 
 
-def text_attributes(text: str, *, key: str, length_key: str, hash_key: str | None = None) -> dict[str, Any]:
-    """The attributes describing ``text``: its length, a hash prefix, and the text itself only if opted in."""
-    attributes: dict[str, Any] = {length_key: len(text)}
-    if hash_key is not None:
-        attributes[hash_key] = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    if _record_text:
-        attributes[key] = text
-    return attributes
+def text_hash(text: str) -> str:
+    """A 16-hex-digit SHA-256 prefix of ``text``: what a turn span records of the text (with its length)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 
+from streamclient.codec import split_text
 from streamclient.telemetry import _runtime
 from streamclient.telemetry._names import TURN_EVENTS, Attr, Span
-from streamclient.telemetry._runtime import Runtime, runtime, text_attributes
+from streamclient.telemetry._runtime import Runtime, runtime, text_hash
 
 if TYPE_CHECKING:
     from streamclient.session import AvatarSession
     from streamclient.session.events import SessionEvent
-    from streamclient.session.turns import Turn, TurnResult
+    from streamclient.session.turns import Turn
 
 __all__ = ("NOOP", "SessionTelemetry", "session_telemetry", "traced_command", "turn_context")
 
@@ -74,6 +75,7 @@ class SessionTelemetry:
         self._session_span_id = 0
         self._links: list[Any] = []
         self._recording = False
+        self._observer: Any = None  # what a turn under the session's own span calls when it resolves
         self._offset = 0
         self._offset_read = -1e9
         self._reconnecting: Any = None  # the reconnect span, while the transport's SDK retries
@@ -102,6 +104,7 @@ class SessionTelemetry:
         self._session_span_id = span.get_span_context().span_id
         self._links = [rt.Link(span.get_span_context())]
         self._recording = span.is_recording()
+        self._observer = functools.partial(self._turn_done_safely, self._context, None)
         self._stats_key = rt.register(session.stats)
         from streamclient.session.events import AvatarJoined, ConnectionChanged, MessageIncomplete, SessionClosed
 
@@ -221,7 +224,7 @@ class SessionTelemetry:
             # belongs to it, and links to the session.
             turn.observer = functools.partial(self._turn_done_safely, rt.context.get_current(), self._links)
         else:
-            turn.observer = functools.partial(self._turn_done_safely, self._context, None)
+            turn.observer = self._observer
         return turn
 
     def _turn_done_safely(self, parent: Any, links: Any, turn: Turn) -> None:
@@ -235,7 +238,8 @@ class SessionTelemetry:
         result, error = turn.outcome()
         if result is not None:
             timings = result.timings
-            outcome = "interrupted" if result.interrupted else "incomplete" if result.incomplete else "completed"
+            interrupted, incomplete = result.interrupted, result.incomplete
+            outcome = "interrupted" if interrupted else "incomplete" if incomplete else "completed"
             sent = timings.sent
             if sent is not None:
                 if timings.first_chunk is not None:
@@ -247,57 +251,79 @@ class SessionTelemetry:
         rt.tally("streamclient.turns", (outcome,))
         if not self._recording and links is None:
             return  # the session's trace is not sampled: its turn's span would not be either (no span made)
-        queued = turn.queued_at
-        to_ns = self._clock()
-        name = Span.TURN_SAY if getattr(turn, "pieces", None) is None else Span.TURN_STREAM
-        attributes = _turn_attributes(self._session, turn, result, outcome)
-        span = rt.tracer.start_span(name, context=parent, links=links, start_time=to_ns(queued), attributes=attributes)
+        # The span's attributes, built in one dict (the SDK cleans them once, as a whole).
+        pieces: list[Turn] | None = getattr(turn, "pieces", None)
+        text = turn.text
+        attributes: dict[str, Any] = {
+            Attr.MESSAGE_ID: turn.message_id,
+            Attr.OUTCOME: outcome,
+            Attr.TEXT_LENGTH: len(text),
+            Attr.TEXT_HASH: text_hash(text),
+        }
+        if _runtime._record_text:
+            attributes[Attr.TEXT] = text
+        frames = self._frames([turn] if pieces is None else pieces)
+        if frames is not None:
+            attributes[Attr.FRAMES] = frames
+        if pieces is not None:
+            attributes[Attr.PIECES] = len(pieces)
+        offset = self._clock_offset()
+        end_time = None
+        if result is not None:
+            attributes[Attr.REPLY_LENGTH] = len(result.reply)
+            if _runtime._record_text:
+                attributes[Attr.REPLY] = result.reply
+            if interrupted:  # (absent: false; the outcome says it too)
+                attributes[Attr.INTERRUPTED] = True
+            if incomplete:
+                attributes[Attr.INCOMPLETE] = True
+            queued = timings.queued
+            if sent is not None:
+                attributes[Attr.SENT] = round(sent - queued, 6)
+            if (at := timings.first_chunk) is not None:
+                attributes[Attr.FIRST_CHUNK] = round(at - queued, 6)
+            if (at := timings.audio_start) is not None:
+                attributes[Attr.AUDIO_START] = round(at - queued, 6)
+            if (at := timings.audio_end) is not None:
+                attributes[Attr.AUDIO_END] = round(at - queued, 6)
+            end_time = int(timings.done * 1e9) + offset
+        name = Span.TURN_SAY if pieces is None else Span.TURN_STREAM
+        start_time = int(turn.queued_at * 1e9) + offset
+        span = rt.tracer.start_span(name, context=parent, links=links, start_time=start_time, attributes=attributes)
         if result is not None and _runtime.stage_events() and span.is_recording():
-            stages = [(at, stage) for stage in TURN_EVENTS if (at := getattr(result.timings, stage)) is not None]
+            stages = [(at, stage) for stage in TURN_EVENTS if (at := getattr(timings, stage)) is not None]
             for at, stage in sorted(stages):
-                span.add_event(stage, timestamp=to_ns(at))
+                span.add_event(stage, timestamp=int(at * 1e9) + offset)
         if error is not None:
             _record_error(rt, span, error)
-        span.end(end_time=to_ns(result.timings.done) if result is not None else None)
+        span.end(end_time=end_time)
 
-    def _clock(self) -> Callable[[float], int]:
-        """A converter from the event loop's clock (seconds) to epoch nanoseconds (its offset re-read every 10 s)."""
+    def _clock_offset(self) -> int:
+        """What converts the event loop's clock (seconds, times 1e9) to epoch nanoseconds (re-read every 10 s)."""
         now = time.monotonic()
         if now - self._offset_read > 10.0:
             self._offset = time.time_ns() - int(anyio.current_time() * 1e9)
             self._offset_read = now
-        offset = self._offset
-        return lambda t: int(t * 1e9) + offset
+        return self._offset
 
-
-def _turn_attributes(session: AvatarSession, turn: Turn, result: TurnResult | None, outcome: str) -> dict[str, Any]:
-    """The turn span's attributes: lengths, a hash prefix, frames, outcome, the stages (seconds after queued)."""
-    pieces: list[Turn] | None = getattr(turn, "pieces", None)
-    attributes: dict[str, Any] = {
-        Attr.MESSAGE_ID: turn.message_id,
-        Attr.OUTCOME: outcome,
-        **text_attributes(turn.text, key=Attr.TEXT, length_key=Attr.TEXT_LENGTH, hash_key=Attr.TEXT_HASH),
-    }
-    frames = _frames(session, [turn] if pieces is None else pieces)
-    if frames is not None:
-        attributes[Attr.FRAMES] = frames
-    if pieces is not None:
-        attributes[Attr.PIECES] = len(pieces)
-    if result is not None:
-        attributes.update(text_attributes(result.reply, key=Attr.REPLY, length_key=Attr.REPLY_LENGTH))
-        attributes[Attr.INTERRUPTED] = result.interrupted
-        attributes[Attr.INCOMPLETE] = result.incomplete
-        timings = result.timings
-        queued = timings.queued
-        for key, at in (
-            (Attr.SENT, timings.sent),
-            (Attr.FIRST_CHUNK, timings.first_chunk),
-            (Attr.AUDIO_START, timings.audio_start),
-            (Attr.AUDIO_END, timings.audio_end),
-        ):
-            if at is not None:
-                attributes[key] = round(at - queued, 6)
-    return attributes
+    def _frames(self, pieces: list[Any]) -> int | None:
+        """How many frames the turn's text took (recomputed: only when its span records)."""
+        conn = self._session._conn
+        if conn is None:
+            return None
+        total = 0
+        limit = conn.max_frame_bytes - _ENVELOPE_BYTES
+        for piece in pieces:
+            text = piece.text
+            if not text:
+                continue
+            if len(text) * 6 <= limit:  # fits one frame, whatever its characters (\uXXXX: 6 B)
+                total += 1
+            elif text.isascii() and text.isprintable() and len(text) + text.count('"') + text.count("\\") <= limit:
+                total += 1  # printable ASCII: 1 B a character, 2 B for " and \\ (exact)
+            else:
+                total += len(split_text(text, mid=piece.message_id, max_frame_bytes=conn.max_frame_bytes))
+        return total
 
 
 def _seconds(value: object) -> float | None:
@@ -305,28 +331,6 @@ def _seconds(value: object) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return float(value)
     return None
-
-
-def _frames(session: AvatarSession, pieces: list[Any]) -> int | None:
-    """How many frames the turn's text took (recomputed: only when its span records)."""
-    from streamclient.codec import split_text
-
-    conn = getattr(session, "_conn", None)
-    if conn is None:
-        return None
-    total = 0
-    limit = conn.max_frame_bytes - _ENVELOPE_BYTES
-    for piece in pieces:
-        text = piece.text
-        if not text:
-            continue
-        if len(text) * 6 <= limit:  # fits one frame, whatever its characters (\uXXXX: 6 B)
-            total += 1
-        elif text.isascii() and text.isprintable() and len(text) + text.count('"') + text.count("\\") <= limit:
-            total += 1  # printable ASCII: 1 B a character, 2 B for " and \\ (exact)
-        else:
-            total += len(split_text(text, mid=piece.message_id, max_frame_bytes=conn.max_frame_bytes))
-    return total
 
 
 def _record_error(rt: Runtime, span: Any, exc: BaseException) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import anyio
@@ -77,6 +78,12 @@ async def test_a_scripted_conversation_yields_the_span_tree_and_the_metrics(otel
     assert first["streamclient.turn.frames"] == 1
     assert second["streamclient.turn.incomplete"] is True
     assert third["streamclient.turn.interrupted"] is True
+    # A flag that did not happen is absent (false; the outcome says it too): two attributes fewer on most turns.
+    assert "streamclient.turn.interrupted" not in first
+    assert "streamclient.turn.incomplete" not in first
+    assert "streamclient.turn.interrupted" not in second
+    assert first["streamclient.turn.text.sha256"] == hashlib.sha256(FIRST.encode()).hexdigest()[:16]
+    assert first["streamclient.turn.reply.length"] == len(FIRST)
     assert int(str(third["streamclient.turn.frames"])) > 1
     assert not turns[0].events  # the stages are attributes (events only with stage_events=True)
     raw = [first[f"streamclient.turn.{stage}"] for stage in ("sent", "first_chunk", "audio_start", "audio_end")]
