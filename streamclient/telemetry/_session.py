@@ -23,7 +23,7 @@ from streamclient.telemetry._runtime import Runtime, runtime, text_hash
 if TYPE_CHECKING:
     from streamclient.session import AvatarSession
     from streamclient.session.events import SessionEvent
-    from streamclient.session.turns import Turn
+    from streamclient.session.turns import Turn, TurnResult
 
 __all__ = ("NOOP", "SessionTelemetry", "session_telemetry", "traced_command", "turn_context")
 
@@ -238,8 +238,7 @@ class SessionTelemetry:
         result, error = turn.outcome()
         if result is not None:
             timings = result.timings
-            interrupted, incomplete = result.interrupted, result.incomplete
-            outcome = "interrupted" if interrupted else "incomplete" if incomplete else "completed"
+            outcome = "interrupted" if result.interrupted else "incomplete" if result.incomplete else "completed"
             sent = timings.sent
             if sent is not None:
                 if timings.first_chunk is not None:
@@ -251,8 +250,29 @@ class SessionTelemetry:
         rt.tally("streamclient.turns", (outcome,))
         if not self._recording and links is None:
             return  # the session's trace is not sampled: its turn's span would not be either (no span made)
-        # The span's attributes, built in one dict (the SDK cleans them once, as a whole).
         pieces: list[Turn] | None = getattr(turn, "pieces", None)
+        attributes = self._turn_attributes(turn, pieces, result, outcome)
+        offset = self._clock_offset()
+        end_time = None if result is None else int(result.timings.done * 1e9) + offset
+        name = Span.TURN_SAY if pieces is None else Span.TURN_STREAM
+        start_time = int(turn.queued_at * 1e9) + offset
+        span = rt.tracer.start_span(name, context=parent, links=links, start_time=start_time, attributes=attributes)
+        if result is not None and _runtime.stage_events() and span.is_recording():
+            stages = [(at, stage) for stage in TURN_EVENTS if (at := getattr(result.timings, stage)) is not None]
+            for at, stage in sorted(stages):
+                span.add_event(stage, timestamp=int(at * 1e9) + offset)
+        if error is not None:
+            _record_error(rt, span, error)
+        span.end(end_time=end_time)
+
+    def _turn_attributes(
+        self, turn: Turn, pieces: list[Turn] | None, result: TurnResult | None, outcome: str
+    ) -> dict[str, Any]:
+        """The turn span's attributes, in one dict (the SDK cleans them once, as a whole).
+
+        Lengths and a hash prefix of the text, frames, outcome, the stages (seconds after queued); the interrupted and
+        incomplete flags only when true (absent: false, and the outcome says it too).
+        """
         text = turn.text
         attributes: dict[str, Any] = {
             Attr.MESSAGE_ID: turn.message_id,
@@ -267,36 +287,26 @@ class SessionTelemetry:
             attributes[Attr.FRAMES] = frames
         if pieces is not None:
             attributes[Attr.PIECES] = len(pieces)
-        offset = self._clock_offset()
-        end_time = None
-        if result is not None:
-            attributes[Attr.REPLY_LENGTH] = len(result.reply)
-            if _runtime._record_text:
-                attributes[Attr.REPLY] = result.reply
-            if interrupted:  # (absent: false; the outcome says it too)
-                attributes[Attr.INTERRUPTED] = True
-            if incomplete:
-                attributes[Attr.INCOMPLETE] = True
-            queued = timings.queued
-            if sent is not None:
-                attributes[Attr.SENT] = round(sent - queued, 6)
-            if (at := timings.first_chunk) is not None:
-                attributes[Attr.FIRST_CHUNK] = round(at - queued, 6)
-            if (at := timings.audio_start) is not None:
-                attributes[Attr.AUDIO_START] = round(at - queued, 6)
-            if (at := timings.audio_end) is not None:
-                attributes[Attr.AUDIO_END] = round(at - queued, 6)
-            end_time = int(timings.done * 1e9) + offset
-        name = Span.TURN_SAY if pieces is None else Span.TURN_STREAM
-        start_time = int(turn.queued_at * 1e9) + offset
-        span = rt.tracer.start_span(name, context=parent, links=links, start_time=start_time, attributes=attributes)
-        if result is not None and _runtime.stage_events() and span.is_recording():
-            stages = [(at, stage) for stage in TURN_EVENTS if (at := getattr(timings, stage)) is not None]
-            for at, stage in sorted(stages):
-                span.add_event(stage, timestamp=int(at * 1e9) + offset)
-        if error is not None:
-            _record_error(rt, span, error)
-        span.end(end_time=end_time)
+        if result is None:
+            return attributes
+        attributes[Attr.REPLY_LENGTH] = len(result.reply)
+        if _runtime._record_text:
+            attributes[Attr.REPLY] = result.reply
+        if result.interrupted:
+            attributes[Attr.INTERRUPTED] = True
+        if result.incomplete:
+            attributes[Attr.INCOMPLETE] = True
+        timings = result.timings
+        queued = timings.queued
+        if (at := timings.sent) is not None:
+            attributes[Attr.SENT] = round(at - queued, 6)
+        if (at := timings.first_chunk) is not None:
+            attributes[Attr.FIRST_CHUNK] = round(at - queued, 6)
+        if (at := timings.audio_start) is not None:
+            attributes[Attr.AUDIO_START] = round(at - queued, 6)
+        if (at := timings.audio_end) is not None:
+            attributes[Attr.AUDIO_END] = round(at - queued, 6)
+        return attributes
 
     def _clock_offset(self) -> int:
         """What converts the event loop's clock (seconds, times 1e9) to epoch nanoseconds (re-read every 10 s)."""
