@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from streamclient.emulator import room_endpoint
 from streamclient.emulator.room import PeerRole, Room
 from streamclient.emulator.room_endpoint import _RoomConnection
+from tests.loop_timers import timers_scheduled
 
 
 class _StuckWebSocket:
@@ -71,28 +71,19 @@ class _ReadingWebSocket(_StuckWebSocket):
         self.answered.set()
 
 
-async def test_sends_to_a_reading_client_schedule_no_timer_each(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_sends_to_a_reading_client_schedule_no_timer_each() -> None:
     room = Room("ch")
     avatar = room.join("avatar", role=PeerRole.AVATAR)
     ws = _ReadingWebSocket()
     connection = _RoomConnection(ws, lambda _request: room, None)  # type: ignore[arg-type]
-    loop = asyncio.get_running_loop()
-    scheduled: list[Any] = []
-    call_at = loop.call_at
-
-    def counting_call_at(when: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
-        scheduled.append(callback)
-        return call_at(when, callback, *args, **kwargs)
-
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             tg.start_soon(connection.serve)
             await ws.answered.wait()  # joined
-            monkeypatch.setattr(loop, "call_at", counting_call_at)
-            for _ in range(20):
-                assert avatar.send(b"frame") == 0
-                await anyio.wait_all_tasks_blocked()
-            monkeypatch.undo()
+            with timers_scheduled() as scheduled:
+                for _ in range(20):
+                    assert avatar.send(b"frame") == 0
+                    await anyio.wait_all_tasks_blocked()
             tg.cancel_scope.cancel()
     assert sum(1 for m in ws.sent if "bytes" in m) == 20
     # Each send used to move the connection scope's deadline there and back: a timer scheduled and cancelled.

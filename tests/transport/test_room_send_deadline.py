@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import anyio
 import pytest
@@ -17,6 +16,7 @@ from streamclient.emulator._serve import serve
 from streamclient.errors import TransportTimeoutError
 from streamclient.transport.base import JoinParams
 from streamclient.transport.room import RoomTransport
+from tests.loop_timers import timers_scheduled
 
 PARAMS = JoinParams(app_id="emulator", channel="ch", uid="100", token="t")
 
@@ -97,42 +97,31 @@ async def test_a_send_without_a_verdict_times_out_and_the_watchdog_rearms(silent
 
             async def long_send() -> None:
                 try:
-                    await transport.send(b"long", timeout=0.5)
+                    await transport.send(b"long", timeout=1.0)
                 except TransportTimeoutError as exc:
                     outcome.append(exc)
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(long_send)
-                await anyio.sleep(0.01)
+                await anyio.wait_all_tasks_blocked()  # the long send waits for its verdict
                 started = anyio.current_time()
                 with pytest.raises(TransportTimeoutError):  # an earlier deadline than the pending one: re-armed
                     await transport.send(b"short", timeout=0.05)
-                assert anyio.current_time() - started < 0.4
+                assert anyio.current_time() - started < 0.8  # not at the long send's deadline
                 assert not outcome  # the longer deadline has not passed yet
             assert len(outcome) == 1  # ... and then it did
     finally:
         await transport.leave()
 
 
-async def test_sends_schedule_no_timer_each(room_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_sends_schedule_no_timer_each(room_url: str) -> None:
     transport = RoomTransport(room_url)
     await transport.join(PARAMS)
-    loop = asyncio.get_running_loop()
-    scheduled: list[Any] = []
-    call_at = loop.call_at
-
-    def counting_call_at(when: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
-        scheduled.append(callback)
-        return call_at(when, callback, *args, **kwargs)
-
     try:
-        with anyio.fail_after(10):
-            monkeypatch.setattr(loop, "call_at", counting_call_at)
+        with anyio.fail_after(10), timers_scheduled() as scheduled:
             for i in range(20):
                 await transport.send(b"frame %d" % i)
-            monkeypatch.undo()
         # Each send used to enter a fail_after: a timer per send, cancelled, left in the loop's heap until pruned.
         assert len(scheduled) <= 1, scheduled
     finally:
-        monkeypatch.undo()
         await transport.leave()
