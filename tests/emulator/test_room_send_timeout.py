@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from streamclient.emulator import room_endpoint
-from streamclient.emulator.room import PeerRole, Room
+from streamclient.emulator.room import PeerRole, Room, RoomPeer
 from streamclient.emulator.room_endpoint import _RoomConnection
 from tests.loop_timers import timers_scheduled
 
@@ -46,12 +46,17 @@ class _StuckWebSocket:
         self.closed.set()
 
 
-async def test_a_send_that_blocks_past_the_send_timeout_ends_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(room_endpoint, "SEND_TIMEOUT", 0.2)
+def _room_with_avatar(ws: _StuckWebSocket) -> tuple[Room, RoomPeer, _RoomConnection]:
+    """A room with an avatar in it, and the endpoint's connection over ``ws`` (not yet served)."""
     room = Room("ch")
     avatar = room.join("avatar", role=PeerRole.AVATAR)
+    return room, avatar, _RoomConnection(ws, lambda _request: room, None)  # type: ignore[arg-type]
+
+
+async def test_a_send_that_blocks_past_the_send_timeout_ends_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(room_endpoint, "SEND_TIMEOUT", 0.2)
     ws = _StuckWebSocket()
-    connection = _RoomConnection(ws, lambda _request: room, None)  # type: ignore[arg-type]
+    room, avatar, connection = _room_with_avatar(ws)
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             tg.start_soon(connection.serve)
@@ -72,10 +77,8 @@ class _ReadingWebSocket(_StuckWebSocket):
 
 
 async def test_sends_to_a_reading_client_schedule_no_timer_each() -> None:
-    room = Room("ch")
-    avatar = room.join("avatar", role=PeerRole.AVATAR)
     ws = _ReadingWebSocket()
-    connection = _RoomConnection(ws, lambda _request: room, None)  # type: ignore[arg-type]
+    _room, avatar, connection = _room_with_avatar(ws)
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             tg.start_soon(connection.serve)
