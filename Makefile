@@ -46,6 +46,8 @@ typecheck: $(STAMP)
 # installed package), so PYTHONDONTWRITEBYTECODE is emptied for the tests: where a machine sets it, each of the
 # suite's hundreds of Python subprocesses (CLI runs, workers, examples) would compile everything again from source.
 unit: $(STAMP)
+	@[ -f $(VENV)/.tests-compiled ] || { PYTHONDONTWRITEBYTECODE= $(BIN)/pytest --collect-only -q > /dev/null \
+	  && touch $(VENV)/.tests-compiled; }  # once per venv: see above
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --cov --cov-report=  # in parallel (pytest-xdist)
 	$(BIN)/coverage report --include='streamclient/codec/*' --fail-under=100
 	$(BIN)/coverage report --fail-under=85
