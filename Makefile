@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # any number, or 0 to run the suite in this process. Work-stealing: a worker that runs out takes tests queued for
 # another. More workers do not help on a quiet machine: the suite is then bound by CPU (on 2 cores, fresh clone,
 # make test took 236-256 s in six runs with 4 workers, 275 s with 6: their extra start-ups and contention cost
-# ~100 s of CPU; 257 s with 3; 210-247 s with 4 in six runs since property tests run untraced by coverage).
+# ~100 s of CPU; 257 s with 3; 210-247 s with 4 in eight runs since property tests run untraced by coverage).
 TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(8, 2 * (os.cpu_count() or 1)))")
 
 .PHONY: install demo test lint typecheck unit fmt bench soak clean
