@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fcntl
+import importlib
 import os
+import pkgutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +15,7 @@ import coverage
 import pytest
 from hypothesis import settings
 
+import streamclient
 from streamclient import _inflight
 
 # Property tests assert behaviour, not speed: a loaded CI machine must not turn a slow example into a failure.
@@ -54,26 +57,67 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(DEFAULT_TEST_TIMEOUT))
 
 
+@contextmanager
+def _coverage_paused() -> Iterator[None]:
+    """Pause every running coverage instance, not only pytest-cov's: in a pytest-xdist worker pytest-cov 7.1 starts
+    two, and its own ``no_cover`` marker pauses the newer one only (the older then traces in its place)."""
+    paused: list[coverage.Coverage] = []
+    while (running := coverage.Coverage.current()) is not None:
+        running.stop()
+        paused.append(running)
+    try:
+        yield
+    finally:
+        for instance in reversed(paused):
+            instance.start()
+
+
+@contextmanager
+def _output_captured(config: pytest.Config) -> Iterator[None]:
+    """Capture and drop what is printed inside, where pytest captures output (not with ``-s``)."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if capture is None:
+        yield
+        return
+    capture.resume_global_capture()
+    try:
+        yield
+    finally:
+        capture.suspend_global_capture()
+        capture.read_global_capture()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Iterator[None]:
+    """Collect without coverage measurement, once every module of the package has been imported under it.
+
+    Collection runs in every pytest-xdist worker and imports every module of the package (but ``__main__``) anyway;
+    tracing it (pytest building ~4,000 items, schemathesis and hypothesis building their tests) cost ~2.5 s of CPU
+    per worker. Importing the package first, measured, keeps what collection measured of it: the lines that run at
+    import (the coverage gates of ``make unit`` hold).
+    """
+    if coverage.Coverage.current() is None:  # not measured (a run without --cov): nothing to pause
+        return (yield)
+    with _output_captured(session.config):  # what the imports print (pipecat's banner), as collection would
+        for module in pkgutil.walk_packages(streamclient.__path__, "streamclient."):
+            if module.name != "streamclient.__main__":
+                importlib.import_module(module.name)
+    with _coverage_paused():
+        return (yield)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Run the property tests without coverage measurement.
 
     A property test runs its body for hundreds of generated examples: tracing each for coverage (which doubles the
     CPU of the code it traces) measured lines the suite's example-based tests already cover, at ~25 s of CPU a run;
-    the coverage gates of ``make unit`` hold without them (codec 100 %, the package 85 %). Every running coverage
-    instance is paused, not only pytest-cov's: in a pytest-xdist worker pytest-cov 7.1 starts two, and its own
-    ``no_cover`` marker pauses the newer one only (the older then traces in its place).
+    the coverage gates of ``make unit`` hold without them (codec 100 %, the package 85 %).
     """
-    paused: list[coverage.Coverage] = []
-    if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
-        while (running := coverage.Coverage.current()) is not None:
-            running.stop()
-            paused.append(running)
-    try:
+    if not getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
         return (yield)
-    finally:
-        for instance in reversed(paused):
-            instance.start()
+    with _coverage_paused():
+        return (yield)
 
 
 # Set at import, before any test module computes an environment for its subprocesses: nothing a test runs may write
