@@ -8,6 +8,7 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.schemas import BaseSchema
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -64,6 +65,28 @@ _CONFIG = {
 }
 #: The document the emulator serves (the packaged one: test_the_served_document_is_the_packaged_one checks they agree)
 schema = schemathesis.openapi.from_dict(openapi_document(), config=schemathesis.Config.from_dict(_CONFIG))
+_HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+#: Every operation of the document, as schemathesis names it (``"POST /api/open/v3/getToken"``).
+OPERATIONS = [
+    f"{method.upper()} {path}"
+    for path, item in openapi_document()["paths"].items()
+    for method in _HTTP_METHODS
+    if method in item
+]
+
+
+def one_operation_schema(label: str) -> BaseSchema:
+    """The document cut down to the operation ``label`` of :data:`OPERATIONS` (its path's other methods left out)."""
+    method, path = label.split(" ", 1)
+    document = openapi_document()
+    item = {
+        key: value
+        for key, value in document["paths"][path].items()
+        if key not in _HTTP_METHODS or key == method.lower()
+    }
+    return schemathesis.openapi.from_dict(
+        {**document, "paths": {path: item}}, config=schemathesis.Config.from_dict(_CONFIG)
+    )
 
 
 def run_case(case: Any, emulator: EmulatorHandle) -> None:
