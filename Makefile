@@ -3,12 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# pytest-xdist workers for make test: two per core (at most 8), as many tests wait on sockets and subprocesses;
-# any number, or 0 to run the suite in this process. Work-stealing: a worker that runs out takes tests queued for
-# another. More workers do not help on a quiet machine: the suite is then bound by CPU (on 2 cores, fresh clone,
-# make test took 236-256 s in six runs with 4 workers, 275 s with 6: their extra start-ups and contention cost
-# ~100 s of CPU; 257 s with 3; 210-247 s with 4 in eight runs since property tests run untraced by coverage).
-TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(8, 2 * (os.cpu_count() or 1)))")
+# pytest-xdist workers for make test: two per core and one more (at most 8), as many tests wait on sockets and
+# subprocesses; any number, or 0 to run the suite in this process. Work-stealing: a worker that runs out takes tests
+# queued for another. Each worker collects the whole suite (~5 s of CPU), so more workers stop helping once the CPU
+# is busy: measured on 2 cores, fresh clones (benchmarks/RESULTS.md section 16).
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(8, 2 * (os.cpu_count() or 1) + 1))")
 
 .PHONY: install demo test lint typecheck unit fmt bench soak clean
 
