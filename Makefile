@@ -49,7 +49,7 @@ typecheck: $(STAMP)
 # suite's hundreds of Python subprocesses (CLI runs, workers, examples) would compile everything again from source.
 # In a new venv, one collection first compiles what the tests import (and pytest's rewritten test modules) once:
 # otherwise the workers all compile the same modules at the same moment (four cold collections took 58 s of CPU,
-# four warm ones 25 s; a fresh clone's make test took 200-213 s with it in three runs, 244 s in a fourth).
+# four warm ones 25 s: benchmarks/RESULTS.md section 15).
 unit: $(STAMP)
 	@[ -f $(VENV)/.tests-compiled ] || { PYTHONDONTWRITEBYTECODE= $(BIN)/pytest --collect-only -q > /dev/null 2>&1; \
 	  touch $(VENV)/.tests-compiled; }  # a collection error is reported by the run below, not here
