@@ -86,8 +86,7 @@ class Flag:
         waiters, self._waiters = self._waiters, None
         if waiters:
             for future in waiters:
-                if not future.done():
-                    future.set_result(None)
+                _wake_one(future)
 
     async def wait(self, timeout: float) -> bool:
         """Wait until the flag is set, :meth:`wake` is called or ``timeout`` seconds pass; return :meth:`is_set`.
