@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import anyio
 import pytest
@@ -21,11 +20,16 @@ from tests.loop_timers import timers_scheduled
 PARAMS = JoinParams(app_id="emulator", channel="ch", uid="100", token="t")
 
 
-async def _silent_room(websocket: WebSocket) -> None:
-    """Accepts the join, then never gives a verdict."""
+async def _accept_join(websocket: WebSocket) -> None:
+    """Accept the connection and its join request."""
     await websocket.accept()
     await websocket.receive_text()
     await websocket.send_text(json.dumps({"op": "joined", "uid": "100"}))
+
+
+async def _silent_room(websocket: WebSocket) -> None:
+    """Accepts the join, then never gives a verdict."""
+    await _accept_join(websocket)
     try:
         while True:
             await websocket.receive()
@@ -33,40 +37,9 @@ async def _silent_room(websocket: WebSocket) -> None:
         pass
 
 
-async def _url(app: Starlette, ready: Callable[[str], None], stop: anyio.Event) -> None:
-    async with serve(app) as base_url:
-        ready(base_url.replace("http://", "ws://") + "/room")
-        await stop.wait()
-
-
-async def _serving(app: Starlette) -> AsyncIterator[str]:
-    found: list[str] = []
-    ready, stop = anyio.Event(), anyio.Event()
-
-    def on_ready(url: str) -> None:
-        found.append(url)
-        ready.set()
-
-    task = asyncio.get_running_loop().create_task(_url(app, on_ready, stop))
-    with anyio.fail_after(10):
-        await ready.wait()
-    yield found[0]
-    stop.set()
-    with anyio.fail_after(10):
-        await task
-
-
-@pytest.fixture
-async def silent_url() -> AsyncIterator[str]:
-    async for url in _serving(Starlette(routes=[WebSocketRoute("/room", _silent_room)])):
-        yield url
-
-
 async def _answering_room(websocket: WebSocket) -> None:
     """Accepts the join and accepts every send at once (no timers of its own, unlike the emulator's room)."""
-    await websocket.accept()
-    await websocket.receive_text()
-    await websocket.send_text(json.dumps({"op": "joined", "uid": "100"}))
+    await _accept_join(websocket)
     try:
         while True:
             message = (await websocket.receive()).get("bytes")
@@ -79,9 +52,15 @@ async def _answering_room(websocket: WebSocket) -> None:
 
 
 @pytest.fixture
+async def silent_url() -> AsyncIterator[str]:
+    async with serve(Starlette(routes=[WebSocketRoute("/room", _silent_room)])) as base_url:
+        yield base_url.replace("http://", "ws://") + "/room"
+
+
+@pytest.fixture
 async def room_url() -> AsyncIterator[str]:
-    async for url in _serving(Starlette(routes=[WebSocketRoute("/room", _answering_room)])):
-        yield url
+    async with serve(Starlette(routes=[WebSocketRoute("/room", _answering_room)])) as base_url:
+        yield base_url.replace("http://", "ws://") + "/room"
 
 
 async def test_a_send_without_a_verdict_times_out_and_the_watchdog_rearms(silent_url: str) -> None:
