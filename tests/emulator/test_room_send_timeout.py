@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 import pytest
+from anyio.abc import TaskGroup
 
 from streamclient.emulator import room_endpoint
 from streamclient.emulator.room import PeerRole, Room, RoomPeer
@@ -53,17 +56,24 @@ def _room_with_avatar(ws: _StuckWebSocket) -> tuple[Room, RoomPeer, _RoomConnect
     return room, avatar, _RoomConnection(ws, lambda _request: room, None)  # type: ignore[arg-type]
 
 
-async def test_a_send_that_blocks_past_the_send_timeout_ends_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(room_endpoint, "SEND_TIMEOUT", 0.2)
-    ws = _StuckWebSocket()
-    room, avatar, connection = _room_with_avatar(ws)
+@asynccontextmanager
+async def _joined(connection: _RoomConnection, ws: _StuckWebSocket) -> AsyncIterator[TaskGroup]:
+    """Serve ``connection`` in a task group (bounded at 10 s) once the client has joined; yield the group."""
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             tg.start_soon(connection.serve)
             await ws.answered.wait()  # joined
-            assert avatar.send(b"frame") == 0
-            await ws.stuck.wait()
-            await ws.closed.wait()  # serve() gave up on the stuck send and closed the socket
+            yield tg
+
+
+async def test_a_send_that_blocks_past_the_send_timeout_ends_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(room_endpoint, "SEND_TIMEOUT", 0.2)
+    ws = _StuckWebSocket()
+    room, avatar, connection = _room_with_avatar(ws)
+    async with _joined(connection, ws):
+        assert avatar.send(b"frame") == 0
+        await ws.stuck.wait()
+        await ws.closed.wait()  # serve() gave up on the stuck send and closed the socket
     assert "client" not in room.peers
     assert ws.sent[0]["text"] == '{"op":"joined","uid":"client"}'
 
@@ -79,15 +89,12 @@ class _ReadingWebSocket(_StuckWebSocket):
 async def test_sends_to_a_reading_client_schedule_no_timer_each() -> None:
     ws = _ReadingWebSocket()
     _room, avatar, connection = _room_with_avatar(ws)
-    with anyio.fail_after(10):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(connection.serve)
-            await ws.answered.wait()  # joined
-            with timers_scheduled() as scheduled:
-                for _ in range(20):
-                    assert avatar.send(b"frame") == 0
-                    await anyio.wait_all_tasks_blocked()
-            tg.cancel_scope.cancel()
+    async with _joined(connection, ws) as tg:
+        with timers_scheduled() as scheduled:
+            for _ in range(20):
+                assert avatar.send(b"frame") == 0
+                await anyio.wait_all_tasks_blocked()
+        tg.cancel_scope.cancel()
     assert sum(1 for m in ws.sent if "bytes" in m) == 20
     # Each send used to move the connection scope's deadline there and back: a timer scheduled and cancelled.
     assert len(scheduled) <= 1, scheduled
